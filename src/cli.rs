@@ -1,0 +1,168 @@
+//! The whole command line, in one place: completions and man pages are
+//! generated from it, and `tests::cli_is_consistent` checks it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::render::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bbp-maint",
+    version,
+    about = "Maintenance checks for BailBondPro: one command per job, exit codes for cron and Nagios",
+    long_about = None,
+    after_help = "Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, 64 usage, 75 locked, 78 configuration, 130 interrupted.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Same as --format json
+    #[arg(long, global = true, conflicts_with = "format")]
+    pub json: bool,
+
+    /// Print nothing when everything is OK
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Say more: metrics in the table, which settings were used
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// Colour in human output (never with NO_COLOR set)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Replace every network and statement timeout of the run (e.g. 3s, 500ms)
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+
+    /// Also write the metrics for node_exporter's textfile collector, atomically
+    #[arg(long, global = true, value_name = "PATH")]
+    pub prom_textfile: Option<PathBuf>,
+
+    /// Wait for the job's lock instead of exiting 75 when another run holds it
+    #[arg(long, global = true)]
+    pub wait: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the database, Redis, the API, storage and external services, in parallel
+    Health(HealthArgs),
+
+    /// Validate a configuration file or print the effective configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
+    /// Write shell completions or man pages (for packagers)
+    #[command(subcommand, hide = true)]
+    Generate(GenerateCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Run only these checks (database, redis, api, storage, external)
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub check: Vec<HealthCheckName>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HealthCheckName {
+    Database,
+    Redis,
+    Api,
+    Storage,
+    External,
+}
+
+impl HealthCheckName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthCheckName::Database => "database",
+            HealthCheckName::Redis => "redis",
+            HealthCheckName::Api => "api",
+            HealthCheckName::Storage => "storage",
+            HealthCheckName::External => "external",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file; names the key and the problem (exit 78)
+    Check {
+        /// The file to check [default: the file bbp-maint would read]
+        path: Option<PathBuf>,
+    },
+    /// Print the effective configuration (defaults < file < environment < flags), secrets masked
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// Print the completion script for SHELL on stdout
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (bbp-maint.1 and one per subcommand) into DIR
+    Man {
+        #[arg(long, value_name = "DIR", default_value = "man")]
+        out_dir: PathBuf,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::Dur::parse(s).map(|d| d.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn json_flag_conflicts_with_format() {
+        let r = Cli::try_parse_from(["bbp-maint", "--json", "--format", "nagios", "health"]);
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn check_list_is_comma_separated() {
+        let cli = Cli::try_parse_from(["bbp-maint", "health", "--check", "redis,api"]).unwrap();
+        let Command::Health(h) = cli.command else {
+            panic!("not health")
+        };
+        assert_eq!(h.check, [HealthCheckName::Redis, HealthCheckName::Api]);
+    }
+}

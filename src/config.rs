@@ -1,0 +1,754 @@
+//! The resolved configuration: built-in defaults (the guide's numbers) < TOML
+//! file < environment < flags. `cli.rs` says what the user typed; this module
+//! turns it, the file and the environment into one `Config` (the split fd
+//! makes between its `cli.rs` and `config.rs`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::pg::conninfo::{self, ConnParams};
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/bbp-maint/config.toml";
+
+/// Where a lookup of an environment variable goes; tests pass a map.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Env for BTreeMap<&str, &str> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).map(|v| v.to_string())
+    }
+}
+
+/// A configuration problem: which file or variable, which key, what is wrong.
+/// Always exit code 78.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub source: String,
+    pub key: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(
+        source: impl Into<String>,
+        key: impl Into<String>,
+        problem: impl fmt::Display,
+    ) -> Self {
+        ConfigError {
+            source: source.into(),
+            key: key.into(),
+            problem: problem.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.source, self.problem)
+        } else {
+            write!(f, "{}: key `{}`: {}", self.source, self.key, self.problem)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A duration written as `500ms`, `30s`, `5m`, `26h`, `7d`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    pub fn parse(s: &str) -> Result<Dur, String> {
+        humantime::parse_duration(s.trim()).map(Dur).map_err(|e| {
+            format!("invalid duration {s:?} ({e}); write e.g. 500ms, 30s, 5m, 26h, 7d")
+        })
+    }
+    const fn secs(s: u64) -> Dur {
+        Dur(Duration::from_secs(s))
+    }
+    const fn millis(ms: u64) -> Dur {
+        Dur(Duration::from_millis(ms))
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Dur::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(self.0))
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct General {
+    /// Where job locks live.
+    pub runtime_dir: PathBuf,
+    /// When set, replaces every network and statement timeout of the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Dur>,
+}
+
+impl Default for General {
+    fn default() -> Self {
+        General {
+            runtime_dir: default_runtime_dir(),
+            timeout: None,
+        }
+    }
+}
+
+fn default_runtime_dir() -> PathBuf {
+    let uid = rustix::process::geteuid();
+    if uid.is_root() {
+        PathBuf::from("/run/bbp-maint")
+    } else if let Some(xdg) = std::env::var_os("XDG_RUNTIME_DIR") {
+        PathBuf::from(xdg).join("bbp-maint")
+    } else {
+        PathBuf::from(format!("/tmp/bbp-maint-{}", uid.as_raw()))
+    }
+}
+
+/// `[database]`: libpq-style connection settings plus the health thresholds.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dbname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passfile: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sslmode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sslrootcert: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseChecks {
+    pub timeout: Dur,
+    pub latency_warn: Dur,
+    /// The guide: the database must answer within one second.
+    pub latency_crit: Dur,
+    pub connections_warn_pct: f64,
+    pub connections_crit_pct: f64,
+}
+
+impl Default for DatabaseChecks {
+    fn default() -> Self {
+        DatabaseChecks {
+            timeout: Dur::secs(5),
+            latency_warn: Dur::millis(500),
+            latency_crit: Dur::secs(1),
+            connections_warn_pct: 80.0,
+            connections_crit_pct: 95.0,
+        }
+    }
+}
+
+/// The `[database]` table as written: connection keys and check keys side by side.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+struct DatabaseSection {
+    #[serde(flatten)]
+    conn: DatabaseFile,
+    #[serde(flatten)]
+    checks: DatabaseChecks,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Redis {
+    pub url: String,
+    pub timeout: Dur,
+    pub latency_warn: Dur,
+    /// The guide: Redis must answer within 100 ms.
+    pub latency_crit: Dur,
+}
+
+impl Default for Redis {
+    fn default() -> Self {
+        Redis {
+            url: "redis://127.0.0.1:6379".into(),
+            timeout: Dur::secs(2),
+            latency_warn: Dur::millis(50),
+            latency_crit: Dur::millis(100),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Api {
+    pub url: String,
+    pub timeout: Dur,
+    pub latency_warn: Dur,
+    pub latency_crit: Dur,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api {
+            url: "http://localhost:3000/api/health".into(),
+            timeout: Dur::secs(5),
+            latency_warn: Dur::millis(500),
+            latency_crit: Dur::secs(2),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    pub paths: Vec<PathBuf>,
+    pub free_warn_pct: f64,
+    /// The guide: at least 10 % free.
+    pub free_crit_pct: f64,
+    /// A hung NFS mount can block `statvfs` for ever; this bounds the check.
+    pub timeout: Dur,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            paths: vec![PathBuf::from("/")],
+            free_warn_pct: 20.0,
+            free_crit_pct: 10.0,
+            timeout: Dur::secs(5),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct External {
+    pub urls: Vec<String>,
+    pub timeout: Dur,
+}
+
+impl Default for External {
+    fn default() -> Self {
+        External {
+            urls: vec![
+                "https://api.stripe.com/v1/charges".into(),
+                "https://api.twilio.com/2010-04-01/Accounts".into(),
+            ],
+            timeout: Dur::secs(5),
+        }
+    }
+}
+
+pub const HEALTH_CHECKS: [&str; 5] = ["database", "redis", "api", "storage", "external"];
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Health {
+    pub checks: Vec<String>,
+    pub essential: Vec<String>,
+    /// The guide: at least 70 % of checks passing is "degraded", not "unhealthy".
+    pub degraded_ratio: f64,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            checks: HEALTH_CHECKS.iter().map(|s| s.to_string()).collect(),
+            essential: vec!["database".into(), "api".into()],
+            degraded_ratio: 0.7,
+        }
+    }
+}
+
+/// The TOML file's shape. Unknown keys are errors, so a typo is named
+/// instead of silently ignored.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileConfig {
+    general: General,
+    database: DatabaseSection,
+    redis: Redis,
+    api: Api,
+    storage: Storage,
+    external: External,
+    health: Health,
+}
+
+/// Flags that override the file and the environment.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+    pub general: General,
+    pub database: ConnParams,
+    pub database_checks: DatabaseChecks,
+    pub redis: Redis,
+    pub api: Api,
+    pub storage: Storage,
+    pub external: External,
+    pub health: Health,
+}
+
+impl Config {
+    /// Which file to read: `--config`, else `$BBP_MAINT_CONFIG`, else the
+    /// system path when it exists. A file named explicitly must exist.
+    pub fn locate(explicit: Option<&Path>, env: &dyn Env) -> Option<(PathBuf, bool)> {
+        if let Some(p) = explicit {
+            return Some((p.to_path_buf(), true));
+        }
+        if let Some(p) = env.var("BBP_MAINT_CONFIG") {
+            return Some((PathBuf::from(p), true));
+        }
+        let default = Path::new(DEFAULT_CONFIG_PATH);
+        default.exists().then(|| (default.to_path_buf(), false))
+    }
+
+    pub fn load(
+        explicit: Option<&Path>,
+        env: &dyn Env,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let (file, parsed) = match Config::locate(explicit, env) {
+            Some((path, _)) => {
+                let parsed = parse_file(&path)?;
+                (Some(path), parsed)
+            }
+            None => (None, FileConfig::default()),
+        };
+        Config::resolve(file, parsed, env, flags)
+    }
+
+    fn resolve(
+        file: Option<PathBuf>,
+        parsed: FileConfig,
+        env: &dyn Env,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let source = file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "built-in defaults".into());
+        validate(&parsed, &source)?;
+        let FileConfig {
+            mut general,
+            database,
+            mut redis,
+            mut api,
+            storage,
+            external,
+            health,
+        } = parsed;
+
+        // Environment layer.
+        if let Some(dir) = env.var("BBP_MAINT_RUNTIME_DIR") {
+            general.runtime_dir = PathBuf::from(dir);
+        }
+        if let Some(url) = env.var("REDIS_URL") {
+            redis.url = url;
+        }
+        if let Some(url) = env.var("BBP_MAINT_API_URL") {
+            api.url = url;
+        }
+        let conn = conninfo::resolve(&database.conn, &source, env)?;
+
+        // Flag layer.
+        if let Some(t) = flags.timeout {
+            general.timeout = Some(Dur(t));
+        }
+
+        Ok(Config {
+            file,
+            general,
+            database: conn,
+            database_checks: database.checks,
+            redis,
+            api,
+            storage,
+            external,
+            health,
+        })
+    }
+
+    /// A check's own timeout, unless `--timeout` (or `general.timeout`)
+    /// replaces every timeout of the run.
+    pub fn timeout(&self, own: Dur) -> Duration {
+        self.general.timeout.unwrap_or(own).0
+    }
+
+    /// The effective configuration as TOML, every secret masked.
+    pub fn show(&self) -> String {
+        let mut database = toml::Table::new();
+        let c = &self.database;
+        database.insert("host".into(), c.host.clone().into());
+        database.insert("port".into(), i64::from(c.port).into());
+        database.insert("user".into(), c.user.clone().into());
+        database.insert("dbname".into(), c.dbname.clone().into());
+        database.insert(
+            "password".into(),
+            match &c.password {
+                Some(_) => MASK.into(),
+                None => "(none)".into(),
+            },
+        );
+        database.insert("sslmode".into(), c.sslmode.as_str().into());
+        if let Some(p) = &c.sslrootcert {
+            database.insert("sslrootcert".into(), p.display().to_string().into());
+        }
+        if let Ok(toml::Value::Table(checks)) = toml::Value::try_from(&self.database_checks) {
+            database.extend(checks);
+        }
+        let mut doc = toml::Table::new();
+        let mut put = |name: &str, v: Result<toml::Value, toml::ser::Error>| {
+            if let Ok(v) = v {
+                doc.insert(name.into(), v);
+            }
+        };
+        put("general", toml::Value::try_from(&self.general));
+        put("database", Ok(toml::Value::Table(database)));
+        put("redis", toml::Value::try_from(&self.redis));
+        put("api", toml::Value::try_from(&self.api));
+        put("storage", toml::Value::try_from(&self.storage));
+        put("external", toml::Value::try_from(&self.external));
+        put("health", toml::Value::try_from(&self.health));
+        let mut value = toml::Value::Table(doc);
+        mask_secrets(&mut value);
+        let header = match &self.file {
+            Some(p) => format!("# effective configuration (file: {})\n", p.display()),
+            None => "# effective configuration (no config file: built-in defaults)\n".into(),
+        };
+        header + &toml::to_string(&value).unwrap_or_default()
+    }
+}
+
+pub const MASK: &str = "********";
+
+fn parse_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(&source, "", format!("cannot read: {e}")))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        ConfigError::new(
+            &source,
+            "",
+            format!("not valid TOML: {}", e.to_string().trim_end()),
+        )
+    })?;
+    // serde_path_to_error names the key (`redis.timeout`) the error is about.
+    serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let key = e.path().to_string();
+        let key = if key == "." { String::new() } else { key };
+        ConfigError::new(&source, key, e.into_inner().to_string())
+    })
+}
+
+fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
+    let err = |key: &str, problem: String| Err(ConfigError::new(source, key, problem));
+    let order = |key: &str, warn: Dur, crit: Dur| {
+        if warn > crit {
+            err(
+                key,
+                format!(
+                    "warning threshold {} is above the critical one {}",
+                    humantime::format_duration(warn.0),
+                    humantime::format_duration(crit.0)
+                ),
+            )
+        } else {
+            Ok(())
+        }
+    };
+    order(
+        "database.latency_warn",
+        c.database.checks.latency_warn,
+        c.database.checks.latency_crit,
+    )?;
+    order(
+        "redis.latency_warn",
+        c.redis.latency_warn,
+        c.redis.latency_crit,
+    )?;
+    order("api.latency_warn", c.api.latency_warn, c.api.latency_crit)?;
+    let pct = |key: &str, v: f64| {
+        if (0.0..=100.0).contains(&v) {
+            Ok(())
+        } else {
+            err(key, format!("{v} is not a percentage between 0 and 100"))
+        }
+    };
+    pct(
+        "database.connections_warn_pct",
+        c.database.checks.connections_warn_pct,
+    )?;
+    pct(
+        "database.connections_crit_pct",
+        c.database.checks.connections_crit_pct,
+    )?;
+    pct("storage.free_warn_pct", c.storage.free_warn_pct)?;
+    pct("storage.free_crit_pct", c.storage.free_crit_pct)?;
+    if c.database.checks.connections_warn_pct > c.database.checks.connections_crit_pct {
+        return err(
+            "database.connections_warn_pct",
+            "is above database.connections_crit_pct".into(),
+        );
+    }
+    if c.storage.free_warn_pct < c.storage.free_crit_pct {
+        return err(
+            "storage.free_warn_pct",
+            "is below storage.free_crit_pct: free space warns before it is critical".into(),
+        );
+    }
+    for (key, d) in [
+        ("database.timeout", c.database.checks.timeout),
+        ("redis.timeout", c.redis.timeout),
+        ("api.timeout", c.api.timeout),
+        ("storage.timeout", c.storage.timeout),
+        ("external.timeout", c.external.timeout),
+    ] {
+        if d.0.is_zero() {
+            return err(key, "a timeout of 0 would fail every check".into());
+        }
+    }
+    for (i, u) in c.external.urls.iter().enumerate() {
+        check_http_url(u).or_else(|p| err(&format!("external.urls[{i}]"), p))?;
+    }
+    check_http_url(&c.api.url).or_else(|p| err("api.url", p))?;
+    check_redis_url(&c.redis.url).or_else(|p| err("redis.url", p))?;
+    for (key, list) in [
+        ("health.checks", &c.health.checks),
+        ("health.essential", &c.health.essential),
+    ] {
+        for name in list {
+            if !HEALTH_CHECKS.contains(&name.as_str()) {
+                return err(
+                    key,
+                    format!(
+                        "unknown check {name:?}; the checks are {}",
+                        HEALTH_CHECKS.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    if !(0.0..=1.0).contains(&c.health.degraded_ratio) {
+        return err(
+            "health.degraded_ratio",
+            format!("{} is not a ratio between 0 and 1", c.health.degraded_ratio),
+        );
+    }
+    Ok(())
+}
+
+pub fn check_http_url(u: &str) -> Result<(), String> {
+    match url::Url::parse(u) {
+        Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => Ok(()),
+        Ok(p) => Err(format!(
+            "{}: only http:// and https:// URLs with a host are checked",
+            mask_url(u).unwrap_or_else(|| p.scheme().to_string())
+        )),
+        Err(e) => Err(format!("not a URL ({e})")),
+    }
+}
+
+pub fn check_redis_url(u: &str) -> Result<(), String> {
+    match url::Url::parse(u) {
+        Ok(p) if matches!(p.scheme(), "redis" | "rediss") => Ok(()),
+        Ok(p) => Err(format!(
+            "scheme {}:// is not redis:// or rediss://",
+            p.scheme()
+        )),
+        Err(e) => Err(format!("not a URL ({e})")),
+    }
+}
+
+/// The URL with any password replaced by the mask; `None` if it does not parse.
+pub fn mask_url(u: &str) -> Option<String> {
+    let mut parsed = url::Url::parse(u).ok()?;
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some(MASK));
+    }
+    // Tokens in query strings are secrets as well.
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let secret = ["password", "token", "key", "secret"]
+                .iter()
+                .any(|s| k.to_ascii_lowercase().contains(s));
+            (
+                k.into_owned(),
+                if secret {
+                    MASK.to_string()
+                } else {
+                    v.into_owned()
+                },
+            )
+        })
+        .collect();
+    if !pairs.is_empty() {
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    Some(parsed.to_string())
+}
+
+fn mask_secrets(v: &mut toml::Value) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t.iter_mut() {
+                if k.contains("password") || k.contains("token") || k.contains("secret") {
+                    if let toml::Value::String(s) = v
+                        && s != "(none)"
+                    {
+                        *s = MASK.into();
+                    }
+                } else {
+                    mask_secrets(v);
+                }
+            }
+        }
+        toml::Value::Array(a) => a.iter_mut().for_each(mask_secrets),
+        toml::Value::String(s) if s.contains("://") => {
+            if let Some(m) = mask_url(s) {
+                *s = m;
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str, env: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        let env: BTreeMap<&str, &str> = env.iter().copied().collect();
+        Config::load(Some(&path), &env, &Overrides::default())
+    }
+
+    #[test]
+    fn defaults_are_the_guides() {
+        let c = load_str("", &[("PGHOST", "db")]).unwrap();
+        assert_eq!(c.database_checks.latency_crit.0, Duration::from_secs(1));
+        assert_eq!(c.redis.latency_crit.0, Duration::from_millis(100));
+        assert_eq!(c.api.url, "http://localhost:3000/api/health");
+        assert_eq!(c.storage.free_crit_pct, 10.0);
+        assert_eq!(c.health.degraded_ratio, 0.7);
+        assert_eq!(c.health.essential, ["database", "api"]);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = load_str("[redis]\nurl = \"redis://x\"\ntimout = \"1s\"\n", &[]).unwrap_err();
+        assert!(e.source.ends_with("config.toml"));
+        assert_eq!(e.key, "redis.timout");
+        assert!(e.problem.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_is_named() {
+        let e = load_str("[api]\ntimeout = \"soon\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "api.timeout");
+        assert!(e.problem.contains("invalid duration"), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_names_the_line() {
+        let e = load_str("[api\n", &[]).unwrap_err();
+        assert!(e.problem.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn thresholds_must_be_ordered() {
+        let e = load_str(
+            "[redis]\nlatency_warn = \"1s\"\nlatency_crit = \"10ms\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "redis.latency_warn");
+        let e = load_str("[health]\nessential = [\"databse\"]\n", &[]).unwrap_err();
+        assert_eq!(e.key, "health.essential");
+    }
+
+    #[test]
+    fn environment_beats_file_and_flags_beat_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[redis]\nurl = \"redis://file:1\"\n[general]\ntimeout = \"9s\"\n",
+        )
+        .unwrap();
+        let env: BTreeMap<&str, &str> = [("REDIS_URL", "redis://env:2")].into_iter().collect();
+        let flags = Overrides {
+            timeout: Some(Duration::from_secs(3)),
+        };
+        let c = Config::load(Some(&path), &env, &flags).unwrap();
+        assert_eq!(c.redis.url, "redis://env:2");
+        assert_eq!(c.timeout(c.api.timeout), Duration::from_secs(3));
+        let c = Config::load(Some(&path), &BTreeMap::new(), &Overrides::default()).unwrap();
+        assert_eq!(c.redis.url, "redis://file:1");
+        assert_eq!(c.timeout(c.api.timeout), Duration::from_secs(9));
+    }
+
+    #[test]
+    fn show_masks_every_secret() {
+        let c = load_str(
+            "[database]\nurl = \"postgres://app:hunter2@db/app\"\n[redis]\nurl = \"redis://:s3cret@cache:6379/0\"\n[external]\nurls = [\"https://u:pw@x.test/?api_token=abc\"]\n",
+            &[],
+        )
+        .unwrap();
+        let shown = c.show();
+        for secret in ["hunter2", "s3cret", ":pw@", "abc"] {
+            assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
+        }
+        assert!(shown.contains(MASK));
+        assert!(shown.contains("host = \"db\""), "{shown}");
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let env: BTreeMap<&str, &str> = BTreeMap::new();
+        let e = Config::load(
+            Some(Path::new("/nonexistent/bbp.toml")),
+            &env,
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.problem.contains("cannot read"), "{e}");
+    }
+}

@@ -1,0 +1,76 @@
+//! One lock per job, so that two cron runs of the same job never overlap.
+//! `File::try_lock` takes an advisory `flock`, released by the kernel when the
+//! process ends however it ends, so a crash never leaves a stale lock.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// The lock is held by another run; exit code 75.
+#[derive(Debug)]
+pub struct LockHeld {
+    pub path: PathBuf,
+    pub holder: Option<String>,
+}
+
+impl fmt::Display for LockHeld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "another run holds the lock {}", self.path.display())?;
+        if let Some(pid) = &self.holder {
+            write!(f, " (pid {pid})")?;
+        }
+        write!(f, "; nothing was done (use --wait to wait for it)")
+    }
+}
+
+impl std::error::Error for LockHeld {}
+
+pub struct JobLock {
+    _file: File,
+}
+
+impl JobLock {
+    /// Takes `<dir>/<job>.lock`. Without `wait`, a held lock is `LockHeld`;
+    /// with it, says so on stderr and blocks until the lock is free.
+    pub fn acquire(dir: &Path, job: &str, wait: bool) -> Result<JobLock> {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the lock directory {}", dir.display()))?;
+        let path = dir.join(format!("{job}.lock"));
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = Some(holder.trim().to_string()).filter(|h| !h.is_empty());
+                if !wait {
+                    return Err(LockHeld { path, holder }.into());
+                }
+                eprintln!(
+                    "bbp-maint: waiting for the lock {} (held by pid {})",
+                    path.display(),
+                    holder.as_deref().unwrap_or("?")
+                );
+                file.lock()
+                    .with_context(|| format!("cannot lock {}", path.display()))?;
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+        // The pid is only a hint for the message above; the flock is the lock.
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(file, "{}", std::process::id());
+        Ok(JobLock { _file: file })
+    }
+}

@@ -1,0 +1,168 @@
+//! Parse, dispatch, render, and map the outcome to the exit code. As in
+//! ripgrep's `main`, `run` returns the code and every error is printed once,
+//! with its causes, here.
+
+mod cli;
+mod commands;
+mod config;
+mod exit;
+mod lock;
+mod pg;
+mod render;
+mod report;
+mod signals;
+
+use std::io::{self, IsTerminal, Write};
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use cli::{Cli, ColorChoice, Command, ConfigCommand, GenerateCommand};
+use config::{Config, ConfigError, Overrides, ProcessEnv};
+use exit::ExitCode;
+use render::{Format, RenderOptions};
+use report::Report;
+
+fn main() {
+    std::process::exit(run().code());
+}
+
+fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::Ok,
+                _ => ExitCode::Usage,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    if let Err(e) = signals::install() {
+        eprintln!("bbp-maint: cannot install signal handlers: {e}");
+        return ExitCode::Unknown;
+    }
+    match dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = classify(&e);
+            if code == ExitCode::Interrupted {
+                eprintln!("bbp-maint: interrupted; cleanup done");
+            } else {
+                eprintln!("bbp-maint: {}: {e:#}", label(code));
+            }
+            code
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.global;
+    let env = ProcessEnv;
+    let mut out = Vec::new();
+    let format = if g.json { Format::Json } else { g.format };
+    let code = match &cli.command {
+        Command::Generate(GenerateCommand::Completions { shell }) => {
+            commands::generate::completions(*shell, &mut out)?
+        }
+        Command::Generate(GenerateCommand::Man { out_dir }) => {
+            commands::generate::man(out_dir, &mut out)?
+        }
+        Command::Config(ConfigCommand::Check { path }) => {
+            commands::config::check(path.as_deref(), g.config.as_deref(), &env, &mut out)?
+        }
+        Command::Config(ConfigCommand::Show) => {
+            let cfg = load_config(cli)?;
+            commands::config::show(&cfg, format == Format::Json, &mut out)?
+        }
+        Command::Health(args) => {
+            let cfg = load_config(cli)?;
+            let _lock = lock::JobLock::acquire(&cfg.general.runtime_dir, "health", g.wait)?;
+            if g.verbose {
+                eprintln!(
+                    "bbp-maint: database {} (sslmode={})",
+                    cfg.database.target(),
+                    cfg.database.sslmode.as_str()
+                );
+            }
+            let report = commands::health::run(cfg, args)?;
+            return Ok(emit(cli, &report, format));
+        }
+    };
+    write_stdout(&out);
+    Ok(code)
+}
+
+fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
+    let flags = Overrides {
+        timeout: cli.global.timeout,
+    };
+    let cfg = Config::load(cli.global.config.as_deref(), &ProcessEnv, &flags)?;
+    if let Some(note) = &cfg.database.passfile_note {
+        eprintln!("bbp-maint: warning: {note}");
+    }
+    Ok(cfg)
+}
+
+/// Renders the report on stdout and, when asked, writes the textfile. A
+/// textfile that cannot be written is said on stderr and never changes the code.
+fn emit(cli: &Cli, report: &Report, format: Format) -> ExitCode {
+    let g = &cli.global;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = !no_color
+        && match g.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => io::stdout().is_terminal(),
+        };
+    let opts = RenderOptions {
+        format,
+        quiet: g.quiet,
+        verbose: g.verbose,
+        color,
+    };
+    let mut out = Vec::new();
+    // Rendering into memory cannot fail; writing is handled below.
+    let _ = render::render(report, &opts, &mut out);
+    write_stdout(&out);
+    if let Some(path) = &g.prom_textfile
+        && let Err(e) = render::prometheus::write_textfile(path, report)
+    {
+        eprintln!("bbp-maint: warning: metrics not written: {e:#}");
+    }
+    ExitCode::from(report.status)
+}
+
+/// A reader that went away (`| head`) is not an error: the verdict stands.
+fn write_stdout(buf: &[u8]) {
+    let mut stdout = io::stdout().lock();
+    if let Err(e) = stdout.write_all(buf).and_then(|_| stdout.flush())
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        eprintln!("bbp-maint: warning: cannot write to stdout: {e}");
+    }
+}
+
+fn classify(e: &anyhow::Error) -> ExitCode {
+    for cause in e.chain() {
+        if cause.is::<ConfigError>() {
+            return ExitCode::Config;
+        }
+        if cause.is::<lock::LockHeld>() {
+            return ExitCode::Locked;
+        }
+        if cause.is::<signals::Interrupted>() {
+            return ExitCode::Interrupted;
+        }
+    }
+    ExitCode::Unknown
+}
+
+fn label(code: ExitCode) -> &'static str {
+    match code {
+        ExitCode::Config => "configuration error",
+        ExitCode::Locked => "locked",
+        _ => "error",
+    }
+}

@@ -1,0 +1,175 @@
+//! PostgreSQL plumbing in one place: libpq-style parameters (`conninfo`),
+//! TLS per `sslmode`, and a connect that cannot hang.
+
+pub mod conninfo;
+
+use std::error::Error as _;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use native_tls::{Certificate, TlsConnector};
+use postgres::config::SslMode as PgSslMode;
+use postgres_native_tls::MakeTlsConnector;
+
+pub use conninfo::{ConnParams, SslMode};
+
+/// Session settings bbp-maint applies to every connection it opens.
+pub struct Session<'a> {
+    pub application_name: &'a str,
+    pub timeout: Duration,
+}
+
+/// Connects and authenticates within `session.timeout`, whatever the server
+/// does. tokio-postgres's `connect_timeout` bounds only the TCP connect; a
+/// server that accepts and never answers would hold the startup handshake for
+/// ever, so the connect runs on its own thread and is abandoned at the deadline.
+pub fn connect(p: &ConnParams, session: &Session) -> Result<postgres::Client> {
+    let mut cfg = postgres::Config::new();
+    if p.is_socket() {
+        cfg.host_path(&p.host);
+    } else {
+        cfg.host(&p.host);
+    }
+    cfg.port(p.port)
+        .user(&p.user)
+        .dbname(&p.dbname)
+        .application_name(session.application_name)
+        .connect_timeout(session.timeout)
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(30));
+    let ms = session.timeout.as_millis().max(1);
+    cfg.options(&format!("-c statement_timeout={ms} -c lock_timeout={ms}"));
+    if let Some(pw) = &p.password {
+        cfg.password(pw);
+    }
+    let tls = tls_connector(p)?;
+    cfg.ssl_mode(match p.sslmode {
+        SslMode::Disable => PgSslMode::Disable,
+        SslMode::Allow | SslMode::Prefer => PgSslMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
+    });
+
+    let (tx, rx) = mpsc::channel();
+    let target = p.target();
+    thread::Builder::new()
+        .name("pg-connect".into())
+        .spawn(move || {
+            let r = match tls {
+                Some(tls) => cfg.connect(tls),
+                None => cfg.connect(postgres::NoTls),
+            };
+            let _ = tx.send(r);
+        })
+        .context("cannot start a thread")?;
+    match rx.recv_timeout(session.timeout) {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(anyhow!("{}", describe(&e, p)))
+            .with_context(|| format!("cannot connect to {target}")),
+        Err(_) => Err(anyhow!(
+            "{target}: no answer within {} (the server accepted the connection but never completed the startup)",
+            humantime::format_duration(session.timeout)
+        )),
+    }
+}
+
+/// libpq's meaning of each `sslmode`: `prefer` and `require` encrypt without
+/// checking the certificate, except that `require` with a root certificate
+/// present checks the chain like `verify-ca`; `verify-full` also checks the
+/// host name. (PostgreSQL 15 docs, 34.19.1 and table 34.1.)
+fn tls_connector(p: &ConnParams) -> Result<Option<MakeTlsConnector>> {
+    if p.sslmode == SslMode::Disable || p.is_socket() {
+        return Ok(None);
+    }
+    let mut b = TlsConnector::builder();
+    let root = p.sslrootcert.as_ref().filter(|r| r.as_os_str() != "system");
+    let verify_chain = match p.sslmode {
+        SslMode::VerifyCa | SslMode::VerifyFull => true,
+        SslMode::Require => root.is_some_and(|r| r.exists()),
+        _ => false,
+    };
+    if verify_chain {
+        if let Some(path) = root {
+            let pem = std::fs::read(path).with_context(|| {
+                format!(
+                    "sslmode={} needs the root certificate {}",
+                    p.sslmode.as_str(),
+                    path.display()
+                )
+            })?;
+            let mut n = 0;
+            for block in pem_blocks(&pem) {
+                let cert = Certificate::from_pem(block.as_bytes())
+                    .with_context(|| format!("{}: not a PEM certificate", path.display()))?;
+                b.add_root_certificate(cert);
+                n += 1;
+            }
+            if n == 0 {
+                return Err(anyhow!("{}: no certificate in the file", path.display()));
+            }
+            // libpq trusts only the named file, not the system store.
+            b.disable_built_in_roots(true);
+        } else if p.sslrootcert.is_none() {
+            return Err(anyhow!(
+                "sslmode={} needs a root certificate: set sslrootcert (or PGSSLROOTCERT), or create ~/.postgresql/root.crt",
+                p.sslmode.as_str()
+            ));
+        }
+        b.danger_accept_invalid_hostnames(p.sslmode != SslMode::VerifyFull);
+    } else {
+        b.danger_accept_invalid_certs(true);
+        b.danger_accept_invalid_hostnames(true);
+    }
+    let connector = b.build().context("cannot set up TLS")?;
+    Ok(Some(MakeTlsConnector::new(connector)))
+}
+
+fn pem_blocks(pem: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(pem);
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        if line.starts_with("-----BEGIN CERTIFICATE-----") {
+            cur = Some(String::new());
+        }
+        if let Some(c) = cur.as_mut() {
+            c.push_str(line);
+            c.push('\n');
+        }
+        if line.starts_with("-----END CERTIFICATE-----") {
+            out.extend(cur.take());
+        }
+    }
+    out
+}
+
+/// One line that names the cause: the server's own message for an error it
+/// sent (wrong password, unknown database), else the chain of I/O causes.
+pub fn describe(e: &postgres::Error, p: &ConnParams) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
+    }
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        let s_text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&s_text)) {
+            parts.push(s_text);
+        }
+        src = s.source();
+    }
+    let text = parts.join(": ");
+    if text.contains("password missing") {
+        return format!(
+            "the server asks for a password for user {:?} and none was found (config, PGPASSWORD, DATABASE_URL, {}){}",
+            p.user,
+            "PGPASSFILE or ~/.pgpass",
+            p.passfile_note
+                .as_ref()
+                .map(|n| format!("; {n}"))
+                .unwrap_or_default()
+        );
+    }
+    text
+}

@@ -1,0 +1,174 @@
+//! Metrics in the Prometheus text exposition format, for node_exporter's
+//! textfile collector. Written through a temporary file in the same directory
+//! and renamed, so the collector never reads half a file.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use anyhow::{Context, Result};
+
+use crate::report::Report;
+
+pub fn exposition(report: &Report) -> String {
+    let cmd = escape(&report.command);
+    let mut s = String::new();
+    let mut family = |name: &str, help: &str, samples: Vec<(String, f64)>| {
+        let _ = writeln!(s, "# HELP {name} {help}");
+        let _ = writeln!(s, "# TYPE {name} gauge");
+        for (labels, v) in samples {
+            let _ = writeln!(s, "{name}{{{labels}}} {}", fmt_value(v));
+        }
+    };
+    let started = report
+        .started_at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let end = started + report.duration.as_secs_f64();
+    let one = |v: f64| vec![(format!("command=\"{cmd}\""), v)];
+    family(
+        "bbp_maint_last_run_timestamp_seconds",
+        "Unix time at which the last run of the command ended.",
+        one(end.floor()),
+    );
+    family(
+        "bbp_maint_status",
+        "Status of the last run: 0 ok, 1 warning, 2 critical, 3 unknown.",
+        one(f64::from(report.exit_code)),
+    );
+    family(
+        "bbp_maint_run_duration_seconds",
+        "Wall time of the last run.",
+        one(report.duration.as_secs_f64()),
+    );
+    let per_check = |f: &dyn Fn(&crate::report::Check) -> f64| {
+        report
+            .checks
+            .iter()
+            .map(|c| {
+                (
+                    format!("command=\"{cmd}\",check=\"{}\"", escape(&c.name)),
+                    f(c),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    family(
+        "bbp_maint_check_status",
+        "Status of each check: 0 ok, 1 warning, 2 critical, 3 unknown.",
+        per_check(&|c| f64::from(c.status.code())),
+    );
+    family(
+        "bbp_maint_check_duration_seconds",
+        "Wall time of each check.",
+        per_check(&|c| c.duration.as_secs_f64()),
+    );
+    let cmd = &cmd;
+    let metrics: Vec<(String, f64)> = report
+        .checks
+        .iter()
+        .flat_map(|c| {
+            c.metrics.iter().map(move |m| {
+                (
+                    format!(
+                        "command=\"{cmd}\",check=\"{}\",metric=\"{}\",unit=\"{}\"",
+                        escape(&c.name),
+                        escape(&m.name),
+                        escape(&m.unit)
+                    ),
+                    m.value,
+                )
+            })
+        })
+        .collect();
+    if !metrics.is_empty() {
+        family(
+            "bbp_maint_check_metric",
+            "Each metric a check measured, in the unit of its label.",
+            metrics,
+        );
+    }
+    s
+}
+
+pub fn write_textfile(path: &Path, report: &Report) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .with_context(|| format!("{}: not a file path", path.display()))?;
+    // node_exporter only reads `*.prom`, so a leftover temp file is never scraped.
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> Result<()> {
+        let mut f =
+            fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        f.write_all(exposition(report).as_bytes())
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        fs::rename(&tmp, path)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Check, Metric, ReportBuilder, Status};
+
+    #[test]
+    fn exposition_has_status_timestamp_and_metrics() {
+        let mut b = ReportBuilder::new("health");
+        b.push(
+            Check::new("data\"base", Status::Warning, "slow").with_metric(Metric::new(
+                "latency_ms",
+                612.5,
+                "ms",
+            )),
+        );
+        let text = exposition(&b.finish());
+        assert!(
+            text.contains("bbp_maint_status{command=\"health\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE bbp_maint_last_run_timestamp_seconds gauge"));
+        assert!(text.contains(
+            "bbp_maint_check_metric{command=\"health\",check=\"data\\\"base\",metric=\"latency_ms\",unit=\"ms\"} 612.5"
+        ), "{text}");
+        assert!(
+            text.contains("bbp_maint_check_status{command=\"health\",check=\"data\\\"base\"} 1")
+        );
+    }
+}

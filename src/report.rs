@@ -1,0 +1,318 @@
+//! The one report model every command builds: a report made of checks, each
+//! with a status, a one-line message, a duration and metrics. Renderers in
+//! `render/` turn it into text; nothing here knows how it will be shown.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+/// Version of the JSON document. Fields may be added without raising it;
+/// renaming or removing one raises it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warning,
+    Critical,
+    Unknown,
+}
+
+impl Status {
+    /// The contract's ranking: CRITICAL > UNKNOWN > WARNING > OK. Not the
+    /// numeric exit code, where UNKNOWN (3) would outrank CRITICAL (2).
+    fn rank(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Warning => 1,
+            Status::Unknown => 2,
+            Status::Critical => 3,
+        }
+    }
+
+    pub fn worse(self, other: Status) -> Status {
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+
+    /// The worst of several statuses; OK when there are none.
+    pub fn worst<I: IntoIterator<Item = Status>>(statuses: I) -> Status {
+        statuses.into_iter().fold(Status::Ok, Status::worse)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Warning => "WARNING",
+            Status::Critical => "CRITICAL",
+            Status::Unknown => "UNKNOWN",
+        }
+    }
+
+    pub fn code(self) -> i32 {
+        crate::exit::ExitCode::from(self).code()
+    }
+}
+
+/// Which side of a threshold is bad: latency above it, free space below it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertWhen {
+    Above,
+    Below,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Metric {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warn: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crit: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    pub alert_when: AlertWhen,
+}
+
+impl Metric {
+    pub fn new(name: impl Into<String>, value: f64, unit: impl Into<String>) -> Self {
+        Metric {
+            name: name.into(),
+            value,
+            unit: unit.into(),
+            warn: None,
+            crit: None,
+            min: None,
+            max: None,
+            alert_when: AlertWhen::Above,
+        }
+    }
+
+    /// A duration as a metric in milliseconds, with three decimals kept so
+    /// sub-millisecond loopback answers do not all read as 0.
+    pub fn millis(name: impl Into<String>, d: Duration) -> Self {
+        let ms = (d.as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        Metric::new(name, ms, "ms").with_min(0.0)
+    }
+
+    pub fn thresholds(mut self, warn: Option<f64>, crit: Option<f64>) -> Self {
+        self.warn = warn;
+        self.crit = crit;
+        self
+    }
+
+    pub fn alert_below(mut self) -> Self {
+        self.alert_when = AlertWhen::Below;
+        self
+    }
+
+    pub fn with_min(mut self, min: f64) -> Self {
+        self.min = Some(min);
+        self
+    }
+
+    pub fn with_max(mut self, max: f64) -> Self {
+        self.max = Some(max);
+        self
+    }
+
+    /// The status this value earns against its own thresholds.
+    pub fn judge(&self) -> Status {
+        let crosses = |limit: Option<f64>| match (limit, self.alert_when) {
+            (Some(l), AlertWhen::Above) => self.value >= l,
+            (Some(l), AlertWhen::Below) => self.value < l,
+            (None, _) => false,
+        };
+        if crosses(self.crit) {
+            Status::Critical
+        } else if crosses(self.warn) {
+            Status::Warning
+        } else {
+            Status::Ok
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub status: Status,
+    pub message: String,
+    #[serde(rename = "duration_ms", serialize_with = "ser_millis")]
+    pub duration: Duration,
+    pub metrics: Vec<Metric>,
+}
+
+impl Check {
+    pub fn new(name: impl Into<String>, status: Status, message: impl Into<String>) -> Self {
+        Check {
+            name: name.into(),
+            status,
+            message: message.into(),
+            duration: Duration::ZERO,
+            metrics: Vec::new(),
+        }
+    }
+
+    pub fn with_duration(mut self, d: Duration) -> Self {
+        self.duration = d;
+        self
+    }
+
+    pub fn with_metric(mut self, m: Metric) -> Self {
+        self.metrics.push(m);
+        self
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub command: String,
+    pub status: Status,
+    pub exit_code: i32,
+    #[serde(serialize_with = "ser_rfc3339")]
+    pub started_at: SystemTime,
+    #[serde(rename = "duration_ms", serialize_with = "ser_millis")]
+    pub duration: Duration,
+    pub summary: String,
+    pub checks: Vec<Check>,
+    pub data: serde_json::Value,
+}
+
+/// Collects checks while a command runs; `finish` stamps the duration and
+/// settles the status.
+pub struct ReportBuilder {
+    command: String,
+    started_at: SystemTime,
+    started: Instant,
+    checks: Vec<Check>,
+    data: serde_json::Value,
+}
+
+impl ReportBuilder {
+    pub fn new(command: impl Into<String>) -> Self {
+        ReportBuilder {
+            command: command.into(),
+            started_at: SystemTime::now(),
+            started: Instant::now(),
+            checks: Vec::new(),
+            data: serde_json::Value::Object(Default::default()),
+        }
+    }
+
+    pub fn push(&mut self, check: Check) {
+        self.checks.push(check);
+    }
+
+    pub fn data(&mut self, data: serde_json::Value) {
+        self.data = data;
+    }
+
+    pub fn checks(&self) -> &[Check] {
+        &self.checks
+    }
+
+    /// The contract's default verdict: the worst check, summarised as
+    /// "N/M checks ok". Only `health` exists so far, and it has its own.
+    #[allow(dead_code)]
+    pub fn finish(self) -> Report {
+        let status = Status::worst(self.checks.iter().map(|c| c.status));
+        let summary = ok_summary(&self.checks);
+        self.finish_with(status, summary)
+    }
+
+    /// For commands whose issue defines its own verdict (health's
+    /// healthy/degraded/unhealthy).
+    pub fn finish_with(self, status: Status, summary: String) -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            command: self.command,
+            status,
+            exit_code: status.code(),
+            started_at: self.started_at,
+            duration: self.started.elapsed(),
+            summary,
+            checks: self.checks,
+            data: self.data,
+        }
+    }
+}
+
+pub fn ok_summary(checks: &[Check]) -> String {
+    let ok = checks.iter().filter(|c| c.status == Status::Ok).count();
+    format!("{ok}/{} checks ok", checks.len())
+}
+
+fn ser_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+fn ser_rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_rfc3339_seconds(*t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Status::*;
+
+    #[test]
+    fn worst_ranks_critical_over_unknown_over_warning() {
+        assert_eq!(Status::worst([]), Ok);
+        assert_eq!(Status::worst([Ok, Ok]), Ok);
+        assert_eq!(Status::worst([Ok, Warning]), Warning);
+        assert_eq!(Status::worst([Warning, Unknown]), Unknown);
+        assert_eq!(Status::worst([Unknown, Critical]), Critical);
+        // The numeric maximum (3, UNKNOWN) would be wrong here.
+        assert_eq!(Status::worst([Critical, Unknown, Warning]), Critical);
+        assert_eq!(Status::worst([Unknown, Warning, Ok]), Unknown);
+    }
+
+    #[test]
+    fn merge_is_order_independent() {
+        let all = [Ok, Warning, Critical, Unknown];
+        for a in all {
+            for b in all {
+                assert_eq!(a.worse(b), b.worse(a), "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn metric_judges_both_directions() {
+        let lat = |v| Metric::new("latency_ms", v, "ms").thresholds(Some(500.0), Some(1000.0));
+        assert_eq!(lat(3.0).judge(), Ok);
+        assert_eq!(lat(500.0).judge(), Warning);
+        assert_eq!(lat(1000.0).judge(), Critical);
+        let free = |v| {
+            Metric::new("free_pct", v, "%")
+                .thresholds(Some(20.0), Some(10.0))
+                .alert_below()
+        };
+        assert_eq!(free(50.0).judge(), Ok);
+        assert_eq!(free(15.0).judge(), Warning);
+        assert_eq!(free(9.9).judge(), Critical);
+        assert_eq!(Metric::new("n", 1e9, "").judge(), Ok);
+    }
+
+    #[test]
+    fn report_status_is_the_worst_check() {
+        let mut b = ReportBuilder::new("test");
+        b.push(Check::new("a", Ok, "fine"));
+        b.push(Check::new("b", Unknown, "could not tell"));
+        b.push(Check::new("c", Warning, "slow"));
+        let r = b.finish();
+        assert_eq!(r.status, Unknown);
+        assert_eq!(r.exit_code, 3);
+        assert_eq!(r.summary, "1/3 checks ok");
+    }
+}
