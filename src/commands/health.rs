@@ -251,11 +251,12 @@ fn database(cfg: &Config, timeout: Duration) -> Check {
     let row = client.query_one(
         "SELECT current_setting('server_version'), \
                 current_setting('max_connections')::int, \
-                (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int",
+                (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int, \
+                coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
         &[],
     );
-    let (version, max, used): (String, i32, i32) = match row {
-        Ok(r) => (r.get(0), r.get(1), r.get(2)),
+    let (version, max, used, tls): (String, i32, i32, bool) = match row {
+        Ok(r) => (r.get(0), r.get(1), r.get(2), r.get(3)),
         Err(e) => {
             return Check::new(
                 "database",
@@ -281,8 +282,9 @@ fn database(cfg: &Config, timeout: Duration) -> Check {
             .with_max(max_f),
     ];
     let message = format!(
-        "PostgreSQL {}, SELECT 1 in {}, {used}/{max} connections",
+        "PostgreSQL {}{}, SELECT 1 in {}, {used}/{max} connections",
         version.split_whitespace().next().unwrap_or(&version),
+        if tls { " over TLS" } else { "" },
         show_ms(latency)
     );
     judged("database", message, metrics)
@@ -310,6 +312,9 @@ fn redis(cfg: &Config, timeout: Duration) -> Check {
                     humantime::format_duration(timeout)
                 ),
             );
+        }
+        Err(e) if e.kind() == redis::ErrorKind::AuthenticationFailed => {
+            return Check::new("redis", Status::Critical, format!("{shown}: authentication failed: wrong password or user"));
         }
         Err(e) => return fail("cannot connect", e),
     };
