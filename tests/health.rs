@@ -29,7 +29,10 @@ fn all_services_up_is_healthy_with_latency_metrics() {
         assert_eq!(check(&doc, name)["status"], "ok", "{name}: {doc:#}");
     }
     let db = check(&doc, "database");
-    assert!(db["message"].as_str().unwrap().starts_with("PostgreSQL "), "{db}");
+    assert!(
+        db["message"].as_str().unwrap().starts_with("PostgreSQL "),
+        "{db}"
+    );
     let metric = |c: &serde_json::Value, m: &str| {
         c["metrics"]
             .as_array()
@@ -51,7 +54,12 @@ fn all_services_up_is_healthy_with_latency_metrics() {
     metric(check(&doc, "redis"), "latency_ms");
     metric(check(&doc, "api"), "latency_ms");
     let ext = check(&doc, "external");
-    assert!(ext["metrics"][0]["name"].as_str().unwrap().starts_with("latency_ms:127.0.0.1"));
+    assert!(
+        ext["metrics"][0]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("latency_ms:127.0.0.1")
+    );
 }
 
 #[test]
@@ -59,12 +67,23 @@ fn database_down_is_critical_and_essential() {
     let h = Healthy::start();
     let dead = free_port();
     let url = format!("postgres://postgres:{PG_PASSWORD}@127.0.0.1:{dead}/postgres");
-    let sb = Sandbox::new(&config_for(&url, &h.redis.url(), &h.api.url("/api/health"), &h.ext.url("/")));
+    let sb = Sandbox::new(&config_for(
+        &url,
+        &h.redis.url(),
+        &h.api.url("/api/health"),
+        &h.ext.url("/"),
+    ));
     let out = sb.run(&["health", "--json"]);
     let doc = json(&out);
     let db = check(&doc, "database");
     assert_eq!(db["status"], "critical");
-    assert!(db["message"].as_str().unwrap().contains("Connection refused"), "{db}");
+    assert!(
+        db["message"]
+            .as_str()
+            .unwrap()
+            .contains("Connection refused"),
+        "{db}"
+    );
     // 4/5 would be degraded, but the database is essential.
     assert_eq!(doc["data"]["verdict"], "unhealthy");
     assert_eq!(code(&out), 2);
@@ -75,15 +94,29 @@ fn database_that_accepts_and_never_answers_times_out() {
     let h = Healthy::start();
     let silent = SilentPort::start();
     let url = format!("postgres://postgres:x@127.0.0.1:{}/postgres", silent.port);
-    let sb = Sandbox::new(&config_for(&url, &h.redis.url(), &h.api.url("/"), &h.ext.url("/")));
+    let sb = Sandbox::new(&config_for(
+        &url,
+        &h.redis.url(),
+        &h.api.url("/"),
+        &h.ext.url("/"),
+    ));
     let t0 = Instant::now();
     let out = sb.run(&["health", "--json", "--timeout", "1s"]);
     let took = t0.elapsed();
     let doc = json(&out);
     let db = check(&doc, "database");
     assert_eq!(db["status"], "critical");
-    assert!(db["message"].as_str().unwrap().contains("no answer within 1s"), "{db}");
-    assert!(silent.accepted.try_recv().is_ok(), "the check never reached the silent server");
+    assert!(
+        db["message"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 1s"),
+        "{db}"
+    );
+    assert!(
+        silent.accepted.try_recv().is_ok(),
+        "the check never reached the silent server"
+    );
     assert!(took < Duration::from_secs(1) + MARGIN, "took {took:?}");
     assert_eq!(code(&out), 2);
 }
@@ -92,12 +125,26 @@ fn database_that_accepts_and_never_answers_times_out() {
 fn wrong_database_password_is_named() {
     let h = Healthy::start();
     let url = format!("postgres://postgres:wrong@127.0.0.1:{}/postgres", h.pg.port);
-    let sb = Sandbox::new(&config_for(&url, &h.redis.url(), &h.api.url("/"), &h.ext.url("/")));
+    let sb = Sandbox::new(&config_for(
+        &url,
+        &h.redis.url(),
+        &h.api.url("/"),
+        &h.ext.url("/"),
+    ));
     let out = sb.run(&["health", "--json"]);
     let doc = json(&out);
-    let msg = check(&doc, "database")["message"].as_str().unwrap().to_string();
-    assert!(msg.contains("password authentication failed for user \"postgres\""), "{msg}");
-    assert!(!stdout(&out).contains("wrong") || !msg.contains(":wrong@"), "password leaked: {msg}");
+    let msg = check(&doc, "database")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("password authentication failed for user \"postgres\""),
+        "{msg}"
+    );
+    assert!(
+        !stdout(&out).contains("wrong") || !msg.contains(":wrong@"),
+        "password leaked: {msg}"
+    );
     assert_eq!(code(&out), 2);
 }
 
@@ -105,11 +152,22 @@ fn wrong_database_password_is_named() {
 fn missing_password_is_reported_at_once_never_prompted() {
     let h = Healthy::start();
     let url = format!("postgres://postgres@127.0.0.1:{}/postgres", h.pg.port);
-    let sb = Sandbox::new(&config_for(&url, &h.redis.url(), &h.api.url("/"), &h.ext.url("/")));
+    let sb = Sandbox::new(&config_for(
+        &url,
+        &h.redis.url(),
+        &h.api.url("/"),
+        &h.ext.url("/"),
+    ));
     let out = sb.run(&["health", "--json", "--check", "database"]);
     let doc = json(&out);
-    let msg = check(&doc, "database")["message"].as_str().unwrap().to_string();
-    assert!(msg.contains("asks for a password") && msg.contains(".pgpass"), "{msg}");
+    let msg = check(&doc, "database")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("asks for a password") && msg.contains(".pgpass"),
+        "{msg}"
+    );
     assert_eq!(code(&out), 2);
 }
 
@@ -117,12 +175,23 @@ fn missing_password_is_reported_at_once_never_prompted() {
 fn redis_down_alone_is_degraded() {
     let h = Healthy::start();
     let dead = format!("redis://127.0.0.1:{}", free_port());
-    let sb = Sandbox::new(&config_for(&h.pg.url(), &dead, &h.api.url("/"), &h.ext.url("/")));
+    let sb = Sandbox::new(&config_for(
+        &h.pg.url(),
+        &dead,
+        &h.api.url("/"),
+        &h.ext.url("/"),
+    ));
     let out = sb.run(&["health", "--json"]);
     let doc = json(&out);
     let r = check(&doc, "redis");
     assert_eq!(r["status"], "critical");
-    assert!(r["message"].as_str().unwrap().contains("Connection refused"), "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("Connection refused"),
+        "{r}"
+    );
     assert_eq!(doc["data"]["verdict"], "degraded");
     assert_eq!(doc["summary"], "degraded: 4/5 checks ok (redis CRITICAL)");
     assert_eq!(code(&out), 1);
@@ -131,26 +200,46 @@ fn redis_down_alone_is_degraded() {
 #[test]
 fn redis_auth_right_and_wrong() {
     let redis = Redis::start(Some("r3dis-pw"));
-    let ok = Sandbox::new(&format!("[redis]\nurl = \"redis://:r3dis-pw@127.0.0.1:{}\"\n", redis.port));
+    let ok = Sandbox::new(&format!(
+        "[redis]\nurl = \"redis://:r3dis-pw@127.0.0.1:{}\"\n",
+        redis.port
+    ));
     let out = ok.run(&["health", "--json", "--check", "redis"]);
     let doc = json(&out);
     assert_eq!(check(&doc, "redis")["status"], "ok", "{doc:#}");
-    assert!(check(&doc, "redis")["message"].as_str().unwrap().starts_with("Redis "));
+    assert!(
+        check(&doc, "redis")["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Redis ")
+    );
     assert_eq!(code(&out), 0);
 
-    let bad = Sandbox::new(&format!("[redis]\nurl = \"redis://:nope@127.0.0.1:{}\"\n", redis.port));
+    let bad = Sandbox::new(&format!(
+        "[redis]\nurl = \"redis://:nope@127.0.0.1:{}\"\n",
+        redis.port
+    ));
     let out = bad.run(&["health", "--json", "--check", "redis"]);
     let doc = json(&out);
-    let msg = check(&doc, "redis")["message"].as_str().unwrap().to_string();
+    let msg = check(&doc, "redis")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(check(&doc, "redis")["status"], "critical");
-    assert!(msg.contains("authentication failed: wrong password"), "{msg}");
+    assert!(
+        msg.contains("authentication failed: wrong password"),
+        "{msg}"
+    );
     assert!(!msg.contains("nope"), "password leaked: {msg}");
 }
 
 #[test]
 fn redis_that_never_answers_times_out() {
     let silent = SilentPort::start();
-    let sb = Sandbox::new(&format!("[redis]\nurl = \"redis://127.0.0.1:{}\"\n", silent.port));
+    let sb = Sandbox::new(&format!(
+        "[redis]\nurl = \"redis://127.0.0.1:{}\"\n",
+        silent.port
+    ));
     let t0 = Instant::now();
     let out = sb.run(&["health", "--json", "--check", "redis", "--timeout", "1s"]);
     let took = t0.elapsed();
@@ -165,12 +254,20 @@ fn redis_that_never_answers_times_out() {
 fn api_500_is_critical_and_essential() {
     let h = Healthy::start();
     let broken = HttpServer::start(Behaviour::Status(500));
-    let sb = Sandbox::new(&config_for(&h.pg.url(), &h.redis.url(), &broken.url("/api/health"), &h.ext.url("/")));
+    let sb = Sandbox::new(&config_for(
+        &h.pg.url(),
+        &h.redis.url(),
+        &broken.url("/api/health"),
+        &h.ext.url("/"),
+    ));
     let out = sb.run(&["health", "--json"]);
     let doc = json(&out);
     let api = check(&doc, "api");
     assert_eq!(api["status"], "critical");
-    assert!(api["message"].as_str().unwrap().contains("HTTP 500"), "{api}");
+    assert!(
+        api["message"].as_str().unwrap().contains("HTTP 500"),
+        "{api}"
+    );
     assert_eq!(doc["data"]["verdict"], "unhealthy");
     assert_eq!(code(&out), 2);
 }
@@ -185,7 +282,13 @@ fn api_that_hangs_times_out_within_the_timeout() {
     let doc = json(&out);
     let api = check(&doc, "api");
     assert_eq!(api["status"], "critical");
-    assert!(api["message"].as_str().unwrap().contains("no answer within 1s"), "{api}");
+    assert!(
+        api["message"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 1s"),
+        "{api}"
+    );
     assert!(took < Duration::from_secs(1) + MARGIN, "took {took:?}");
     assert_eq!(code(&out), 2);
 }
@@ -198,19 +301,33 @@ fn api_that_answers_garbage_is_critical() {
     let doc = json(&out);
     let api = check(&doc, "api");
     assert_eq!(api["status"], "critical");
-    assert!(api["message"].as_str().unwrap().contains("not a valid HTTP answer"), "{api}");
+    assert!(
+        api["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid HTTP answer"),
+        "{api}"
+    );
 }
 
 #[test]
 fn external_500_is_critical_but_not_essential() {
     let h = Healthy::start();
     let down = HttpServer::start(Behaviour::Status(503));
-    let sb = Sandbox::new(&config_for(&h.pg.url(), &h.redis.url(), &h.api.url("/"), &down.url("/")));
+    let sb = Sandbox::new(&config_for(
+        &h.pg.url(),
+        &h.redis.url(),
+        &h.api.url("/"),
+        &down.url("/"),
+    ));
     let out = sb.run(&["health", "--json"]);
     let doc = json(&out);
     let ext = check(&doc, "external");
     assert_eq!(ext["status"], "critical");
-    assert!(ext["message"].as_str().unwrap().contains("HTTP 503"), "{ext}");
+    assert!(
+        ext["message"].as_str().unwrap().contains("HTTP 503"),
+        "{ext}"
+    );
     assert_eq!(doc["data"]["verdict"], "degraded");
     assert_eq!(code(&out), 1);
 }
@@ -227,12 +344,22 @@ fn checks_run_concurrently() {
         redis.port
     ));
     let t0 = Instant::now();
-    let out = sb.run(&["health", "--json", "--check", "api,redis", "--timeout", "1s"]);
+    let out = sb.run(&[
+        "health",
+        "--json",
+        "--check",
+        "api,redis",
+        "--timeout",
+        "1s",
+    ]);
     let took = t0.elapsed();
     let doc = json(&out);
     assert_eq!(check(&doc, "api")["status"], "critical");
     assert_eq!(check(&doc, "redis")["status"], "critical");
-    assert!(took < Duration::from_millis(1900), "sequential, took {took:?}");
+    assert!(
+        took < Duration::from_millis(1900),
+        "sequential, took {took:?}"
+    );
 }
 
 #[test]
@@ -248,7 +375,12 @@ fn storage_thresholds_and_missing_path() {
     let doc = json(&out);
     let s = check(&doc, "storage");
     assert_eq!(s["status"], "critical");
-    assert!(s["message"].as_str().unwrap().contains("/nonexistent/uploads: does not exist"));
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/uploads: does not exist")
+    );
 }
 
 #[test]
@@ -257,7 +389,12 @@ fn check_subset_runs_only_those() {
     let sb = Sandbox::new(&format!("[api]\nurl = \"{}\"\n", api.url("/")));
     let out = sb.run(&["health", "--json", "--check", "api,storage"]);
     let doc = json(&out);
-    let names: Vec<&str> = doc["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["api", "storage"]);
     assert_eq!(code(&out), 0);
 }
@@ -270,12 +407,24 @@ fn nagios_line_has_status_summary_and_perfdata() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
     let first = text.lines().next().unwrap();
-    assert!(first.starts_with("BBP-MAINT HEALTH OK - healthy: 5/5 checks ok | "), "{first}");
+    assert!(
+        first.starts_with("BBP-MAINT HEALTH OK - healthy: 5/5 checks ok | "),
+        "{first}"
+    );
     let perf = first.split(" | ").nth(1).unwrap();
     // 'label'=value[UOM];warn;crit;min;max for every metric.
     let re_ok = perf.split(' ').all(|p| {
         let (label, rest) = p.split_once('=').unwrap();
-        label.starts_with('\'') && label.ends_with('\'') && rest.split(';').next().unwrap().chars().next().unwrap().is_ascii_digit()
+        label.starts_with('\'')
+            && label.ends_with('\'')
+            && rest
+                .split(';')
+                .next()
+                .unwrap()
+                .chars()
+                .next()
+                .unwrap()
+                .is_ascii_digit()
     });
     assert!(re_ok, "{perf}");
     assert!(perf.contains("'database_latency_ms'="), "{perf}");
@@ -290,8 +439,17 @@ fn human_table_and_quiet() {
     let sb = Sandbox::new(&format!("[api]\nurl = \"{}\"\n", api.url("/")));
     let out = sb.run(&["health", "--check", "api"]);
     let text = stdout(&out);
-    assert!(text.contains("CHECK") && text.contains("api") && text.contains("HTTP 200"), "{text}");
-    assert!(text.lines().last().unwrap().starts_with("HEALTH OK: healthy: 1/1 checks ok"), "{text}");
+    assert!(
+        text.contains("CHECK") && text.contains("api") && text.contains("HTTP 200"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with("HEALTH OK: healthy: 1/1 checks ok"),
+        "{text}"
+    );
     assert!(!text.contains('\x1b'), "colour without a terminal: {text}");
 
     let quiet = sb.run(&["health", "--check", "api", "-q"]);
@@ -310,8 +468,15 @@ fn colour_only_when_asked_and_never_with_no_color() {
     let api = HttpServer::start(Behaviour::Status(200));
     let sb = Sandbox::new(&format!("[api]\nurl = \"{}\"\n", api.url("/")));
     let out = sb.run(&["health", "--check", "api", "--color", "always"]);
-    assert!(stdout(&out).contains("\x1b["), "no colour with --color always");
-    let out = sb.cmd(&["health", "--check", "api", "--color", "always"]).env("NO_COLOR", "1").output().unwrap();
+    assert!(
+        stdout(&out).contains("\x1b["),
+        "no colour with --color always"
+    );
+    let out = sb
+        .cmd(&["health", "--check", "api", "--color", "always"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
     assert!(!stdout(&out).contains('\x1b'), "colour despite NO_COLOR");
 }
 
@@ -321,26 +486,68 @@ fn prometheus_textfile_is_written_and_failure_does_not_change_the_code() {
     let sb = Sandbox::new(&format!("[api]\nurl = \"{}\"\n", api.url("/")));
     let dir = tempfile::tempdir().unwrap();
     let prom = dir.path().join("bbp_health.prom");
-    let out = sb.run(&["health", "--check", "api", "--prom-textfile", prom.to_str().unwrap()]);
+    let out = sb.run(&[
+        "health",
+        "--check",
+        "api",
+        "--prom-textfile",
+        prom.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 2);
     let text = std::fs::read_to_string(&prom).unwrap();
-    assert!(text.contains("bbp_maint_status{command=\"health\"} 2"), "{text}");
-    assert!(text.contains("bbp_maint_check_status{command=\"health\",check=\"api\"} 2"), "{text}");
-    assert!(text.contains("bbp_maint_last_run_timestamp_seconds{command=\"health\"} "), "{text}");
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(
+        text.contains("bbp_maint_status{command=\"health\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bbp_maint_check_status{command=\"health\",check=\"api\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bbp_maint_last_run_timestamp_seconds{command=\"health\"} "),
+        "{text}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(leftovers.len(), 1, "temp files left: {leftovers:?}");
 
-    let out = sb.run(&["health", "--check", "api", "--prom-textfile", "/nonexistent/dir/x.prom"]);
+    let out = sb.run(&[
+        "health",
+        "--check",
+        "api",
+        "--prom-textfile",
+        "/nonexistent/dir/x.prom",
+    ]);
     assert_eq!(code(&out), 2, "a failed metrics write changed the code");
-    assert!(stderr(&out).contains("metrics not written"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("metrics not written"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn json_has_the_same_shape_on_failure() {
-    let sb = Sandbox::new(&format!("[api]\nurl = \"http://127.0.0.1:{}/\"\n", free_port()));
+    let sb = Sandbox::new(&format!(
+        "[api]\nurl = \"http://127.0.0.1:{}/\"\n",
+        free_port()
+    ));
     let out = sb.run(&["health", "--json", "--check", "api"]);
     let doc = json(&out);
-    for key in ["schema_version", "command", "status", "exit_code", "started_at", "duration_ms", "summary", "checks", "data"] {
+    for key in [
+        "schema_version",
+        "command",
+        "status",
+        "exit_code",
+        "started_at",
+        "duration_ms",
+        "summary",
+        "checks",
+        "data",
+    ] {
         assert!(doc.get(key).is_some(), "{key} missing: {doc:#}");
     }
     let c = check(&doc, "api");
@@ -349,5 +556,9 @@ fn json_has_the_same_shape_on_failure() {
     }
     assert_eq!(doc["status"], "critical");
     assert_eq!(doc["exit_code"], 2);
-    assert!(out.stderr.is_empty(), "diagnostics for a failed check belong in the report: {}", stderr(&out));
+    assert!(
+        out.stderr.is_empty(),
+        "diagnostics for a failed check belong in the report: {}",
+        stderr(&out)
+    );
 }

@@ -314,7 +314,11 @@ fn redis(cfg: &Config, timeout: Duration) -> Check {
             );
         }
         Err(e) if e.kind() == redis::ErrorKind::AuthenticationFailed => {
-            return Check::new("redis", Status::Critical, format!("{shown}: authentication failed: wrong password or user"));
+            return Check::new(
+                "redis",
+                Status::Critical,
+                format!("{shown}: authentication failed: wrong password or user"),
+            );
         }
         Err(e) => return fail("cannot connect", e),
     };

@@ -44,7 +44,11 @@ pub fn is_root() -> bool {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn json(out: &Output) -> serde_json::Value {
@@ -145,7 +149,16 @@ fn template() -> &'static Path {
             as_pg_user(&pg_bindir().join("initdb"))
                 .arg("-D")
                 .arg(dir.join("data"))
-                .args(["-U", "postgres", "-A", "scram-sha-256", "-E", "UTF8", "--no-sync", "--no-instructions"])
+                .args([
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                    "--no-instructions",
+                ])
                 .arg(format!("--pwfile={}", pwfile.display())),
             "initdb",
         );
@@ -172,10 +185,16 @@ impl Pg {
 
     pub fn start_with(opts: PgOptions) -> Pg {
         let bindir = pg_bindir();
-        let dir = tempfile::Builder::new().prefix("bbp-pg-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("bbp-pg-")
+            .tempdir()
+            .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         run_ok(
-            Command::new("cp").arg("-a").arg(template()).arg(dir.path().join("data")),
+            Command::new("cp")
+                .arg("-a")
+                .arg(template())
+                .arg(dir.path().join("data")),
             "copy the template cluster",
         );
         let mut settings = vec![
@@ -187,10 +206,20 @@ impl Pg {
         if let Some((cert, key)) = &opts.tls {
             std::fs::copy(cert, dir.path().join("server.crt")).unwrap();
             std::fs::copy(key, dir.path().join("server.key")).unwrap();
-            std::fs::set_permissions(dir.path().join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+            std::fs::set_permissions(
+                dir.path().join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
             settings.push("-c ssl=on".into());
-            settings.push(format!("-c ssl_cert_file={}", dir.path().join("server.crt").display()));
-            settings.push(format!("-c ssl_key_file={}", dir.path().join("server.key").display()));
+            settings.push(format!(
+                "-c ssl_cert_file={}",
+                dir.path().join("server.crt").display()
+            ));
+            settings.push(format!(
+                "-c ssl_key_file={}",
+                dir.path().join("server.key").display()
+            ));
         }
         give_to_postgres(dir.path());
         // A port taken between free_port() and the server's bind is retried.
@@ -202,7 +231,11 @@ impl Pg {
                 .arg("-l")
                 .arg(dir.path().join("log"))
                 .args(["-w", "-t", "60", "-o"])
-                .arg(format!("-p {port} -k {} {}", dir.path().display(), settings.join(" ")))
+                .arg(format!(
+                    "-p {port} -k {} {}",
+                    dir.path().display(),
+                    settings.join(" ")
+                ))
                 .arg("start")
                 .output()
                 .unwrap();
@@ -219,7 +252,10 @@ impl Pg {
     }
 
     pub fn url(&self) -> String {
-        format!("postgres://postgres:{PG_PASSWORD}@127.0.0.1:{}/postgres", self.port)
+        format!(
+            "postgres://postgres:{PG_PASSWORD}@127.0.0.1:{}/postgres",
+            self.port
+        )
     }
 
     /// Runs SQL through psql over the socket; returns stdout.
@@ -227,11 +263,24 @@ impl Pg {
         let out = Command::new(self.bindir.join("psql"))
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
             .arg(self.socket_dir())
-            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-c", sql])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-c",
+                sql,
+            ])
             .env("PGPASSWORD", PG_PASSWORD)
             .output()
             .unwrap();
-        assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -244,12 +293,24 @@ impl Pg {
             .arg(format!("scale={scale}"))
             .arg("-h")
             .arg(self.socket_dir())
-            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-f"])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-f",
+            ])
             .arg(script)
             .env("PGPASSWORD", PG_PASSWORD)
             .output()
             .unwrap();
-        assert!(out.status.success(), "sample-db.sql: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "sample-db.sql: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -279,16 +340,78 @@ impl TestCa {
                 .args(args)
                 .current_dir(d)
                 .output()
-                .unwrap_or_else(|e| panic!("openssl not found ({e}): install it with `apt-get install openssl`"));
-            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+                .unwrap_or_else(|e| {
+                    panic!("openssl not found ({e}): install it with `apt-get install openssl`")
+                });
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
-        ssl(&["req", "-new", "-x509", "-days", "2", "-nodes", "-subj", "/CN=bbp-test-ca", "-newkey", "rsa:2048", "-keyout", "ca.key", "-out", "ca.crt"]);
-        ssl(&["req", "-new", "-nodes", "-subj", "/CN=localhost", "-newkey", "rsa:2048", "-keyout", "server.key", "-out", "server.csr"]);
+        ssl(&[
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "2",
+            "-nodes",
+            "-subj",
+            "/CN=bbp-test-ca",
+            "-newkey",
+            "rsa:2048",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ]);
+        ssl(&[
+            "req",
+            "-new",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-newkey",
+            "rsa:2048",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
         std::fs::write(d.join("ext.cnf"), "subjectAltName=DNS:localhost\n").unwrap();
         ssl(&[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "server.crt",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.crt",
         ]);
-        ssl(&["req", "-new", "-x509", "-days", "2", "-nodes", "-subj", "/CN=other-ca", "-newkey", "rsa:2048", "-keyout", "other.key", "-out", "other.crt"]);
+        ssl(&[
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "2",
+            "-nodes",
+            "-subj",
+            "/CN=other-ca",
+            "-newkey",
+            "rsa:2048",
+            "-keyout",
+            "other.key",
+            "-out",
+            "other.crt",
+        ]);
         TestCa { dir }
     }
 
@@ -299,7 +422,10 @@ impl TestCa {
         self.dir.path().join("other.crt")
     }
     pub fn server(&self) -> (PathBuf, PathBuf) {
-        (self.dir.path().join("server.crt"), self.dir.path().join("server.key"))
+        (
+            self.dir.path().join("server.crt"),
+            self.dir.path().join("server.key"),
+        )
     }
 }
 
@@ -317,16 +443,28 @@ impl Redis {
         for _ in 0..5 {
             let port = free_port();
             let mut cmd = Command::new("redis-server");
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir"])
-                .arg(dir.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+            ])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
             if let Some(pw) = password {
                 cmd.args(["--requirepass", pw]);
             }
-            let mut child = cmd
-                .spawn()
-                .unwrap_or_else(|e| panic!("redis-server not found ({e}): install it with `apt-get install redis-server`"));
+            let mut child = cmd.spawn().unwrap_or_else(|e| {
+                panic!(
+                    "redis-server not found ({e}): install it with `apt-get install redis-server`"
+                )
+            });
             // Readiness: the server answers a PING (or asks for AUTH), bounded.
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
@@ -340,7 +478,11 @@ impl Redis {
                         if let Ok(n) = s.read(&mut buf)
                             && n > 0
                         {
-                            return Redis { child, port, _dir: dir };
+                            return Redis {
+                                child,
+                                port,
+                                _dir: dir,
+                            };
                         }
                     }
                 }
@@ -400,7 +542,11 @@ impl HttpServer {
                 thread::spawn(move || serve(stream, b, keep));
             }
         });
-        HttpServer { port, accepted: rx, held }
+        HttpServer {
+            port,
+            accepted: rx,
+            held,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -466,7 +612,11 @@ impl SilentPort {
                 let _ = tx.send(());
             }
         });
-        SilentPort { port, accepted: rx, _held: held }
+        SilentPort {
+            port,
+            accepted: rx,
+            _held: held,
+        }
     }
 }
 
@@ -552,6 +702,11 @@ impl Healthy {
     }
 
     pub fn config(&self) -> String {
-        config_for(&self.pg.url(), &self.redis.url(), &self.api.url("/api/health"), &self.ext.url("/v1/charges"))
+        config_for(
+            &self.pg.url(),
+            &self.redis.url(),
+            &self.api.url("/api/health"),
+            &self.ext.url("/v1/charges"),
+        )
     }
 }

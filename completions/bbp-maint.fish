@@ -1,0 +1,176 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_bbp_maint_global_optspecs
+    string join \n config= format= json q/quiet v/verbose color= timeout= prom-textfile= wait h/help V/version
+end
+
+function __fish_bbp_maint_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_bbp_maint_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_bbp_maint_using_subcommand
+    set -l cmd (__fish_bbp_maint_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l check -d 'Run only these checks (database, redis, api, storage, external)' -r -f -a "database\t''
+redis\t''
+api\t''
+storage\t''
+external\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "man" -d 'Write man pages (bbp-maint.1 and one per subcommand) into DIR'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l out-dir -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Write man pages (bbp-maint.1 and one per subcommand) into DIR'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "man" -d 'Write man pages (bbp-maint.1 and one per subcommand) into DIR'
