@@ -9,9 +9,14 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use native_tls::{Certificate, TlsConnector};
 use postgres::config::SslMode as PgSslMode;
-use postgres_native_tls::MakeTlsConnector;
+use postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use conninfo::{ConnParams, SslMode};
 
@@ -77,18 +82,20 @@ pub fn connect(p: &ConnParams, session: &Session) -> Result<postgres::Client> {
 /// libpq's meaning of each `sslmode`: `prefer` and `require` encrypt without
 /// checking the certificate, except that `require` with a root certificate
 /// present checks the chain like `verify-ca`; `verify-full` also checks the
-/// host name. (PostgreSQL 15 docs, 34.19.1 and table 34.1.)
-fn tls_connector(p: &ConnParams) -> Result<Option<MakeTlsConnector>> {
+/// host name. (PostgreSQL 15 docs, 34.19.1 and table 34.1.) Certificates are
+/// read here, so a bad file is reported before any connection; the TLS
+/// context itself is built only if the server agrees to TLS (see `LazyTls`).
+fn tls_connector(p: &ConnParams) -> Result<Option<LazyMakeTls>> {
     if p.sslmode == SslMode::Disable || p.is_socket() {
         return Ok(None);
     }
-    let mut b = TlsConnector::builder();
     let root = p.sslrootcert.as_ref().filter(|r| r.as_os_str() != "system");
     let verify_chain = match p.sslmode {
         SslMode::VerifyCa | SslMode::VerifyFull => true,
         SslMode::Require => root.is_some_and(|r| r.exists()),
         _ => false,
     };
+    let mut roots = Vec::new();
     if verify_chain {
         if let Some(path) = root {
             let pem = std::fs::read(path).with_context(|| {
@@ -98,31 +105,96 @@ fn tls_connector(p: &ConnParams) -> Result<Option<MakeTlsConnector>> {
                     path.display()
                 )
             })?;
-            let mut n = 0;
             for block in pem_blocks(&pem) {
-                let cert = Certificate::from_pem(block.as_bytes())
-                    .with_context(|| format!("{}: not a PEM certificate", path.display()))?;
-                b.add_root_certificate(cert);
-                n += 1;
+                roots.push(
+                    Certificate::from_pem(block.as_bytes())
+                        .with_context(|| format!("{}: not a PEM certificate", path.display()))?,
+                );
             }
-            if n == 0 {
+            if roots.is_empty() {
                 return Err(anyhow!("{}: no certificate in the file", path.display()));
             }
-            // libpq trusts only the named file, not the system store.
-            b.disable_built_in_roots(true);
         } else if p.sslrootcert.is_none() {
             return Err(anyhow!(
                 "sslmode={} needs a root certificate: set sslrootcert (or PGSSLROOTCERT), or create ~/.postgresql/root.crt",
                 p.sslmode.as_str()
             ));
         }
-        b.danger_accept_invalid_hostnames(p.sslmode != SslMode::VerifyFull);
-    } else {
-        b.danger_accept_invalid_certs(true);
-        b.danger_accept_invalid_hostnames(true);
     }
-    let connector = b.build().context("cannot set up TLS")?;
-    Ok(Some(MakeTlsConnector::new(connector)))
+    Ok(Some(LazyMakeTls(Arc::new(TlsSettings {
+        verify_chain,
+        verify_host: p.sslmode == SslMode::VerifyFull,
+        roots,
+    }))))
+}
+
+struct TlsSettings {
+    verify_chain: bool,
+    verify_host: bool,
+    /// Trusted roots from `sslrootcert`; empty means the system store.
+    roots: Vec<Certificate>,
+}
+
+impl TlsSettings {
+    fn build(&self) -> Result<TlsConnector, native_tls::Error> {
+        let mut b = TlsConnector::builder();
+        if self.verify_chain {
+            for r in &self.roots {
+                b.add_root_certificate(r.clone());
+            }
+            // libpq trusts only the named file, not the system store.
+            b.disable_built_in_roots(!self.roots.is_empty());
+            b.danger_accept_invalid_hostnames(!self.verify_host);
+        } else {
+            b.danger_accept_invalid_certs(true);
+            b.danger_accept_invalid_hostnames(true);
+            b.disable_built_in_roots(true);
+        }
+        b.build()
+    }
+}
+
+/// Builds the TLS context only when the server has said yes to TLS. With
+/// OpenSSL 3, making a context costs ~100 ms; under the default
+/// `sslmode=prefer` most local servers say no, and the cost would be paid
+/// for nothing on every health check (libpq defers it the same way).
+struct LazyMakeTls(Arc<TlsSettings>);
+
+struct LazyTls {
+    settings: Arc<TlsSettings>,
+    domain: String,
+}
+
+impl<S> MakeTlsConnect<S> for LazyMakeTls
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = postgres_native_tls::TlsStream<S>;
+    type TlsConnect = LazyTls;
+    type Error = native_tls::Error;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<LazyTls, native_tls::Error> {
+        Ok(LazyTls {
+            settings: Arc::clone(&self.0),
+            domain: domain.to_string(),
+        })
+    }
+}
+
+impl<S> TlsConnect<S> for LazyTls
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = postgres_native_tls::TlsStream<S>;
+    type Error = native_tls::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Stream, native_tls::Error>> + Send>>;
+
+    fn connect(self, stream: S) -> Self::Future {
+        match self.settings.build() {
+            Ok(c) => postgres_native_tls::TlsConnector::new(c, &self.domain).connect(stream),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
 }
 
 fn pem_blocks(pem: &[u8]) -> Vec<String> {

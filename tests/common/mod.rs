@@ -132,23 +132,43 @@ fn run_ok(cmd: &mut Command, what: &str) {
     );
 }
 
-/// One initdb per test process; each cluster starts from a copy of it.
+/// One initdb, kept in the temp directory and shared by every test process
+/// (built under a lock, renamed into place when complete); each cluster
+/// starts from a copy of it. Keyed by the harness's settings, so a change
+/// to them builds a new one.
 fn template() -> &'static Path {
+    const KEY: &str = "scram-utf8-v1";
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
+        let bindir = pg_bindir();
+        let version = bindir
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let base = std::env::temp_dir();
+        let ready = base.join(format!("bbp-maint-pg-template-{version}-{KEY}"));
+        let lock =
+            std::fs::File::create(base.join(format!("bbp-maint-pg-template-{version}-{KEY}.lock")))
+                .unwrap();
+        lock.lock().unwrap();
+        if ready.join("data/PG_VERSION").exists() {
+            return ready.join("data");
+        }
         let dir = tempfile::Builder::new()
             .prefix("bbp-pg-template-")
-            .tempdir()
-            .unwrap()
-            .keep();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let pwfile = dir.join("pwfile");
+            .tempdir_in(&base)
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let pwfile = dir.path().join("pwfile");
         std::fs::write(&pwfile, PG_PASSWORD).unwrap();
-        give_to_postgres(&dir);
+        give_to_postgres(dir.path());
         run_ok(
-            as_pg_user(&pg_bindir().join("initdb"))
+            as_pg_user(&bindir.join("initdb"))
                 .arg("-D")
-                .arg(dir.join("data"))
+                .arg(dir.path().join("data"))
                 .args([
                     "-U",
                     "postgres",
@@ -162,7 +182,9 @@ fn template() -> &'static Path {
                 .arg(format!("--pwfile={}", pwfile.display())),
             "initdb",
         );
-        dir.join("data")
+        let _ = std::fs::remove_dir_all(&ready);
+        std::fs::rename(dir.keep(), &ready).unwrap();
+        ready.join("data")
     })
 }
 
