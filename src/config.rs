@@ -471,7 +471,10 @@ fn parse_file(path: &Path) -> Result<FileConfig, ConfigError> {
     serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
         let key = e.path().to_string();
         let key = if key == "." { String::new() } else { key };
-        ConfigError::new(&source, key, e.into_inner().to_string())
+        // The inner message may repeat the path on a second line ("in `redis`").
+        let problem = e.into_inner().to_string();
+        let problem = problem.lines().next().unwrap_or_default().to_string();
+        ConfigError::new(&source, key, problem)
     })
 }
 

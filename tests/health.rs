@@ -562,3 +562,29 @@ fn json_has_the_same_shape_on_failure() {
         stderr(&out)
     );
 }
+
+#[test]
+fn sample_database_loads_and_is_healthy() {
+    let pg = Pg::start();
+    pg.load_sample("bailbondpro", 200);
+    // scale = clients; the other tables follow it (scripts/sample-db.sql).
+    assert_eq!(
+        pg.psql("bailbondpro", "SELECT count(*) FROM clients"),
+        "200"
+    );
+    assert_eq!(pg.psql("bailbondpro", "SELECT count(*) FROM bonds"), "400");
+    assert_eq!(
+        pg.psql(
+            "bailbondpro",
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace"
+        ),
+        "5"
+    );
+    let sb = Sandbox::new(&format!(
+        "[database]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"postgres\"\ndbname = \"bailbondpro\"\npassword = \"{PG_PASSWORD}\"\n",
+        pg.port
+    ));
+    let out = sb.run(&["health", "--json", "--check", "database"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}");
+}
