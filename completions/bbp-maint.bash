@@ -19,6 +19,9 @@ _bbp__maint() {
             bbp__maint,config)
                 cmd="bbp__maint__subcmd__config"
                 ;;
+            bbp__maint,disk)
+                cmd="bbp__maint__subcmd__disk"
+                ;;
             bbp__maint,generate)
                 cmd="bbp__maint__subcmd__generate"
                 ;;
@@ -27,6 +30,9 @@ _bbp__maint() {
                 ;;
             bbp__maint,help)
                 cmd="bbp__maint__subcmd__help"
+                ;;
+            bbp__maint,logs)
+                cmd="bbp__maint__subcmd__logs"
                 ;;
             bbp__maint__subcmd__config,check)
                 cmd="bbp__maint__subcmd__config__subcmd__check"
@@ -45,6 +51,18 @@ _bbp__maint() {
                 ;;
             bbp__maint__subcmd__config__subcmd__help,show)
                 cmd="bbp__maint__subcmd__config__subcmd__help__subcmd__show"
+                ;;
+            bbp__maint__subcmd__disk,clean)
+                cmd="bbp__maint__subcmd__disk__subcmd__clean"
+                ;;
+            bbp__maint__subcmd__disk,help)
+                cmd="bbp__maint__subcmd__disk__subcmd__help"
+                ;;
+            bbp__maint__subcmd__disk__subcmd__help,clean)
+                cmd="bbp__maint__subcmd__disk__subcmd__help__subcmd__clean"
+                ;;
+            bbp__maint__subcmd__disk__subcmd__help,help)
+                cmd="bbp__maint__subcmd__disk__subcmd__help__subcmd__help"
                 ;;
             bbp__maint__subcmd__generate,completions)
                 cmd="bbp__maint__subcmd__generate__subcmd__completions"
@@ -67,6 +85,9 @@ _bbp__maint() {
             bbp__maint__subcmd__help,config)
                 cmd="bbp__maint__subcmd__help__subcmd__config"
                 ;;
+            bbp__maint__subcmd__help,disk)
+                cmd="bbp__maint__subcmd__help__subcmd__disk"
+                ;;
             bbp__maint__subcmd__help,generate)
                 cmd="bbp__maint__subcmd__help__subcmd__generate"
                 ;;
@@ -76,11 +97,17 @@ _bbp__maint() {
             bbp__maint__subcmd__help,help)
                 cmd="bbp__maint__subcmd__help__subcmd__help"
                 ;;
+            bbp__maint__subcmd__help,logs)
+                cmd="bbp__maint__subcmd__help__subcmd__logs"
+                ;;
             bbp__maint__subcmd__help__subcmd__config,check)
                 cmd="bbp__maint__subcmd__help__subcmd__config__subcmd__check"
                 ;;
             bbp__maint__subcmd__help__subcmd__config,show)
                 cmd="bbp__maint__subcmd__help__subcmd__config__subcmd__show"
+                ;;
+            bbp__maint__subcmd__help__subcmd__disk,clean)
+                cmd="bbp__maint__subcmd__help__subcmd__disk__subcmd__clean"
                 ;;
             bbp__maint__subcmd__help__subcmd__generate,completions)
                 cmd="bbp__maint__subcmd__help__subcmd__generate__subcmd__completions"
@@ -95,7 +122,7 @@ _bbp__maint() {
 
     case "${cmd}" in
         bbp__maint)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version health config generate help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version health disk logs config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,6 +306,120 @@ _bbp__maint() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__disk)
+            opts="-q -v -h -V --top --cross-filesystems --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version clean help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --top)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__disk__subcmd__clean)
+            opts="-q -v -h -V --dry-run --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__disk__subcmd__help)
+            opts="clean help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__disk__subcmd__help__subcmd__clean)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__disk__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -487,7 +628,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__subcmd__maint__subcmd__help)
-            opts="health config generate help"
+            opts="health disk logs config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -529,6 +670,34 @@ _bbp__maint() {
             return 0
             ;;
         bbp__subcmd__maint__subcmd__help__subcmd__config__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__disk)
+            opts="clean"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__disk__subcmd__clean)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -605,6 +774,66 @@ _bbp__maint() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__logs)
+            opts="-q -v -h -V --pattern --tail --since --include-rotated --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pattern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

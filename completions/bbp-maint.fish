@@ -40,6 +40,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l wait -d 'Wait for t
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s h -l help -d 'Print help'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -63,6 +65,62 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s v -l verb
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s h -l help -d 'Print help'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l top -d 'Instead of the filesystems, list the N largest directories under PATH (as du -x counts them)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l cross-filesystems -d 'With --top, also count directories on other filesystems'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l dry-run -d 'List what would be removed; remove nothing'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from help" -f -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l pattern -d 'Add an ad-hoc rule (a regex); may be repeated' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l tail -d 'How many last matching lines to show per rule [default: 20]' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l since -d 'Only lines from this time on: a duration back from now (24h, 30m) or a time (2026-11-26T00:00)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l include-rotated -d 'Also read rotated files beside each one (app.log.1, app.log.2.gz, …), oldest first'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
@@ -166,10 +224,13 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Write man pages (bbp-maint.1 and one per subcommand) into DIR'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs config generate help" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs config generate help" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from disk" -f -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Print the completion script for SHELL on stdout'

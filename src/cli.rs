@@ -75,6 +75,12 @@ pub enum Command {
     /// Check the database, Redis, the API, storage and external services, in parallel
     Health(HealthArgs),
 
+    /// Space and inodes per filesystem, days until full; the largest directories; clean stale files
+    Disk(DiskArgs),
+
+    /// Count rule matches in log files (errors, failed logins), in a time window
+    Logs(LogsArgs),
+
     /// Validate a configuration file or print the effective configuration
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -110,6 +116,58 @@ impl HealthCheckName {
             HealthCheckName::External => "external",
         }
     }
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DiskArgs {
+    #[command(subcommand)]
+    pub command: Option<DiskCommand>,
+
+    /// Instead of the filesystems, list the N largest directories under PATH (as du -x counts them)
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+
+    /// The directory for --top [default: .]
+    #[arg(requires = "top")]
+    pub path: Option<PathBuf>,
+
+    /// With --top, also count directories on other filesystems
+    #[arg(long, requires = "top")]
+    pub cross_filesystems: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Files or globs to read [default: logs.paths from the config, /var/log/bailbondpro/*.log]
+    #[arg(value_name = "FILE|GLOB")]
+    pub files: Vec<String>,
+
+    /// Add an ad-hoc rule (a regex); may be repeated
+    #[arg(long, value_name = "REGEX")]
+    pub pattern: Vec<String>,
+
+    /// How many last matching lines to show per rule [default: 20]
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+
+    /// Only lines from this time on: a duration back from now (24h, 30m) or a time (2026-11-26T00:00)
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+
+    /// Also read rotated files beside each one (app.log.1, app.log.2.gz, …), oldest first
+    #[arg(long)]
+    pub include_rotated: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiskCommand {
+    /// Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)
+    Clean {
+        /// List what would be removed; remove nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

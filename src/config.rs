@@ -268,6 +268,171 @@ impl Default for External {
     }
 }
 
+/// `[disk]`: thresholds per mount, which mounts, and the days-to-full trend.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Disk {
+    /// The guide: `df … $5 > 80`.
+    pub warn_pct: f64,
+    pub crit_pct: f64,
+    pub inode_warn_pct: f64,
+    pub inode_crit_pct: f64,
+    /// Only these filesystem types (empty: every type that holds data).
+    pub include_types: Vec<String>,
+    pub exclude_types: Vec<String>,
+    /// Only these mount points (empty: all).
+    pub include_mounts: Vec<PathBuf>,
+    pub exclude_mounts: Vec<PathBuf>,
+    /// Where the usage history for days-to-full is kept.
+    pub state_dir: PathBuf,
+    /// The guide's weekly review: "time to capacity < 30 days".
+    pub days_warn: f64,
+    pub days_crit: f64,
+    /// How far back the trend is fitted, how much history it needs, how long samples are kept.
+    pub trend_window: Dur,
+    pub trend_min_span: Dur,
+    pub trend_min_samples: usize,
+    pub history_keep: Dur,
+    /// Thresholds for particular mounts.
+    #[serde(rename = "mount")]
+    pub mounts: Vec<MountThresholds>,
+}
+
+impl Default for Disk {
+    fn default() -> Self {
+        Disk {
+            warn_pct: 80.0,
+            crit_pct: 90.0,
+            inode_warn_pct: 80.0,
+            inode_crit_pct: 90.0,
+            include_types: vec![],
+            exclude_types: vec![],
+            include_mounts: vec![],
+            exclude_mounts: vec![],
+            state_dir: default_state_dir(),
+            days_warn: 30.0,
+            days_crit: 7.0,
+            trend_window: Dur::secs(30 * 86_400),
+            trend_min_span: Dur::secs(86_400),
+            trend_min_samples: 3,
+            history_keep: Dur::secs(90 * 86_400),
+            mounts: vec![],
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MountThresholds {
+    pub path: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warn_pct: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crit_pct: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inode_warn_pct: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inode_crit_pct: Option<f64>,
+}
+
+fn default_state_dir() -> PathBuf {
+    if rustix::process::geteuid().is_root() {
+        PathBuf::from("/var/lib/bbp-maint")
+    } else if let Some(x) = std::env::var_os("XDG_STATE_HOME") {
+        PathBuf::from(x).join("bbp-maint")
+    } else if let Some(h) = std::env::var_os("HOME") {
+        PathBuf::from(h).join(".local/state/bbp-maint")
+    } else {
+        PathBuf::from("/tmp/bbp-maint-state")
+    }
+}
+
+/// `[clean]`: what `disk clean` removes.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Clean {
+    #[serde(rename = "rule")]
+    pub rules: Vec<CleanRule>,
+}
+
+impl Default for Clean {
+    fn default() -> Self {
+        Clean {
+            rules: vec![CleanRule {
+                dir: PathBuf::from("/tmp"),
+                glob: "bailbondpro_*".into(),
+                older_than: Dur::secs(86_400),
+                remove_empty_dirs: false,
+            }],
+        }
+    }
+}
+
+/// The guide's `find /tmp -name "bailbondpro_*" -mtime +1 -delete`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CleanRule {
+    pub dir: PathBuf,
+    pub glob: String,
+    pub older_than: Dur,
+    #[serde(default)]
+    pub remove_empty_dirs: bool,
+}
+
+/// `[logs]`: which files `logs` reads and the rules it counts.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logs {
+    /// Files or globs; the guide's `/var/log/bailbondpro/*.log`.
+    pub paths: Vec<String>,
+    /// Also read rotated `<file>.N` and `<file>.N.gz` beside each file.
+    pub include_rotated: bool,
+    /// How many last matching lines to show, per rule (the guide's `tail -20`).
+    pub tail: usize,
+    /// Replaces the built-in rules when given.
+    #[serde(rename = "rule")]
+    pub rules: Vec<LogRule>,
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        Logs {
+            paths: vec!["/var/log/bailbondpro/*.log".into()],
+            include_rotated: false,
+            tail: 20,
+            rules: vec![
+                // The guide's `grep -i error`.
+                LogRule {
+                    name: "errors".into(),
+                    regex: "(?i)error".into(),
+                    warn: Some(1),
+                    crit: None,
+                },
+                // The guide's weekly security review: "failed_login count > 10".
+                LogRule {
+                    name: "failed_logins".into(),
+                    regex: "(?i)(failed login|login failed|failed password|authentication failed|invalid password)".into(),
+                    warn: Some(5),
+                    crit: Some(11),
+                },
+            ],
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogRule {
+    pub name: String,
+    pub regex: String,
+    /// WARNING at this many matching lines or more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn: Option<u64>,
+    /// CRITICAL at this many matching lines or more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crit: Option<u64>,
+}
+
 pub const HEALTH_CHECKS: [&str; 5] = ["database", "redis", "api", "storage", "external"];
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -301,6 +466,9 @@ struct FileConfig {
     storage: Storage,
     external: External,
     health: Health,
+    disk: Disk,
+    clean: Clean,
+    logs: Logs,
 }
 
 /// Flags that override the file and the environment.
@@ -321,6 +489,9 @@ pub struct Config {
     pub storage: Storage,
     pub external: External,
     pub health: Health,
+    pub disk: Disk,
+    pub clean: Clean,
+    pub logs: Logs,
 }
 
 impl Config {
@@ -371,11 +542,17 @@ impl Config {
             storage,
             external,
             health,
+            mut disk,
+            clean,
+            logs,
         } = parsed;
 
         // Environment layer.
         if let Some(dir) = env.var("BBP_MAINT_RUNTIME_DIR") {
             general.runtime_dir = PathBuf::from(dir);
+        }
+        if let Some(dir) = env.var("BBP_MAINT_STATE_DIR") {
+            disk.state_dir = PathBuf::from(dir);
         }
         if let Some(url) = env.var("REDIS_URL") {
             redis.url = url;
@@ -400,6 +577,9 @@ impl Config {
             storage,
             external,
             health,
+            disk,
+            clean,
+            logs,
         })
     }
 
@@ -444,6 +624,9 @@ impl Config {
         put("storage", toml::Value::try_from(&self.storage));
         put("external", toml::Value::try_from(&self.external));
         put("health", toml::Value::try_from(&self.health));
+        put("disk", toml::Value::try_from(&self.disk));
+        put("clean", toml::Value::try_from(&self.clean));
+        put("logs", toml::Value::try_from(&self.logs));
         let mut value = toml::Value::Table(doc);
         mask_secrets(&mut value);
         let header = match &self.file {
@@ -564,6 +747,87 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
                     ),
                 );
             }
+        }
+    }
+    let d = &c.disk;
+    for (key, v) in [
+        ("disk.warn_pct", d.warn_pct),
+        ("disk.crit_pct", d.crit_pct),
+        ("disk.inode_warn_pct", d.inode_warn_pct),
+        ("disk.inode_crit_pct", d.inode_crit_pct),
+    ] {
+        pct(key, v)?;
+    }
+    if d.warn_pct > d.crit_pct {
+        return err("disk.warn_pct", "is above disk.crit_pct".into());
+    }
+    if d.days_warn < d.days_crit {
+        return err(
+            "disk.days_warn",
+            "is below disk.days_crit: the warning comes first".into(),
+        );
+    }
+    for (i, m) in d.mounts.iter().enumerate() {
+        for (k, v) in [
+            ("warn_pct", m.warn_pct),
+            ("crit_pct", m.crit_pct),
+            ("inode_warn_pct", m.inode_warn_pct),
+            ("inode_crit_pct", m.inode_crit_pct),
+        ] {
+            if let Some(v) = v {
+                pct(&format!("disk.mount[{i}].{k}"), v)?;
+            }
+        }
+    }
+    for (i, r) in c.clean.rules.iter().enumerate() {
+        if !r.dir.is_absolute() {
+            return err(
+                &format!("clean.rule[{i}].dir"),
+                format!("{} is not an absolute path", r.dir.display()),
+            );
+        }
+        if let Err(e) = glob::Pattern::new(&r.glob) {
+            return err(
+                &format!("clean.rule[{i}].glob"),
+                format!("invalid glob {:?}: {e}", r.glob),
+            );
+        }
+        if r.glob.contains('/') {
+            return err(
+                &format!("clean.rule[{i}].glob"),
+                "matches file names, so it cannot contain /".into(),
+            );
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, r) in c.logs.rules.iter().enumerate() {
+        if let Err(e) = regex::bytes::Regex::new(&r.regex) {
+            return err(
+                &format!("logs.rule[{i}].regex"),
+                format!(
+                    "invalid regex: {}",
+                    e.to_string().lines().last().unwrap_or_default()
+                ),
+            );
+        }
+        if !names.insert(&r.name) {
+            return err(
+                &format!("logs.rule[{i}].name"),
+                format!("{:?} is used by two rules", r.name),
+            );
+        }
+        if let (Some(w), Some(c)) = (r.warn, r.crit)
+            && w > c
+        {
+            return err(&format!("logs.rule[{i}].warn"), "is above crit".into());
+        }
+    }
+    for (i, p) in c.logs.paths.iter().enumerate() {
+        if let Err(e) = glob::Pattern::new(p) {
+            return err(
+                &format!("logs.paths[{i}]"),
+                format!("invalid glob {p:?}: {e}"),
+            );
         }
     }
     if !(0.0..=1.0).contains(&c.health.degraded_ratio) {

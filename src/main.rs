@@ -5,19 +5,22 @@
 mod cli;
 mod commands;
 mod config;
+mod disk;
 mod exit;
 mod lock;
+mod logs;
 mod pg;
 mod render;
 mod report;
 mod signals;
+mod units;
 
 use std::io::{self, IsTerminal, Write};
 
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use cli::{Cli, ColorChoice, Command, ConfigCommand, GenerateCommand};
+use cli::{Cli, ColorChoice, Command, ConfigCommand, DiskCommand, GenerateCommand};
 use config::{Config, ConfigError, Overrides, ProcessEnv};
 use exit::ExitCode;
 use render::{Format, RenderOptions};
@@ -87,6 +90,31 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             let report = commands::health::run(cfg, args)?;
+            return Ok(emit(cli, &report, format));
+        }
+        Command::Logs(args) => {
+            let cfg = load_config(cli)?;
+            let _lock = lock::JobLock::acquire(&cfg.general.runtime_dir, "logs", g.wait)?;
+            let report = commands::logs::run(&cfg, args)?;
+            return Ok(emit(cli, &report, format));
+        }
+        Command::Disk(args) => {
+            let cfg = load_config(cli)?;
+            let report = match (&args.command, &args.top) {
+                (Some(DiskCommand::Clean { dry_run }), _) => {
+                    let _lock =
+                        lock::JobLock::acquire(&cfg.general.runtime_dir, "disk-clean", g.wait)?;
+                    commands::clean::run(&cfg, *dry_run)?
+                }
+                (None, Some(n)) => {
+                    let path = args.path.as_deref().unwrap_or(std::path::Path::new("."));
+                    commands::disk::top(path, *n, args.cross_filesystems)?
+                }
+                (None, None) => {
+                    let _lock = lock::JobLock::acquire(&cfg.general.runtime_dir, "disk", g.wait)?;
+                    commands::disk::run(&cfg)?
+                }
+            };
             return Ok(emit(cli, &report, format));
         }
     };

@@ -186,6 +186,10 @@ pub struct Report {
     pub summary: String,
     pub checks: Vec<Check>,
     pub data: serde_json::Value,
+    /// Lines for a person (matching log lines, removed files) shown under
+    /// the human table; machines read the same facts from `data`.
+    #[serde(skip)]
+    pub details: Vec<String>,
 }
 
 /// Collects checks while a command runs; `finish` stamps the duration and
@@ -196,6 +200,7 @@ pub struct ReportBuilder {
     started: Instant,
     checks: Vec<Check>,
     data: serde_json::Value,
+    details: Vec<String>,
 }
 
 impl ReportBuilder {
@@ -206,7 +211,12 @@ impl ReportBuilder {
             started: Instant::now(),
             checks: Vec::new(),
             data: serde_json::Value::Object(Default::default()),
+            details: Vec::new(),
         }
+    }
+
+    pub fn detail(&mut self, line: impl Into<String>) {
+        self.details.push(line.into());
     }
 
     pub fn push(&mut self, check: Check) {
@@ -222,8 +232,7 @@ impl ReportBuilder {
     }
 
     /// The contract's default verdict: the worst check, summarised as
-    /// "N/M checks ok". Only `health` exists so far, and it has its own.
-    #[allow(dead_code)]
+    /// "N/M checks ok".
     pub fn finish(self) -> Report {
         let status = Status::worst(self.checks.iter().map(|c| c.status));
         let summary = ok_summary(&self.checks);
@@ -243,6 +252,7 @@ impl ReportBuilder {
             summary,
             checks: self.checks,
             data: self.data,
+            details: self.details,
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::config::{Config, Dur, mask_url};
 use crate::pg;
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
 use crate::signals;
+use crate::units::bytes;
 
 /// How long past its timeout a check may run before it is abandoned. Each
 /// check bounds its own I/O; this catches what cannot be bounded from inside
@@ -550,21 +551,6 @@ fn storage(cfg: &Config, _timeout: Duration) -> Check {
     c
 }
 
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -635,11 +621,5 @@ mod tests {
     fn a_slow_essential_check_is_degraded_not_down() {
         let c = checks(&[("database", Status::Warning), ("api", Status::Ok)]);
         assert_eq!(judge(&c, &essential(), 0.7).word, "degraded");
-    }
-
-    #[test]
-    fn byte_sizes() {
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(3 * 1024 * 1024), "3.0 MiB");
     }
 }

@@ -1,6 +1,9 @@
 //! One file per command. Each gathers, judges and returns a `Report`; the
 //! caller renders it.
 
+pub mod clean;
 pub mod config;
+pub mod disk;
 pub mod generate;
 pub mod health;
+pub mod logs;

@@ -40,6 +40,9 @@ pub fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io:
     if !report.checks.is_empty() {
         writeln!(out, "{table}")?;
     }
+    for line in &report.details {
+        writeln!(out, "{line}")?;
+    }
     writeln!(
         out,
         "{} {}: {} ({})",

@@ -1,0 +1,519 @@
+//! Scanning one log file for the rules' matches, in a fixed buffer (memory
+//! stays flat on any size of log), as ripgrep does: the regex runs over a
+//! whole buffer of lines, not line by line, and only a matching line is
+//! looked at further (its line number, its timestamp).
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use regex::bytes::Regex;
+
+use super::timestamp::{Parser, Ts};
+
+/// A buffer's starting size; it grows only to hold a line longer than it.
+const CHUNK: usize = 4 << 20;
+/// At most this much of a matching line is kept for display.
+const SHOWN: usize = 500;
+/// Lines probed backwards for the timestamp of a continuation line.
+const INHERIT_LINES: usize = 200;
+/// Clocks of several writers disagree a little: seeking starts this much
+/// before the window and never trusts order finer than this.
+const SKEW: Ts = 300;
+
+pub struct Rule {
+    pub name: String,
+    pub re: Regex,
+    pub warn: Option<u64>,
+    pub crit: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Match {
+    pub file: PathBuf,
+    /// 1-based; `None` when the scan started past the file's beginning (after seeking).
+    pub line: Option<u64>,
+    pub offset: u64,
+    pub ts: Option<Ts>,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RuleStats {
+    pub count: u64,
+    pub first: Option<Ts>,
+    pub last: Option<Ts>,
+    /// Matching lines with no timestamp of their own or above them; left out when a window is set.
+    pub untimed: u64,
+    pub tail: VecDeque<Match>,
+}
+
+impl RuleStats {
+    fn add(&mut self, m: Match, tail: usize) {
+        self.count += 1;
+        if let Some(t) = m.ts {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
+        if tail > 0 {
+            if self.tail.len() == tail {
+                self.tail.pop_front();
+            }
+            self.tail.push_back(m);
+        }
+    }
+
+    /// Folds a later file's figures into these.
+    pub fn merge(&mut self, other: RuleStats, tail: usize) {
+        self.count += other.count;
+        self.untimed += other.untimed;
+        self.first = match (self.first, other.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = match (self.last, other.last) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for m in other.tail {
+            if self.tail.len() == tail {
+                self.tail.pop_front();
+            }
+            if tail > 0 {
+                self.tail.push_back(m);
+            }
+        }
+    }
+}
+
+pub struct Options<'a> {
+    pub since: Option<Ts>,
+    pub tail: usize,
+    pub parser: &'a Parser,
+    /// Seek to the window in time-ordered plain files (on by default).
+    pub seek: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct FileResult {
+    pub path: PathBuf,
+    pub bytes_read: u64,
+    pub rules: Vec<RuleStats>,
+    /// The file could not be read at all.
+    pub error: Option<String>,
+    /// Read in part: a truncated or corrupt compressed file.
+    pub warning: Option<String>,
+    /// Where the scan started, when it seeked past the start.
+    pub seeked_to: Option<u64>,
+}
+
+pub fn is_gzip(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "gz")
+}
+
+pub fn scan_path(path: &Path, rules: &[Rule], opts: &Options) -> FileResult {
+    let mut res = FileResult {
+        path: path.to_path_buf(),
+        rules: vec![RuleStats::default(); rules.len()],
+        ..Default::default()
+    };
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            res.error = Some(e.to_string());
+            return res;
+        }
+    };
+    let size = match file.metadata() {
+        Ok(m) if m.is_dir() => {
+            res.error = Some("is a directory".into());
+            return res;
+        }
+        Ok(m) => m.len(),
+        Err(e) => {
+            res.error = Some(e.to_string());
+            return res;
+        }
+    };
+    if is_gzip(path) {
+        let reader = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file));
+        scan_reader(reader, 0, true, rules, opts, &mut res);
+        return res;
+    }
+    let start = match (opts.since, opts.seek) {
+        (Some(since), true) => seek_start(&file, size, since, opts.parser),
+        _ => 0,
+    };
+    if start > 0 {
+        res.seeked_to = Some(start);
+    }
+    // Read what the file held when opened: a log appended to, or rotated,
+    // while it is read is still read to a definite end.
+    let reader = ReadAt {
+        file: &file,
+        pos: start,
+        end: size,
+    };
+    scan_reader(reader, start, start == 0, rules, opts, &mut res);
+    res
+}
+
+/// Reads `[pos, end)` with positioned reads, so the open file, not the path,
+/// is what is read.
+struct ReadAt<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = (self.end.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+fn scan_reader(
+    mut r: impl Read,
+    start: u64,
+    lines_known: bool,
+    rules: &[Rule],
+    opts: &Options,
+    res: &mut FileResult,
+) {
+    let mut buf = vec![0u8; CHUNK];
+    let mut filled = 0;
+    let mut offset = start; // file offset of buf[0]
+    let mut lines_before: u64 = 0; // newlines before buf[0]
+    let mut carry_ts: Option<Ts> = None;
+    let mut eof = false;
+    while !eof {
+        // Fill the buffer.
+        while filled < buf.len() {
+            match r.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    res.warning = Some(format!(
+                        "read stopped after {} bytes: {e}",
+                        res.bytes_read + filled as u64
+                    ));
+                    eof = true;
+                    break;
+                }
+            }
+        }
+        res.bytes_read += filled as u64;
+        let end = if eof {
+            filled
+        } else {
+            match memchr::memrchr(b'\n', &buf[..filled]) {
+                Some(i) => i + 1,
+                None => {
+                    // One line longer than the buffer: grow it and read on.
+                    res.bytes_read -= filled as u64;
+                    buf.resize(buf.len() * 2, 0);
+                    continue;
+                }
+            }
+        };
+        let region = &buf[..end];
+        for (ri, rule) in rules.iter().enumerate() {
+            scan_region(
+                region,
+                offset,
+                lines_before,
+                lines_known,
+                carry_ts,
+                rule,
+                &mut res.rules[ri],
+                res.path.as_path(),
+                opts,
+            );
+        }
+        lines_before += bytecount::count(region, b'\n') as u64;
+        if let Some(t) = last_timestamp(region, opts.parser) {
+            carry_ts = Some(t);
+        }
+        buf.copy_within(end..filled, 0);
+        res.bytes_read -= (filled - end) as u64;
+        filled -= end;
+        offset += end as u64;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan_region(
+    region: &[u8],
+    offset: u64,
+    lines_before: u64,
+    lines_known: bool,
+    carry_ts: Option<Ts>,
+    rule: &Rule,
+    stats: &mut RuleStats,
+    path: &Path,
+    opts: &Options,
+) {
+    let mut pos = 0;
+    let mut counted_to = 0;
+    let mut line_no = lines_before;
+    while pos < region.len() {
+        let Some(m) = rule.re.find_at(region, pos) else {
+            break;
+        };
+        let line_start = memchr::memrchr(b'\n', &region[..m.start()]).map_or(0, |i| i + 1);
+        let line_end =
+            memchr::memchr(b'\n', &region[m.start()..]).map_or(region.len(), |i| m.start() + i);
+        pos = line_end + 1;
+        let mut line = &region[line_start..line_end];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        let ts = opts
+            .parser
+            .parse(line)
+            .or_else(|| inherited(region, line_start, opts.parser).or(carry_ts));
+        if let Some(since) = opts.since {
+            match ts {
+                None => {
+                    stats.untimed += 1;
+                    continue;
+                }
+                Some(t) if t < since => continue,
+                Some(_) => {}
+            }
+        }
+        let line_number = lines_known.then(|| {
+            line_no += bytecount::count(&region[counted_to..line_start], b'\n') as u64;
+            counted_to = line_start;
+            line_no + 1
+        });
+        let shown = &line[..line.len().min(SHOWN)];
+        let mut text = String::from_utf8_lossy(shown).into_owned();
+        if line.len() > SHOWN {
+            text.push('…');
+        }
+        stats.add(
+            Match {
+                file: path.to_path_buf(),
+                line: line_number,
+                offset: offset + line_start as u64,
+                ts,
+                text,
+            },
+            opts.tail,
+        );
+    }
+}
+
+/// A stack trace's lines belong to the entry above them: the timestamp of
+/// the nearest line above that has one.
+fn inherited(region: &[u8], line_start: usize, parser: &Parser) -> Option<Ts> {
+    let mut end = line_start.checked_sub(1)?; // the '\n' ending the previous line
+    for _ in 0..INHERIT_LINES {
+        let start = memchr::memrchr(b'\n', &region[..end]).map_or(0, |i| i + 1);
+        if let Some(t) = parser.parse(&region[start..end]) {
+            return Some(t);
+        }
+        if start == 0 {
+            return None;
+        }
+        end = start - 1;
+    }
+    None
+}
+
+fn last_timestamp(region: &[u8], parser: &Parser) -> Option<Ts> {
+    let end = region.len();
+    if end == 0 {
+        return None;
+    }
+    inherited(region, end, parser)
+}
+
+/// The first timestamp at or after `pos`: the line starting there (or the
+/// next line, when `pos` is inside one), looking at most 64 KiB ahead.
+/// Returns the line's start and its time.
+fn probe(file: &File, pos: u64, size: u64, parser: &Parser) -> Option<(u64, Ts)> {
+    let mut buf = vec![0u8; (64 << 10).min((size - pos.min(size)) as usize)];
+    let n = file.read_at(&mut buf, pos).ok()?;
+    let buf = &buf[..n];
+    let mut i = if pos == 0 {
+        0
+    } else {
+        memchr::memchr(b'\n', buf)? + 1
+    };
+    while i < buf.len() {
+        let end = memchr::memchr(b'\n', &buf[i..]).map_or(buf.len(), |e| i + e);
+        if let Some(t) = parser.parse(&buf[i..end]) {
+            return Some((pos + i as u64, t));
+        }
+        i = end + 1;
+    }
+    None
+}
+
+/// Where to start reading so that no line of the window is missed: found
+/// by binary search on the lines' timestamps, after checking on 33 evenly
+/// spread probes that the file is in time order. A file that is not (or
+/// has too few timestamps to tell) is read from the start.
+pub fn seek_start(file: &File, size: u64, since: Ts, parser: &Parser) -> u64 {
+    const MIN_SIZE: u64 = 1 << 20;
+    if size < MIN_SIZE {
+        return 0;
+    }
+    let mut last = Ts::MIN;
+    for i in 0..=32u64 {
+        let Some((_, t)) = probe(file, size * i / 32, size, parser) else {
+            return 0;
+        };
+        if t + SKEW < last {
+            return 0; // out of order: a scan of everything is the only safe answer
+        }
+        last = last.max(t);
+    }
+    let target = since - SKEW;
+    let (mut lo, mut hi) = (0u64, size);
+    let mut start = 0;
+    while hi - lo > (64 << 10) {
+        let mid = lo + (hi - lo) / 2;
+        match probe(file, mid, size, parser) {
+            Some((line, t)) if t < target => {
+                lo = mid;
+                start = line;
+            }
+            Some(_) => hi = mid,
+            None => break,
+        }
+    }
+    start
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::tz::TimeZone;
+    use std::io::Write;
+
+    fn rules() -> Vec<Rule> {
+        vec![Rule {
+            name: "errors".into(),
+            re: Regex::new("(?i)error").unwrap(),
+            warn: None,
+            crit: None,
+        }]
+    }
+
+    fn parser() -> Parser {
+        Parser::new(TimeZone::UTC, 1_795_780_800)
+    }
+
+    #[test]
+    fn a_file_rotated_while_read_is_read_as_it_was_opened() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("app.log");
+        std::fs::write(&p, "one error\ntwo\nthree error\n").unwrap();
+        let f = File::open(&p).unwrap();
+        let size = f.metadata().unwrap().len();
+        // logrotate: rename, then a new file under the old name.
+        std::fs::rename(&p, d.path().join("app.log.1")).unwrap();
+        std::fs::write(&p, "error\nerror\nerror\nerror\n").unwrap();
+        // …and the old file is appended to by a writer that still has it open.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(d.path().join("app.log.1"))
+            .unwrap()
+            .write_all(b"late error\n")
+            .unwrap();
+        let parser = parser();
+        let opts = Options {
+            since: None,
+            tail: 5,
+            parser: &parser,
+            seek: false,
+        };
+        let mut res = FileResult {
+            path: p.clone(),
+            rules: vec![RuleStats::default()],
+            ..Default::default()
+        };
+        scan_reader(
+            ReadAt {
+                file: &f,
+                pos: 0,
+                end: size,
+            },
+            0,
+            true,
+            &rules(),
+            &opts,
+            &mut res,
+        );
+        assert_eq!(res.rules[0].count, 2);
+        let lines: Vec<Option<u64>> = res.rules[0].tail.iter().map(|m| m.line).collect();
+        assert_eq!(lines, [Some(1), Some(3)]);
+    }
+
+    #[test]
+    fn continuation_lines_inherit_the_time_above() {
+        let region = b"2026-11-27T03:20:01Z request failed\n  at Foo\n  caused by: Error x\n";
+        let parser = parser();
+        let opts = Options {
+            since: Some(1_795_749_600),
+            tail: 5,
+            parser: &parser,
+            seek: false,
+        };
+        let mut st = RuleStats::default();
+        scan_region(
+            region,
+            0,
+            0,
+            true,
+            None,
+            &rules()[0],
+            &mut st,
+            Path::new("x"),
+            &opts,
+        );
+        assert_eq!(st.count, 1);
+        assert_eq!(st.tail[0].ts, Some(1_795_749_601));
+        assert_eq!(st.tail[0].line, Some(3));
+    }
+
+    #[test]
+    fn merge_keeps_the_last_n_in_file_order() {
+        let m = |l| Match {
+            file: PathBuf::from("f"),
+            line: Some(l),
+            offset: 0,
+            ts: None,
+            text: String::new(),
+        };
+        let mut a = RuleStats::default();
+        for l in 1..=3 {
+            a.add(m(l), 3);
+        }
+        let mut b = RuleStats::default();
+        for l in 10..=11 {
+            b.add(m(l), 3);
+        }
+        a.merge(b, 3);
+        assert_eq!(a.count, 5);
+        assert_eq!(
+            a.tail.iter().map(|m| m.line.unwrap()).collect::<Vec<_>>(),
+            [3, 10, 11]
+        );
+    }
+}
