@@ -194,8 +194,15 @@ mod tests {
         std::os::unix::fs::symlink("/", r.join("small/root-link")).unwrap();
         let w = walk(r, 10, false).unwrap();
         assert!(w.errors.is_empty(), "{:?}", w.errors);
-        assert_eq!(w.files, 3, "the symlink is an entry of its own, not followed");
-        let names: Vec<String> = w.top.iter().map(|(p, _)| p.strip_prefix(r).unwrap().display().to_string()).collect();
+        assert_eq!(
+            w.files, 3,
+            "the symlink is an entry of its own, not followed"
+        );
+        let names: Vec<String> = w
+            .top
+            .iter()
+            .map(|(p, _)| p.strip_prefix(r).unwrap().display().to_string())
+            .collect();
         assert_eq!(names, ["big", "big/inner", "small"]);
         assert!(w.top[0].1 >= 200_000);
         assert!(w.total > w.top[0].1);

@@ -365,7 +365,7 @@ fn probe(file: &File, pos: u64, size: u64, parser: &Parser) -> Option<(u64, Ts)>
 }
 
 /// Where to start reading so that no line of the window is missed: found
-/// by binary search on the lines' timestamps, after checking on 33 evenly
+/// by binary search on the lines' timestamps, after checking on 32 evenly
 /// spread probes that the file is in time order. A file that is not (or
 /// has too few timestamps to tell) is read from the start.
 pub fn seek_start(file: &File, size: u64, since: Ts, parser: &Parser) -> u64 {
@@ -374,7 +374,7 @@ pub fn seek_start(file: &File, size: u64, since: Ts, parser: &Parser) -> u64 {
         return 0;
     }
     let mut last = Ts::MIN;
-    for i in 0..=32u64 {
+    for i in 0..32u64 {
         let Some((_, t)) = probe(file, size * i / 32, size, parser) else {
             return 0;
         };
