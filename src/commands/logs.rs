@@ -76,7 +76,7 @@ pub fn run(cfg: &Config, args: &LogsArgs) -> Result<Report> {
                 Some(l) => format!("{}:{l}", m.file.display()),
                 None => format!("{}@{}", m.file.display(), m.offset),
             };
-            report.detail(format!("  {at}: {}", m.text));
+            report.detail(format!("  {at}: {}", m.text()));
         }
     }
     report.data(json!({
@@ -98,8 +98,8 @@ pub fn run(cfg: &Config, args: &LogsArgs) -> Result<Report> {
             "first_seen": st.first.map(fmt_ts),
             "last_seen": st.last.map(fmt_ts),
             "matches": st.tail.iter().map(|m| json!({
-                "file": m.file, "line": m.line, "offset": m.offset,
-                "time": m.ts.map(fmt_ts), "text": m.text,
+                "file": m.file.as_ref(), "line": m.line, "offset": m.offset,
+                "time": m.ts.map(fmt_ts), "text": m.text(),
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     }));

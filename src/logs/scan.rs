@@ -8,13 +8,20 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use regex::bytes::Regex;
 
 use super::timestamp::{Parser, Ts};
 
-/// A buffer's starting size; it grows only to hold a line longer than it.
-const CHUNK: usize = 4 << 20;
+/// A read buffer's starting size; it grows only to hold a line longer than
+/// it. Read, not mapped: a map would save the copy but dies of SIGBUS when
+/// logrotate's `copytruncate` shrinks the file under it, and measured here a
+/// cache-sized buffer matches a map's speed anyway, because the regex then
+/// runs on bytes still in the CPU's cache (scripts/bench logs).
+const CHUNK: usize = 512 << 10;
+/// Lines are searched and counted this much at a time (see `Scanner::region`).
+const BLOCK: usize = 256 << 10;
 /// At most this much of a matching line is kept for display.
 const SHOWN: usize = 500;
 /// Lines probed backwards for the timestamp of a continuation line.
@@ -32,12 +39,14 @@ pub struct Rule {
 
 #[derive(Clone, Debug)]
 pub struct Match {
-    pub file: PathBuf,
+    pub file: Arc<Path>,
     /// 1-based; `None` when the scan started past the file's beginning (after seeking).
     pub line: Option<u64>,
     pub offset: u64,
     pub ts: Option<Ts>,
-    pub text: String,
+    /// The line as read (at most `SHOWN` bytes); see `text`.
+    raw: Vec<u8>,
+    cut: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -50,19 +59,61 @@ pub struct RuleStats {
     pub tail: VecDeque<Match>,
 }
 
+impl Match {
+    /// The line for display: invalid UTF-8 replaced, a long line cut short.
+    pub fn text(&self) -> String {
+        let mut t = String::from_utf8_lossy(&self.raw).into_owned();
+        if self.cut {
+            t.push('…');
+        }
+        t
+    }
+}
+
 impl RuleStats {
-    fn add(&mut self, m: Match, tail: usize) {
+    /// Counts a matching line and keeps it among the last `tail`. The line
+    /// is copied into the buffer of the entry that leaves the tail, so a
+    /// scan with many matches allocates nothing per match once it is full.
+    fn add(
+        &mut self,
+        file: &Arc<Path>,
+        line: Option<u64>,
+        offset: u64,
+        ts: Option<Ts>,
+        text: &[u8],
+        tail: usize,
+    ) {
         self.count += 1;
-        if let Some(t) = m.ts {
+        if let Some(t) = ts {
             self.first = Some(self.first.map_or(t, |f| f.min(t)));
             self.last = Some(self.last.map_or(t, |l| l.max(t)));
         }
-        if tail > 0 {
-            if self.tail.len() == tail {
-                self.tail.pop_front();
-            }
-            self.tail.push_back(m);
+        if tail == 0 {
+            return;
         }
+        let mut m = if self.tail.len() == tail {
+            self.tail.pop_front().expect("a full tail")
+        } else {
+            Match {
+                file: Arc::clone(file),
+                line: None,
+                offset: 0,
+                ts: None,
+                raw: Vec::new(),
+                cut: false,
+            }
+        };
+        if !Arc::ptr_eq(&m.file, file) {
+            m.file = Arc::clone(file);
+        }
+        m.line = line;
+        m.offset = offset;
+        m.ts = ts;
+        // Bytes now, text when shown: most matches leave the tail unseen.
+        m.raw.clear();
+        m.raw.extend_from_slice(&text[..text.len().min(SHOWN)]);
+        m.cut = text.len() > SHOWN;
+        self.tail.push_back(m);
     }
 
     /// Folds a later file's figures into these.
@@ -139,7 +190,8 @@ pub fn scan_path(path: &Path, rules: &[Rule], opts: &Options) -> FileResult {
     };
     if is_gzip(path) {
         let reader = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file));
-        scan_reader(reader, 0, true, rules, opts, &mut res);
+        let mut sc = Scanner::new(path, true, rules, opts);
+        scan_reader(reader, 0, &mut sc, &mut res);
         return res;
     }
     let start = match (opts.since, opts.seek) {
@@ -151,12 +203,13 @@ pub fn scan_path(path: &Path, rules: &[Rule], opts: &Options) -> FileResult {
     }
     // Read what the file held when opened: a log appended to, or rotated,
     // while it is read is still read to a definite end.
+    let mut sc = Scanner::new(path, start == 0, rules, opts);
     let reader = ReadAt {
         file: &file,
         pos: start,
         end: size,
     };
-    scan_reader(reader, start, start == 0, rules, opts, &mut res);
+    scan_reader(reader, start, &mut sc, &mut res);
     res
 }
 
@@ -180,22 +233,85 @@ impl Read for ReadAt<'_> {
     }
 }
 
-fn scan_reader(
-    mut r: impl Read,
-    start: u64,
+/// The state a scan carries from one region of lines to the next.
+struct Scanner<'a> {
+    rules: &'a [Rule],
+    opts: &'a Options<'a>,
+    path: Arc<Path>,
     lines_known: bool,
-    rules: &[Rule],
-    opts: &Options,
-    res: &mut FileResult,
-) {
+    /// Newlines before the next region.
+    lines_before: u64,
+    /// The time of the last timestamped line so far, for continuation lines.
+    carry_ts: Option<Ts>,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(path: &Path, lines_known: bool, rules: &'a [Rule], opts: &'a Options<'a>) -> Self {
+        Scanner {
+            rules,
+            opts,
+            path: Arc::from(path),
+            lines_known,
+            lines_before: 0,
+            carry_ts: None,
+        }
+    }
+
+    /// Scans whole lines starting at file offset `offset`, a block of about
+    /// `BLOCK` bytes at a time, so that the regex pass and the newline count
+    /// of a block both find it in the CPU's cache.
+    fn region(&mut self, region: &[u8], offset: u64, stats: &mut [RuleStats]) {
+        let mut from = 0;
+        while from < region.len() {
+            let to = if region.len() - from <= BLOCK {
+                region.len()
+            } else {
+                memchr::memrchr(b'\n', &region[from..from + BLOCK]).map_or_else(
+                    || {
+                        memchr::memchr(b'\n', &region[from + BLOCK..])
+                            .map_or(region.len(), |i| from + BLOCK + i + 1)
+                    },
+                    |i| from + i + 1,
+                )
+            };
+            self.block(&region[from..to], offset + from as u64, stats);
+            from = to;
+        }
+    }
+
+    fn block(&mut self, block: &[u8], offset: u64, stats: &mut [RuleStats]) {
+        let mut newlines = None;
+        for (rule, st) in self.rules.iter().zip(stats.iter_mut()) {
+            let (counted_to, lines) = scan_region(
+                block,
+                offset,
+                self.lines_before,
+                self.lines_known,
+                self.carry_ts,
+                rule,
+                st,
+                &self.path,
+                self.opts,
+            );
+            // The first rule's count up to its last match is reused.
+            newlines.get_or_insert((counted_to, lines));
+        }
+        if self.lines_known {
+            let (counted_to, lines) = newlines.unwrap_or((0, self.lines_before));
+            self.lines_before = lines + bytecount::count(&block[counted_to..], b'\n') as u64;
+        }
+        if let Some(t) = last_timestamp(block, self.opts.parser) {
+            self.carry_ts = Some(t);
+        }
+    }
+}
+
+fn scan_reader(mut r: impl Read, start: u64, sc: &mut Scanner, res: &mut FileResult) {
     let mut buf = vec![0u8; CHUNK];
     let mut filled = 0;
     let mut offset = start; // file offset of buf[0]
-    let mut lines_before: u64 = 0; // newlines before buf[0]
-    let mut carry_ts: Option<Ts> = None;
     let mut eof = false;
     while !eof {
-        // Fill the buffer.
         while filled < buf.len() {
             match r.read(&mut buf[filled..]) {
                 Ok(0) => {
@@ -214,7 +330,6 @@ fn scan_reader(
                 }
             }
         }
-        res.bytes_read += filled as u64;
         let end = if eof {
             filled
         } else {
@@ -222,32 +337,14 @@ fn scan_reader(
                 Some(i) => i + 1,
                 None => {
                     // One line longer than the buffer: grow it and read on.
-                    res.bytes_read -= filled as u64;
                     buf.resize(buf.len() * 2, 0);
                     continue;
                 }
             }
         };
-        let region = &buf[..end];
-        for (ri, rule) in rules.iter().enumerate() {
-            scan_region(
-                region,
-                offset,
-                lines_before,
-                lines_known,
-                carry_ts,
-                rule,
-                &mut res.rules[ri],
-                res.path.as_path(),
-                opts,
-            );
-        }
-        lines_before += bytecount::count(region, b'\n') as u64;
-        if let Some(t) = last_timestamp(region, opts.parser) {
-            carry_ts = Some(t);
-        }
+        sc.region(&buf[..end], offset, &mut res.rules);
+        res.bytes_read += end as u64;
         buf.copy_within(end..filled, 0);
-        res.bytes_read -= (filled - end) as u64;
         filled -= end;
         offset += end as u64;
     }
@@ -262,19 +359,21 @@ fn scan_region(
     carry_ts: Option<Ts>,
     rule: &Rule,
     stats: &mut RuleStats,
-    path: &Path,
+    path: &Arc<Path>,
     opts: &Options,
-) {
+) -> (usize, u64) {
     let mut pos = 0;
     let mut counted_to = 0;
     let mut line_no = lines_before;
     while pos < region.len() {
-        let Some(m) = rule.re.find_at(region, pos) else {
+        // Where a match ends is enough to find its line; not asking where it
+        // starts spares the regex a reverse search per match.
+        let Some(end) = rule.re.shortest_match_at(region, pos) else {
             break;
         };
-        let line_start = memchr::memrchr(b'\n', &region[..m.start()]).map_or(0, |i| i + 1);
-        let line_end =
-            memchr::memchr(b'\n', &region[m.start()..]).map_or(region.len(), |i| m.start() + i);
+        let at = end.saturating_sub(1).max(pos);
+        let line_start = memchr::memrchr(b'\n', &region[..at]).map_or(0, |i| i + 1);
+        let line_end = memchr::memchr(b'\n', &region[at..]).map_or(region.len(), |i| at + i);
         pos = line_end + 1;
         let mut line = &region[line_start..line_end];
         if line.last() == Some(&b'\r') {
@@ -299,22 +398,17 @@ fn scan_region(
             counted_to = line_start;
             line_no + 1
         });
-        let shown = &line[..line.len().min(SHOWN)];
-        let mut text = String::from_utf8_lossy(shown).into_owned();
-        if line.len() > SHOWN {
-            text.push('…');
-        }
         stats.add(
-            Match {
-                file: path.to_path_buf(),
-                line: line_number,
-                offset: offset + line_start as u64,
-                ts,
-                text,
-            },
+            path,
+            line_number,
+            offset + line_start as u64,
+            ts,
+            line,
             opts.tail,
         );
     }
+    // Newlines counted: those before `counted_to`, in all `line_no`.
+    (counted_to, line_no)
 }
 
 /// A stack trace's lines belong to the entry above them: the timestamp of
@@ -448,6 +542,8 @@ mod tests {
             rules: vec![RuleStats::default()],
             ..Default::default()
         };
+        let rules = rules();
+        let mut sc = Scanner::new(&p, true, &rules, &opts);
         scan_reader(
             ReadAt {
                 file: &f,
@@ -455,9 +551,7 @@ mod tests {
                 end: size,
             },
             0,
-            true,
-            &rules(),
-            &opts,
+            &mut sc,
             &mut res,
         );
         assert_eq!(res.rules[0].count, 2);
@@ -484,7 +578,7 @@ mod tests {
             None,
             &rules()[0],
             &mut st,
-            Path::new("x"),
+            &Arc::from(Path::new("x")),
             &opts,
         );
         assert_eq!(st.count, 1);
@@ -494,26 +588,24 @@ mod tests {
 
     #[test]
     fn merge_keeps_the_last_n_in_file_order() {
-        let m = |l| Match {
-            file: PathBuf::from("f"),
-            line: Some(l),
-            offset: 0,
-            ts: None,
-            text: String::new(),
-        };
+        let f: Arc<Path> = Arc::from(Path::new("f"));
         let mut a = RuleStats::default();
         for l in 1..=3 {
-            a.add(m(l), 3);
+            a.add(&f, Some(l), 0, None, b"x", 3);
         }
         let mut b = RuleStats::default();
         for l in 10..=11 {
-            b.add(m(l), 3);
+            b.add(&f, Some(l), 0, None, b"y", 3);
         }
         a.merge(b, 3);
         assert_eq!(a.count, 5);
         assert_eq!(
             a.tail.iter().map(|m| m.line.unwrap()).collect::<Vec<_>>(),
             [3, 10, 11]
+        );
+        assert_eq!(
+            a.tail.iter().map(|m| m.text()).collect::<Vec<_>>(),
+            ["x", "y", "y"]
         );
     }
 }

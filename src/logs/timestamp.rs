@@ -43,19 +43,31 @@ impl Parser {
         own.or_else(|| self.access(line))
     }
 
+    /// Called once per matching line, so the fixed-offset case (most logs)
+    /// is plain arithmetic; local time asks the time zone for its offset at
+    /// that moment, and jiff's full conversion settles the rare disagreement
+    /// near a daylight-saving change.
     fn civil(
         &self,
         (y, mo, d): (i16, i8, i8),
         (h, mi, s): (i8, i8, i8),
         offset_secs: Option<i32>,
     ) -> Option<Ts> {
-        let dt = DateTime::new(y, mo, d, h, mi, s, 0).ok()?;
+        let utc = epoch_seconds(y, mo, d, h, mi, s)?;
         match offset_secs {
-            Some(off) => {
-                let tz = TimeZone::fixed(jiff::tz::Offset::from_seconds(off).ok()?);
-                Some(dt.to_zoned(tz).ok()?.timestamp().as_second())
+            Some(off) => Some(utc - Ts::from(off)),
+            None => {
+                let guess = jiff::Timestamp::from_second(utc).ok()?;
+                let off = Ts::from(self.tz.to_offset(guess).seconds());
+                let t = utc - off;
+                let check = jiff::Timestamp::from_second(t).ok()?;
+                if Ts::from(self.tz.to_offset(check).seconds()) == off {
+                    Some(t)
+                } else {
+                    let dt = DateTime::new(y, mo, d, h, mi, s, 0).ok()?;
+                    Some(dt.to_zoned(self.tz.clone()).ok()?.timestamp().as_second())
+                }
             }
-            None => Some(dt.to_zoned(self.tz.clone()).ok()?.timestamp().as_second()),
         }
     }
 
@@ -183,6 +195,47 @@ impl Parser {
     }
 }
 
+/// Seconds since the epoch of a UTC civil time, `None` if it is not a valid
+/// one. Days from civil: Howard Hinnant, "chrono-Compatible Low-Level Date
+/// Algorithms".
+fn epoch_seconds(y: i16, mo: i8, d: i8, h: i8, mi: i8, s: i8) -> Option<Ts> {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&mo)
+        || d < 1
+        || d > days_in[(mo - 1) as usize]
+        || !(0..24).contains(&h)
+        || !(0..60).contains(&mi)
+        || !(0..=60).contains(&s)
+    {
+        return None;
+    }
+    let (y, m, d) = (
+        i64::from(y) - i64::from(mo <= 2),
+        i64::from(mo),
+        i64::from(d),
+    );
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s))
+}
+
 fn trim_start(b: &[u8]) -> &[u8] {
     let n = b.iter().take_while(|c| **c == b' ' || **c == b'\t').count();
     &b[n..]
@@ -244,6 +297,49 @@ mod tests {
     }
 
     const T: Ts = 1_795_749_601; // 2026-11-27T03:20:01Z
+
+    #[test]
+    fn epoch_arithmetic_agrees_with_jiff() {
+        for (y, mo, d) in [
+            (1970, 1, 1),
+            (2000, 2, 29),
+            (2024, 12, 31),
+            (2026, 11, 27),
+            (2100, 3, 1),
+        ] {
+            let ours = epoch_seconds(y, mo, d, 13, 14, 15).unwrap();
+            let theirs = DateTime::new(y, mo, d, 13, 14, 15, 0)
+                .unwrap()
+                .to_zoned(TimeZone::UTC)
+                .unwrap()
+                .timestamp()
+                .as_second();
+            assert_eq!(ours, theirs, "{y}-{mo}-{d}");
+        }
+        assert_eq!(epoch_seconds(2026, 2, 29, 0, 0, 0), None);
+        assert_eq!(epoch_seconds(2026, 4, 31, 0, 0, 0), None);
+    }
+
+    #[test]
+    fn local_time_across_a_daylight_saving_change() {
+        let tz = TimeZone::get("Europe/Berlin").unwrap();
+        let p = Parser::new(tz.clone(), 1_795_780_800);
+        for line in [
+            &b"2026-03-29T01:30:00 before"[..],
+            b"2026-03-29T03:30:00 after",
+            b"2026-07-01T12:00:00 summer",
+        ] {
+            let s = std::str::from_utf8(&line[..19]).unwrap();
+            let want = s
+                .parse::<DateTime>()
+                .unwrap()
+                .to_zoned(tz.clone())
+                .unwrap()
+                .timestamp()
+                .as_second();
+            assert_eq!(p.parse(line), Some(want), "{s}");
+        }
+    }
 
     #[test]
     fn iso_variants() {
