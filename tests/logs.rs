@@ -291,6 +291,7 @@ fn unreadable_and_unmatched_files_are_named() {
         "logs",
         "--json",
         missing.to_str().unwrap(),
+        d.path().to_str().unwrap(),
         &format!("{}/*.nothing", d.path().display()),
     ]);
     let doc = json(&out);
@@ -298,6 +299,10 @@ fn unreadable_and_unmatched_files_are_named() {
     assert_eq!(files["status"], "unknown");
     let msg = files["message"].as_str().unwrap();
     assert!(msg.contains("gone.log: No such file or directory"), "{msg}");
+    assert!(
+        msg.contains(&format!("{}: is a directory", d.path().display())),
+        "{msg}"
+    );
     assert!(msg.contains("nothing matches"), "{msg}");
     assert_eq!(code(&out), 3);
 }
