@@ -16,6 +16,9 @@ _bbp__maint() {
             ",$1")
                 cmd="bbp__maint"
                 ;;
+            bbp__maint,backup)
+                cmd="bbp__maint__subcmd__backup"
+                ;;
             bbp__maint,config)
                 cmd="bbp__maint__subcmd__config"
                 ;;
@@ -33,6 +36,18 @@ _bbp__maint() {
                 ;;
             bbp__maint,logs)
                 cmd="bbp__maint__subcmd__logs"
+                ;;
+            bbp__maint__subcmd__backup,help)
+                cmd="bbp__maint__subcmd__backup__subcmd__help"
+                ;;
+            bbp__maint__subcmd__backup,verify)
+                cmd="bbp__maint__subcmd__backup__subcmd__verify"
+                ;;
+            bbp__maint__subcmd__backup__subcmd__help,help)
+                cmd="bbp__maint__subcmd__backup__subcmd__help__subcmd__help"
+                ;;
+            bbp__maint__subcmd__backup__subcmd__help,verify)
+                cmd="bbp__maint__subcmd__backup__subcmd__help__subcmd__verify"
                 ;;
             bbp__maint__subcmd__config,check)
                 cmd="bbp__maint__subcmd__config__subcmd__check"
@@ -82,6 +97,9 @@ _bbp__maint() {
             bbp__maint__subcmd__generate__subcmd__help,man)
                 cmd="bbp__maint__subcmd__generate__subcmd__help__subcmd__man"
                 ;;
+            bbp__maint__subcmd__help,backup)
+                cmd="bbp__maint__subcmd__help__subcmd__backup"
+                ;;
             bbp__maint__subcmd__help,config)
                 cmd="bbp__maint__subcmd__help__subcmd__config"
                 ;;
@@ -99,6 +117,9 @@ _bbp__maint() {
                 ;;
             bbp__maint__subcmd__help,logs)
                 cmd="bbp__maint__subcmd__help__subcmd__logs"
+                ;;
+            bbp__maint__subcmd__help__subcmd__backup,verify)
+                cmd="bbp__maint__subcmd__help__subcmd__backup__subcmd__verify"
                 ;;
             bbp__maint__subcmd__help__subcmd__config,check)
                 cmd="bbp__maint__subcmd__help__subcmd__config__subcmd__check"
@@ -122,8 +143,118 @@ _bbp__maint() {
 
     case "${cmd}" in
         bbp__maint)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version health disk logs config generate help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version health disk logs backup config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__backup)
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__backup__subcmd__help)
+            opts="verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__backup__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__backup__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__backup__subcmd__verify)
+            opts="-q -v -h -V --all --no-restore --write-checksum --drop-stale --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -628,8 +759,36 @@ _bbp__maint() {
             return 0
             ;;
         bbp__subcmd__maint__subcmd__help)
-            opts="health disk logs config generate help"
+            opts="health disk logs backup config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__backup)
+            opts="verify"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__backup__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -81,6 +81,10 @@ pub enum Command {
     /// Count rule matches in log files (errors, failed logins), in a time window
     Logs(LogsArgs),
 
+    /// Verify backups: checksum, structure, a restore into a scratch database, integrity
+    #[command(subcommand)]
+    Backup(BackupCommand),
+
     /// Validate a configuration file or print the effective configuration
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -158,6 +162,34 @@ pub struct LogsArgs {
     /// Also read rotated files beside each one (app.log.1, app.log.2.gz, …), oldest first
     #[arg(long)]
     pub include_rotated: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity
+    Verify(BackupVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupVerifyArgs {
+    /// A backup file or directory archive, or a directory whose newest backup is verified [default: backup.dir]
+    pub path: Option<PathBuf>,
+
+    /// Verify every backup in the directory, not only the newest
+    #[arg(long)]
+    pub all: bool,
+
+    /// Skip the restore and the checks of the restored copy
+    #[arg(long)]
+    pub no_restore: bool,
+
+    /// Record the SHA-256 in <file>.sha256 when none is on record
+    #[arg(long)]
+    pub write_checksum: bool,
+
+    /// Drop scratch databases left by killed runs, older than backup.stale_scratch_age
+    #[arg(long)]
+    pub drop_stale: bool,
 }
 
 #[derive(Debug, Subcommand)]

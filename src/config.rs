@@ -433,6 +433,109 @@ pub struct LogRule {
     pub crit: Option<u64>,
 }
 
+/// A size written `1MiB`, `10GB`, `512` (bytes). KB/MB/GB/TB are powers of
+/// 1000, KiB/MiB/GiB/TiB of 1024.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Size(pub u64);
+
+impl Size {
+    pub fn parse(s: &str) -> Result<Size, String> {
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("invalid size {s:?}; write e.g. 1MiB, 10GB, 512"))?;
+        let mult: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" | "kB" => 1000,
+            "MB" => 1000_u64.pow(2),
+            "GB" => 1000_u64.pow(3),
+            "TB" => 1000_u64.pow(4),
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            "TiB" => 1 << 40,
+            u => {
+                return Err(format!(
+                    "invalid size unit {u:?} in {s:?}; use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"
+                ));
+            }
+        };
+        Ok(Size((n * mult as f64).round() as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Size::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Size {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&crate::units::bytes(self.0).replace(' ', ""))
+    }
+}
+
+/// `[backup]`: where the backups are and what makes one good.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Backup {
+    pub dir: PathBuf,
+    pub max_age_warn: Dur,
+    pub max_age_crit: Dur,
+    /// The guide: at least 1 MiB.
+    pub min_size: Size,
+    /// Smaller than this share of the previous backup is a WARNING: a dump
+    /// that silently lost tables.
+    pub min_fraction_of_previous: f64,
+    /// The guide's essential tables; an empty one is a WARNING.
+    pub essential_tables: Vec<String>,
+    pub restore_jobs: usize,
+    pub restore_timeout: Dur,
+    /// `--drop-stale` drops scratch databases older than this.
+    pub stale_scratch_age: Dur,
+    /// Where pg_restore, psql, pg_dump and pg_amcheck are (default: the
+    /// server's version under /usr/lib/postgresql).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pg_bindir: Option<PathBuf>,
+    #[serde(rename = "assertion")]
+    pub assertions: Vec<Assertion>,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Backup {
+            dir: PathBuf::from("/var/backups/bailbondpro"),
+            max_age_warn: Dur::secs(26 * 3600),
+            max_age_crit: Dur::secs(50 * 3600),
+            min_size: Size(1 << 20),
+            min_fraction_of_previous: 0.5,
+            essential_tables: ["clients", "bonds", "payments", "users"]
+                .map(String::from)
+                .to_vec(),
+            restore_jobs: 2,
+            restore_timeout: Dur::secs(2 * 3600),
+            stale_scratch_age: Dur::secs(86_400),
+            pg_bindir: None,
+            assertions: vec![],
+        }
+    }
+}
+
+/// A query whose first column of the first row must read `expected`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assertion {
+    pub name: String,
+    pub sql: String,
+    pub expected: String,
+}
+
 pub const HEALTH_CHECKS: [&str; 5] = ["database", "redis", "api", "storage", "external"];
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -469,6 +572,7 @@ struct FileConfig {
     disk: Disk,
     clean: Clean,
     logs: Logs,
+    backup: Backup,
 }
 
 /// Flags that override the file and the environment.
@@ -492,6 +596,7 @@ pub struct Config {
     pub disk: Disk,
     pub clean: Clean,
     pub logs: Logs,
+    pub backup: Backup,
 }
 
 impl Config {
@@ -545,6 +650,7 @@ impl Config {
             mut disk,
             clean,
             logs,
+            backup,
         } = parsed;
 
         // Environment layer.
@@ -580,6 +686,7 @@ impl Config {
             disk,
             clean,
             logs,
+            backup,
         })
     }
 
@@ -627,6 +734,7 @@ impl Config {
         put("disk", toml::Value::try_from(&self.disk));
         put("clean", toml::Value::try_from(&self.clean));
         put("logs", toml::Value::try_from(&self.logs));
+        put("backup", toml::Value::try_from(&self.backup));
         let mut value = toml::Value::Table(doc);
         mask_secrets(&mut value);
         let header = match &self.file {
@@ -830,6 +938,22 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
             );
         }
     }
+    let b = &c.backup;
+    if b.max_age_warn > b.max_age_crit {
+        return err("backup.max_age_warn", "is above backup.max_age_crit".into());
+    }
+    if !(0.0..=1.0).contains(&b.min_fraction_of_previous) {
+        return err(
+            "backup.min_fraction_of_previous",
+            format!(
+                "{} is not a fraction between 0 and 1",
+                b.min_fraction_of_previous
+            ),
+        );
+    }
+    if b.restore_jobs == 0 {
+        return err("backup.restore_jobs", "must be at least 1".into());
+    }
     if !(0.0..=1.0).contains(&c.health.degraded_ratio) {
         return err(
             "health.degraded_ratio",
@@ -1005,6 +1129,18 @@ mod tests {
         }
         assert!(shown.contains(MASK));
         assert!(shown.contains("host = \"db\""), "{shown}");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(Size::parse("1MiB"), Ok(Size(1 << 20)));
+        assert_eq!(Size::parse("10GB"), Ok(Size(10_000_000_000)));
+        assert_eq!(Size::parse("512"), Ok(Size(512)));
+        assert_eq!(Size::parse("1.5KiB"), Ok(Size(1536)));
+        assert!(Size::parse("lots").is_err());
+        assert!(Size::parse("5 parsecs").is_err());
+        let e = load_str("[backup]\nmin_size = \"1 furlong\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "backup.min_size");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! ripgrep's `main`, `run` returns the code and every error is printed once,
 //! with its causes, here.
 
+mod backup;
 mod cli;
 mod commands;
 mod config;
@@ -20,7 +21,7 @@ use std::io::{self, IsTerminal, Write};
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use cli::{Cli, ColorChoice, Command, ConfigCommand, DiskCommand, GenerateCommand};
+use cli::{BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DiskCommand, GenerateCommand};
 use config::{Config, ConfigError, Overrides, ProcessEnv};
 use exit::ExitCode;
 use render::{Format, RenderOptions};
@@ -90,6 +91,15 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             let report = commands::health::run(cfg, args)?;
+            return Ok(emit(cli, &report, format));
+        }
+        Command::Backup(BackupCommand::Verify(args)) => {
+            let cfg = load_config(cli)?;
+            let _lock = lock::JobLock::acquire(&cfg.general.runtime_dir, "backup-verify", g.wait)?;
+            let ui = commands::backup::Ui {
+                progress: !g.quiet && io::stderr().is_terminal(),
+            };
+            let report = commands::backup::verify(&cfg, args, &ui)?;
             return Ok(emit(cli, &report, format));
         }
         Command::Logs(args) => {

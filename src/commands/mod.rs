@@ -1,6 +1,7 @@
 //! One file per command. Each gathers, judges and returns a `Report`; the
 //! caller renders it.
 
+pub mod backup;
 pub mod clean;
 pub mod config;
 pub mod disk;

@@ -2,6 +2,7 @@
 //! TLS per `sslmode`, and a connect that cannot hang.
 
 pub mod conninfo;
+pub mod scratch;
 
 use std::error::Error as _;
 use std::sync::mpsc;

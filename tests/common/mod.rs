@@ -306,6 +306,35 @@ impl Pg {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Runs `pg_dump` of `db` with `args` (e.g. `-Fc -f FILE`).
+    pub fn pg_dump(&self, db: &str, args: &[&str]) {
+        let out = Command::new(self.bindir.join("pg_dump"))
+            .arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db])
+            .args(args)
+            .env("PGPASSWORD", PG_PASSWORD)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_dump {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The scratch databases bbp-maint left behind.
+    pub fn scratch_databases(&self) -> Vec<String> {
+        let out = self.psql(
+            "postgres",
+            "SELECT datname FROM pg_database WHERE datname LIKE 'bbp\\_maint\\_scratch\\_%'",
+        );
+        out.lines()
+            .map(str::to_string)
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
     /// Loads `scripts/sample-db.sql` at the given scale into a new database.
     pub fn load_sample(&self, db: &str, scale: u32) {
         self.psql("postgres", &format!("CREATE DATABASE {db}"));

@@ -1,0 +1,1026 @@
+//! `backup verify`: the guide's `BackupVerifier`, for real. A backup that
+//! cannot be restored is never reported OK: every step is a check of its
+//! own, and the restore runs into a scratch database that is always dropped.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, anyhow};
+use serde_json::json;
+
+use crate::backup::{self, Candidate, Format, checksum};
+use crate::cli::BackupVerifyArgs;
+use crate::config::Config;
+use crate::pg::scratch::{self, PassFile, Scratch};
+use crate::pg::{self, ConnParams, Session};
+use crate::report::{Check, Metric, Report, ReportBuilder, Status};
+use crate::signals;
+use crate::units::bytes;
+
+pub struct Ui {
+    /// Progress bars allowed (stderr is a terminal and not --quiet).
+    pub progress: bool,
+}
+
+pub fn verify(cfg: &Config, args: &BackupVerifyArgs, ui: &Ui) -> Result<Report> {
+    let mut report = ReportBuilder::new("backup-verify");
+    let target = args.path.clone().unwrap_or_else(|| cfg.backup.dir.clone());
+    let (chosen, all) = match select(&target, args.all) {
+        Ok(x) => x,
+        Err(e) => {
+            report.push(Check::new("exists", Status::Critical, e));
+            return Ok(report.finish());
+        }
+    };
+    let mut data = Vec::new();
+    let many = chosen.len() > 1;
+    for (i, c) in chosen.iter().enumerate() {
+        signals::check()?;
+        let previous = all.iter().find(|p| p.modified < c.modified);
+        let label = |check: &str| {
+            if many {
+                format!(
+                    "{}: {check}",
+                    c.path.file_name().unwrap_or_default().to_string_lossy()
+                )
+            } else {
+                check.to_string()
+            }
+        };
+        let d = verify_one(cfg, args, ui, c, previous, i == 0, &label, &mut report)?;
+        data.push(d);
+    }
+    stale_scratch(cfg, args, &mut report);
+    report.data(json!({ "backups": data }));
+    Ok(report.finish())
+}
+
+/// The backups to verify and every backup beside them (for the size check).
+fn select(target: &Path, all: bool) -> Result<(Vec<Candidate>, Vec<Candidate>), String> {
+    let meta = std::fs::metadata(target).map_err(|e| format!("{}: {e}", target.display()))?;
+    let is_archive_dir = meta.is_dir() && target.join("toc.dat").exists();
+    if meta.is_file() || is_archive_dir {
+        let siblings = target
+            .parent()
+            .and_then(|d| backup::candidates(d).ok())
+            .unwrap_or_default();
+        let me = Candidate {
+            path: target.to_path_buf(),
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            size: backup::size_of(target).unwrap_or(0),
+        };
+        return Ok((vec![me], siblings));
+    }
+    let found = backup::candidates(target).map_err(|e| format!("{}: {e}", target.display()))?;
+    if found.is_empty() {
+        return Err(format!("no backup in {}", target.display()));
+    }
+    let chosen = if all {
+        found.clone()
+    } else {
+        vec![found[0].clone()]
+    };
+    Ok((chosen, found))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn verify_one(
+    cfg: &Config,
+    args: &BackupVerifyArgs,
+    ui: &Ui,
+    c: &Candidate,
+    previous: Option<&Candidate>,
+    newest: bool,
+    label: &dyn Fn(&str) -> String,
+    report: &mut ReportBuilder,
+) -> Result<serde_json::Value> {
+    let b = &cfg.backup;
+    let path = &c.path;
+    let mut timed = |name: &str, f: &mut dyn FnMut() -> Check| {
+        let t0 = Instant::now();
+        let check = f();
+        report.push(
+            Check {
+                name: label(name),
+                ..check
+            }
+            .with_duration(t0.elapsed()),
+        );
+    };
+
+    // 1. Exists, readable, and a format we know.
+    let format = backup::detect(path);
+    let mut info = json!({ "path": path, "size": c.size });
+    let format = match format {
+        Ok(f) => {
+            timed("exists", &mut || {
+                Check::new(
+                    "",
+                    Status::Ok,
+                    format!("{}: {} dump, {}", path.display(), f.name(), bytes(c.size)),
+                )
+            });
+            info["format"] = json!(f.name());
+            f
+        }
+        Err(e) => {
+            timed("exists", &mut || {
+                Check::new("", Status::Critical, format!("{}: {e}", path.display()))
+            });
+            return Ok(info);
+        }
+    };
+
+    // 2. Fresh (the newest backup only: older ones are old by nature).
+    if newest {
+        let age = SystemTime::now()
+            .duration_since(c.modified)
+            .unwrap_or_default();
+        info["age_seconds"] = json!(age.as_secs());
+        timed("fresh", &mut || {
+            let hours = age.as_secs_f64() / 3600.0;
+            let m = Metric::new("age_hours", (hours * 10.0).round() / 10.0, "h")
+                .thresholds(
+                    Some(b.max_age_warn.0.as_secs_f64() / 3600.0),
+                    Some(b.max_age_crit.0.as_secs_f64() / 3600.0),
+                )
+                .with_min(0.0);
+            Check::new(
+                "",
+                m.judge(),
+                format!(
+                    "{} old",
+                    humantime::format_duration(Duration::from_secs(age.as_secs()))
+                ),
+            )
+            .with_metric(m)
+        });
+    }
+
+    // 3. Size: the minimum, and no sudden shrink against the previous one.
+    timed("size", &mut || {
+        let mut status = Status::Ok;
+        let mut msg = bytes(c.size);
+        if c.size < b.min_size.0 {
+            status = Status::Critical;
+            msg.push_str(&format!(", below the minimum of {}", bytes(b.min_size.0)));
+        }
+        if let Some(p) = previous {
+            let frac = c.size as f64 / p.size.max(1) as f64;
+            msg.push_str(&format!(
+                ", {:.0}% of the previous backup ({})",
+                frac * 100.0,
+                bytes(p.size)
+            ));
+            if frac < b.min_fraction_of_previous {
+                status = status.worse(Status::Warning);
+                msg.push_str(" — did the dump lose tables?");
+            }
+        }
+        Check::new("", status, msg).with_metric(
+            Metric::new("size_bytes", c.size as f64, "B")
+                .thresholds(None, Some(b.min_size.0 as f64))
+                .alert_below(),
+        )
+    });
+
+    // 4. Checksum.
+    if format == Format::Directory {
+        timed("checksum", &mut || dir_checksums(path, args.write_checksum));
+    } else {
+        let mut digest = None;
+        timed("checksum", &mut || {
+            let (check, hex) = file_checksum(path, c.size, args.write_checksum, ui);
+            digest = hex;
+            check
+        });
+        info["sha256"] = json!(digest);
+    }
+    signals::check()?;
+
+    // 5. Structure.
+    let server_major = server_major(cfg);
+    let bindir = scratch::bindir(b.pg_bindir.as_deref(), server_major);
+    let mut toc = None;
+    let mut structure_ok = true;
+    timed("structure", &mut || {
+        let (check, t) = structure(&bindir, path, format);
+        structure_ok = check.status == Status::Ok;
+        toc = t;
+        check
+    });
+    signals::check()?;
+
+    // 6 and 7. Restore into a scratch database, then look inside.
+    if args.no_restore {
+        return Ok(info);
+    }
+    if !structure_ok {
+        timed("restorable", &mut || {
+            Check::new(
+                "",
+                Status::Critical,
+                "not restored: the structure check failed",
+            )
+        });
+        return Ok(info);
+    }
+    let timeout = cfg.timeout(cfg.database_checks.timeout);
+    let mut db = match Scratch::create(&cfg.database, "verify", timeout) {
+        Ok(db) => db,
+        Err(e) => {
+            timed("restorable", &mut || {
+                Check::new("", Status::Unknown, format!("{e:#}"))
+            });
+            return Ok(info);
+        }
+    };
+    info["scratch_database"] = json!(db.name);
+    let t0 = Instant::now();
+    let restored = restore(
+        &bindir,
+        &db.params(),
+        path,
+        format,
+        b.restore_jobs,
+        b.restore_timeout.0,
+        ui,
+    );
+    let restore_time = t0.elapsed();
+    info["restore_seconds"] = json!(restore_time.as_secs_f64());
+    match restored {
+        Err(e) if e.is::<signals::Interrupted>() => {
+            db.drop_now()?;
+            return Err(e);
+        }
+        Err(e) => {
+            report.push(
+                Check::new(label("restorable"), Status::Critical, format!("{e:#}"))
+                    .with_duration(restore_time),
+            );
+            return Ok(info);
+        }
+        Ok(()) => report.push(
+            Check::new(
+                label("restorable"),
+                Status::Ok,
+                format!(
+                    "restored into {} in {:.1} s",
+                    db.name,
+                    restore_time.as_secs_f64()
+                ),
+            )
+            .with_metric(Metric::new(
+                "restore_seconds",
+                (restore_time.as_secs_f64() * 100.0).round() / 100.0,
+                "s",
+            ))
+            .with_duration(restore_time),
+        ),
+    }
+    let t0 = Instant::now();
+    let checks = integrity(cfg, &bindir, &db.params(), toc.as_ref(), timeout);
+    let took = t0.elapsed();
+    for (name, check) in checks {
+        report.push(
+            Check {
+                name: label(&name),
+                ..check
+            }
+            .with_duration(took),
+        );
+    }
+    db.drop_now()?;
+    Ok(info)
+}
+
+fn progress_bar(len: u64, ui: &Ui, what: &str) -> indicatif::ProgressBar {
+    if !ui.progress {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    ) {
+        pb.set_style(style);
+    }
+    pb.set_message(what.to_string());
+    pb
+}
+
+fn file_checksum(path: &Path, size: u64, write: bool, ui: &Ui) -> (Check, Option<String>) {
+    let recorded = checksum::recorded(path);
+    let pb = progress_bar(size, ui, "sha256");
+    let t0 = Instant::now();
+    let hex = match checksum::sha256_file(path, &|n| pb.inc(n)) {
+        Ok(h) => h,
+        Err(e) => {
+            return (
+                Check::new(
+                    "",
+                    Status::Critical,
+                    format!("cannot read {}: {e}", path.display()),
+                ),
+                None,
+            );
+        }
+    };
+    pb.finish_and_clear();
+    let rate = size as f64 / t0.elapsed().as_secs_f64().max(1e-9) / 1e6;
+    let speed = Metric::new("sha256_mb_per_s", rate.round(), "");
+    let check = match recorded {
+        Err(e) => Check::new(
+            "",
+            Status::Critical,
+            format!("checksum file unreadable: {e}"),
+        ),
+        Ok(Some(r)) if r.hex == hex => Check::new(
+            "",
+            Status::Ok,
+            format!("SHA-256 {hex} matches {}", r.source.display()),
+        ),
+        Ok(Some(r)) => Check::new(
+            "",
+            Status::Critical,
+            format!(
+                "SHA-256 mismatch: {} records {}, the file hashes to {hex}",
+                r.source.display(),
+                r.hex
+            ),
+        ),
+        Ok(None) if write => match checksum::write_sidecar(path, &hex) {
+            Ok(p) => Check::new(
+                "",
+                Status::Ok,
+                format!("SHA-256 {hex} recorded in {}", p.display()),
+            ),
+            Err(e) => Check::new(
+                "",
+                Status::Warning,
+                format!("SHA-256 {hex}; could not record it: {e}"),
+            ),
+        },
+        Ok(None) => Check::new(
+            "",
+            Status::Warning,
+            format!(
+                "SHA-256 {hex}; no checksum on record (no {} or SHA256SUMS; --write-checksum records one)",
+                checksum::sidecar_path(path).display()
+            ),
+        ),
+    };
+    (check.with_metric(speed), Some(hex))
+}
+
+/// A directory archive: its own `SHA256SUMS`, one line per file.
+fn dir_checksums(dir: &Path, write: bool) -> Check {
+    let list = dir.join("SHA256SUMS");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != "SHA256SUMS"))
+        .collect();
+    files.sort();
+    let mut lines = Vec::new();
+    let mut bad = Vec::new();
+    let mut missing = 0;
+    for f in &files {
+        let hex = match checksum::sha256_file(f, &|_| {}) {
+            Ok(h) => h,
+            Err(e) => {
+                return Check::new(
+                    "",
+                    Status::Critical,
+                    format!("cannot read {}: {e}", f.display()),
+                );
+            }
+        };
+        match checksum::recorded(f) {
+            Ok(Some(r)) if r.hex != hex => bad.push(
+                f.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+            Ok(Some(_)) => {}
+            _ => missing += 1,
+        }
+        lines.push(format!(
+            "{hex}  {}",
+            f.file_name().unwrap_or_default().to_string_lossy()
+        ));
+    }
+    if !bad.is_empty() {
+        return Check::new(
+            "",
+            Status::Critical,
+            format!("SHA-256 mismatch in {}: {}", list.display(), bad.join(", ")),
+        );
+    }
+    if missing == 0 {
+        return Check::new(
+            "",
+            Status::Ok,
+            format!(
+                "SHA-256 of {} files matches {}",
+                files.len(),
+                list.display()
+            ),
+        );
+    }
+    if write {
+        return match std::fs::write(&list, lines.join("\n") + "\n") {
+            Ok(()) => Check::new(
+                "",
+                Status::Ok,
+                format!(
+                    "SHA-256 of {} files recorded in {}",
+                    files.len(),
+                    list.display()
+                ),
+            ),
+            Err(e) => Check::new(
+                "",
+                Status::Warning,
+                format!("could not write {}: {e}", list.display()),
+            ),
+        };
+    }
+    Check::new(
+        "",
+        Status::Warning,
+        format!(
+            "{missing} files without a recorded checksum in {}",
+            list.display()
+        ),
+    )
+}
+
+/// What the archive's table of contents says, for the integrity check.
+pub struct Toc {
+    pub entries: usize,
+    pub tables: usize,
+    pub fk_constraints: usize,
+}
+
+fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<Toc>) {
+    if format.is_archive() {
+        let out = std::process::Command::new(bindir.join("pg_restore"))
+            .arg("--list")
+            .arg(path)
+            .stdin(Stdio::null())
+            .output();
+        return match out {
+            Err(e) => (
+                Check::new(
+                    "",
+                    Status::Unknown,
+                    format!("cannot run {}: {e}", bindir.join("pg_restore").display()),
+                ),
+                None,
+            ),
+            Ok(o) if !o.status.success() => (
+                Check::new(
+                    "",
+                    Status::Critical,
+                    format!(
+                        "pg_restore --list failed: {}",
+                        last_lines(&String::from_utf8_lossy(&o.stderr), 3)
+                    ),
+                ),
+                None,
+            ),
+            Ok(o) => {
+                let text = String::from_utf8_lossy(&o.stdout);
+                let entries: Vec<&str> = text
+                    .lines()
+                    .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+                    .collect();
+                let toc = Toc {
+                    entries: entries.len(),
+                    tables: entries
+                        .iter()
+                        .filter(|l| l.contains(" TABLE ") && !l.contains(" TABLE DATA "))
+                        .count(),
+                    fk_constraints: entries
+                        .iter()
+                        .filter(|l| l.contains(" FK CONSTRAINT "))
+                        .count(),
+                };
+                let msg = format!(
+                    "table of contents: {} entries, {} tables, {} foreign keys",
+                    toc.entries, toc.tables, toc.fk_constraints
+                );
+                (Check::new("", Status::Ok, msg), Some(toc))
+            }
+        };
+    }
+    // Plain SQL, compressed or not: read to the end, check pg_dump's closing line.
+    let reader: Box<dyn Read> = match std::fs::File::open(path) {
+        Ok(f) if format == Format::SqlGz => {
+            Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(f)))
+        }
+        Ok(f) => Box::new(f),
+        Err(e) => {
+            return (
+                Check::new("", Status::Critical, format!("cannot read: {e}")),
+                None,
+            );
+        }
+    };
+    match scan_sql(reader) {
+        Err(e) => (
+            Check::new(
+                "",
+                Status::Critical,
+                format!("{} ends early or is corrupt: {e}", format.name()),
+            ),
+            None,
+        ),
+        Ok(s) if s.connects => (
+            Check::new(
+                "",
+                Status::Critical,
+                "the dump creates or connects to other databases (pg_dump -C or pg_dumpall); bbp-maint restores only into its own scratch database",
+            ),
+            None,
+        ),
+        Ok(s) if !s.complete => (
+            Check::new(
+                "",
+                Status::Critical,
+                format!(
+                    "incomplete dump: {} read, no \"PostgreSQL database dump complete\" at the end",
+                    bytes(s.bytes)
+                ),
+            ),
+            None,
+        ),
+        Ok(s) => (
+            Check::new(
+                "",
+                Status::Ok,
+                format!("{} of SQL read to pg_dump's closing line", bytes(s.bytes)),
+            ),
+            None,
+        ),
+    }
+}
+
+struct SqlScan {
+    bytes: u64,
+    complete: bool,
+    connects: bool,
+}
+
+fn scan_sql(r: impl Read) -> std::io::Result<SqlScan> {
+    let mut r = BufReader::with_capacity(1 << 20, r);
+    let mut line = Vec::new();
+    let mut s = SqlScan {
+        bytes: 0,
+        complete: false,
+        connects: false,
+    };
+    loop {
+        line.clear();
+        let n = r.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        s.bytes += n as u64;
+        let t = line.trim_ascii();
+        if t.is_empty() {
+            continue;
+        }
+        if t.starts_with(b"\\connect")
+            || t.starts_with(b"\\c ")
+            || t.starts_with(b"CREATE DATABASE")
+        {
+            s.connects = true;
+        }
+        // pg_dump closes with this line between two `--` lines (and, since
+        // the 2025 minor releases, an `\unrestrict` line); anything else
+        // after it means it is not the end.
+        if t == b"-- PostgreSQL database dump complete" {
+            s.complete = true;
+        } else if !t.starts_with(b"--") && !t.starts_with(b"\\unrestrict ") {
+            s.complete = false;
+        }
+    }
+    Ok(s)
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+fn server_major(cfg: &Config) -> Option<u32> {
+    let mut c = pg::connect(
+        &cfg.database,
+        &Session {
+            application_name: "bbp-maint backup",
+            timeout: cfg.timeout(cfg.database_checks.timeout),
+        },
+    )
+    .ok()?;
+    let v: String = c.query_one("SHOW server_version_num", &[]).ok()?.get(0);
+    v.parse::<u32>().ok().map(|n| n / 10_000)
+}
+
+/// Restores into the scratch database: `pg_restore` for archives (in
+/// parallel where the format allows), `psql` in one transaction for SQL.
+fn restore(
+    bindir: &Path,
+    target: &ConnParams,
+    path: &Path,
+    format: Format,
+    jobs: usize,
+    limit: Duration,
+    ui: &Ui,
+) -> Result<()> {
+    let passfile = PassFile::new(target)?;
+    let mut cmd = match format {
+        Format::Custom | Format::Directory | Format::Tar => {
+            let mut c = scratch::tool(bindir, "pg_restore", target, passfile.as_ref());
+            c.args(["--exit-on-error", "--no-owner", "--no-privileges"])
+                .arg(format!("--dbname={}", target.dbname));
+            if format != Format::Tar && jobs > 1 {
+                c.arg(format!("--jobs={jobs}"));
+            }
+            c.arg(path);
+            c
+        }
+        Format::Sql | Format::SqlGz => {
+            let mut c = scratch::tool(bindir, "psql", target, passfile.as_ref());
+            c.args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "--single-transaction",
+                "-o",
+                "/dev/null",
+            ]);
+            if format == Format::Sql {
+                c.arg("-f").arg(path);
+            } else {
+                c.stdin(Stdio::piped());
+            }
+            c
+        }
+    };
+    let tool_name = if format.is_archive() {
+        "pg_restore"
+    } else {
+        "psql"
+    };
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {}", bindir.join(tool_name).display()))?;
+    // The last lines of stderr say why a restore failed; keep only those.
+    let tail = Arc::new(Mutex::new(VecDeque::<String>::new()));
+    let stderr = child.stderr.take();
+    let keep = Arc::clone(&tail);
+    let reader = std::thread::spawn(move || {
+        if let Some(e) = stderr {
+            for line in BufReader::new(e).lines().map_while(Result::ok) {
+                let mut t = keep.lock().unwrap_or_else(|p| p.into_inner());
+                if t.len() == 5 {
+                    t.pop_front();
+                }
+                t.push_back(line);
+            }
+        }
+    });
+    let feeder = child.stdin.take().map(|mut stdin| {
+        let path = path.to_path_buf();
+        std::thread::spawn(move || -> std::io::Result<()> {
+            let f = std::fs::File::open(&path)?;
+            let mut gz = flate2::read::MultiGzDecoder::new(BufReader::new(f));
+            // A broken pipe means psql stopped on an error; its stderr says which.
+            match std::io::copy(&mut gz, &mut stdin) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.map(|_| ()),
+            }?;
+            stdin.flush()
+        })
+    });
+    let spinner = if ui.progress {
+        let s = indicatif::ProgressBar::new_spinner();
+        s.set_message(format!("restoring {}", path.display()));
+        s.enable_steady_tick(Duration::from_millis(200));
+        Some(s)
+    } else {
+        None
+    };
+    let status = scratch::wait_child(&mut child, Some(limit));
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    let _ = reader.join();
+    let fed = feeder.map(|h| h.join());
+    let status = status?;
+    let why = tail
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" | ");
+    if !status.success() {
+        return Err(anyhow!("{tool_name} failed ({status}): {why}"));
+    }
+    if let Some(Ok(Err(e))) = fed {
+        return Err(anyhow!("reading {}: {e}", path.display()));
+    }
+    Ok(())
+}
+
+/// The restored copy: essential tables and row counts, constraints present
+/// and valid, `pg_amcheck`, and the configured assertions.
+fn integrity(
+    cfg: &Config,
+    bindir: &Path,
+    target: &ConnParams,
+    toc: Option<&Toc>,
+    timeout: Duration,
+) -> Vec<(String, Check)> {
+    let mut out = Vec::new();
+    let session = Session {
+        application_name: "bbp-maint backup verify",
+        timeout: cfg.backup.restore_timeout.0,
+    };
+    let mut c = match pg::connect(target, &session) {
+        Ok(c) => c,
+        Err(e) => {
+            out.push((
+                "integrity".into(),
+                Check::new("", Status::Unknown, format!("{e:#}")),
+            ));
+            return out;
+        }
+    };
+    let _ = timeout;
+    // Tables and exact row counts.
+    let tables: Vec<(String, String)> = c
+        .query(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2",
+            &[],
+        )
+        .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        .unwrap_or_default();
+    let mut counts = Vec::new();
+    for (schema, name) in &tables {
+        let q = format!(
+            "SELECT count(*) FROM {}.{}",
+            scratch::ident(schema),
+            scratch::ident(name)
+        );
+        let n: i64 = c.query_one(&q, &[]).map(|r| r.get(0)).unwrap_or(-1);
+        counts.push((name.clone(), n));
+    }
+    let mut status = Status::Ok;
+    let mut notes = Vec::new();
+    for e in &cfg.backup.essential_tables {
+        match counts.iter().find(|(n, _)| n == e) {
+            None => {
+                status = Status::Critical;
+                notes.push(format!("{e} missing"));
+            }
+            Some((_, 0)) => {
+                status = status.worse(Status::Warning);
+                notes.push(format!("{e} is empty"));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(t) = toc
+        && t.tables != tables.len()
+    {
+        status = Status::Critical;
+        notes.push(format!(
+            "{} tables restored, {} in the archive",
+            tables.len(),
+            t.tables
+        ));
+    }
+    let total: i64 = counts.iter().map(|(_, n)| n.max(&0)).sum();
+    let shown: Vec<String> = counts.iter().map(|(n, c)| format!("{n} {c}")).collect();
+    let mut msg = format!(
+        "{} tables, {total} rows ({})",
+        tables.len(),
+        shown.join(", ")
+    );
+    if !notes.is_empty() {
+        msg = format!("{}; {msg}", notes.join("; "));
+    }
+    let mut check = Check::new("", status, msg)
+        .with_metric(Metric::new("tables", tables.len() as f64, ""))
+        .with_metric(Metric::new("rows", total as f64, ""));
+    for (n, cnt) in &counts {
+        check = check.with_metric(Metric::new(format!("rows:{n}"), *cnt as f64, ""));
+    }
+    out.push(("tables".into(), check));
+
+    // Constraints: present, and every one validated (a NOT VALID constraint
+    // restores without checking its rows; validating it here does).
+    let cons: Vec<(String, String, String, bool)> = c
+        .query(
+            "SELECT conrelid::regclass::text, conname, contype::text, convalidated FROM pg_constraint \
+             WHERE contype IN ('f', 'c') AND connamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) ORDER BY 1, 2",
+            &[],
+        )
+        .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+        .unwrap_or_default();
+    let mut failed = Vec::new();
+    let mut validated = 0;
+    for (table, name, _, valid) in &cons {
+        if *valid {
+            continue;
+        }
+        let q = format!(
+            "ALTER TABLE {table} VALIDATE CONSTRAINT {}",
+            scratch::ident(name)
+        );
+        match c.batch_execute(&q) {
+            Ok(()) => validated += 1,
+            Err(e) => failed.push(format!(
+                "{table}.{name}: {}",
+                e.as_db_error()
+                    .map(|d| d.message().to_string())
+                    .unwrap_or_else(|| e.to_string())
+            )),
+        }
+    }
+    let fks = cons.iter().filter(|c| c.2 == "f").count();
+    let mut status = Status::Ok;
+    let mut msg = format!(
+        "{fks} foreign keys and {} check constraints hold",
+        cons.len() - fks
+    );
+    if validated > 0 {
+        msg.push_str(&format!(
+            " ({validated} restored NOT VALID, validated here)"
+        ));
+    }
+    if let Some(t) = toc
+        && t.fk_constraints != fks
+    {
+        status = Status::Critical;
+        msg = format!(
+            "{fks} foreign keys restored, {} in the archive; {msg}",
+            t.fk_constraints
+        );
+    }
+    if !failed.is_empty() {
+        status = Status::Critical;
+        msg = format!("constraints violated by the data: {}", failed.join("; "));
+    }
+    out.push(("constraints".into(), Check::new("", status, msg)));
+
+    // pg_amcheck, where the role may install and run amcheck.
+    let superuser: bool = c
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .map(|r| r.get(0))
+        .unwrap_or(false);
+    if superuser {
+        let passfile = PassFile::new(target).ok().flatten();
+        let o = scratch::tool(bindir, "pg_amcheck", target, passfile.as_ref())
+            .args(["--install-missing", "--heapallindexed", "--no-strict-names"])
+            .arg(format!("--database={}", target.dbname))
+            .output();
+        let check = match o {
+            Err(e) => Check::new("", Status::Unknown, format!("cannot run pg_amcheck: {e}")),
+            Ok(o) if o.status.success() => Check::new(
+                "",
+                Status::Ok,
+                "pg_amcheck --heapallindexed: heap and btree indexes clean",
+            ),
+            Ok(o) => {
+                let text = String::from_utf8_lossy(&o.stdout).into_owned()
+                    + &String::from_utf8_lossy(&o.stderr);
+                Check::new(
+                    "",
+                    Status::Critical,
+                    format!("pg_amcheck found problems: {}", last_lines(&text, 3)),
+                )
+            }
+        };
+        out.push(("amcheck".into(), check));
+    } else {
+        out.push((
+            "amcheck".into(),
+            Check::new(
+                "",
+                Status::Ok,
+                "skipped: pg_amcheck needs a superuser to install and run amcheck",
+            ),
+        ));
+    }
+
+    // Assertions.
+    for a in &cfg.backup.assertions {
+        let got = c.simple_query(&a.sql).map(|msgs| {
+            msgs.iter().find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => {
+                    Some(r.get(0).unwrap_or("NULL").to_string())
+                }
+                _ => None,
+            })
+        });
+        let check = match got {
+            Ok(Some(v)) if v == a.expected => {
+                Check::new("", Status::Ok, format!("{} = {v}", a.sql))
+            }
+            Ok(Some(v)) => Check::new(
+                "",
+                Status::Critical,
+                format!("{} returned {v}, expected {}", a.sql, a.expected),
+            ),
+            Ok(None) => Check::new(
+                "",
+                Status::Critical,
+                format!("{} returned no row, expected {}", a.sql, a.expected),
+            ),
+            Err(e) => Check::new(
+                "",
+                Status::Critical,
+                format!("{} failed: {}", a.sql, pg::describe(&e, target)),
+            ),
+        };
+        out.push((format!("assert {}", a.name), check));
+    }
+    out
+}
+
+/// Scratch databases left by a run that was killed: reported, and with
+/// `--drop-stale` dropped when older than the configured age.
+fn stale_scratch(cfg: &Config, args: &BackupVerifyArgs, report: &mut ReportBuilder) {
+    let timeout = cfg.timeout(cfg.database_checks.timeout);
+    let Ok(stale) = scratch::list_stale(&cfg.database, timeout) else {
+        return;
+    };
+    let mine = format!("_{}", std::process::id());
+    let stale: Vec<_> = stale
+        .into_iter()
+        .filter(|s| !s.name.ends_with(&mine))
+        .collect();
+    if stale.is_empty() {
+        return;
+    }
+    let old_enough =
+        |s: &scratch::Stale| s.age.is_some_and(|a| a >= cfg.backup.stale_scratch_age.0);
+    let mut dropped = Vec::new();
+    let mut left = Vec::new();
+    for s in &stale {
+        if args.drop_stale && old_enough(s) {
+            match scratch::drop_database(&cfg.database, &s.name, timeout) {
+                Ok(()) => dropped.push(s.name.clone()),
+                Err(e) => left.push(format!("{} ({e:#})", s.name)),
+            }
+        } else {
+            left.push(s.name.clone());
+        }
+    }
+    let (status, msg) = if left.is_empty() {
+        (
+            Status::Ok,
+            format!(
+                "dropped {} stale scratch databases: {}",
+                dropped.len(),
+                dropped.join(", ")
+            ),
+        )
+    } else {
+        (
+            Status::Warning,
+            format!(
+                "stale scratch databases from killed runs: {}{}",
+                left.join(", "),
+                if args.drop_stale {
+                    String::new()
+                } else {
+                    "; --drop-stale removes those older than backup.stale_scratch_age".into()
+                }
+            ),
+        )
+    };
+    report.push(Check::new("stale scratch", status, msg));
+}

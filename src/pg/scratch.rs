@@ -1,0 +1,289 @@
+//! Scratch databases: named `bbp_maint_scratch_<job>_<time>_<pid>`, created
+//! by bbp-maint, and dropped on every path (the guard's `Drop` runs on
+//! success, error, panic and after SIGINT/SIGTERM, since the signal handler
+//! only sets a flag). Also: the PostgreSQL client tools, run with the
+//! password in a temporary passfile, never in argv.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use super::{ConnParams, Session, connect};
+use crate::signals;
+
+pub const PREFIX: &str = "bbp_maint_scratch_";
+
+/// A database that bbp-maint created and will drop.
+pub struct Scratch {
+    pub name: String,
+    params: ConnParams,
+    timeout: Duration,
+    dropped: bool,
+}
+
+fn now_stamp() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    jiff::Timestamp::from_second(secs as i64)
+        .map(|t| t.strftime("%Y%m%d%H%M%S").to_string())
+        .unwrap_or_default()
+}
+
+/// Quotes an identifier for SQL.
+pub fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+impl Scratch {
+    pub fn create(params: &ConnParams, job: &str, timeout: Duration) -> Result<Scratch> {
+        let name = format!("{PREFIX}{job}_{}_{}", now_stamp(), std::process::id());
+        let mut admin = connect(
+            params,
+            &Session {
+                application_name: "bbp-maint scratch",
+                timeout,
+            },
+        )?;
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {} TEMPLATE template0",
+                ident(&name)
+            ))
+            .map_err(|e| {
+                anyhow!(
+                    "cannot create the scratch database {name}: {}",
+                    super::describe(&e, params)
+                )
+            })?;
+        Ok(Scratch {
+            name,
+            params: params.clone(),
+            timeout,
+            dropped: false,
+        })
+    }
+
+    /// Connection parameters for the scratch database.
+    pub fn params(&self) -> ConnParams {
+        let mut p = self.params.clone();
+        p.dbname = self.name.clone();
+        p
+    }
+
+    pub fn drop_now(&mut self) -> Result<()> {
+        if self.dropped {
+            return Ok(());
+        }
+        drop_database(&self.params, &self.name, self.timeout)?;
+        self.dropped = true;
+        Ok(())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Err(e) = self.drop_now() {
+            eprintln!(
+                "bbp-maint: warning: could not drop the scratch database {}: {e:#}",
+                self.name
+            );
+        }
+    }
+}
+
+/// Drops a database whose name carries the prefix; refuses any other.
+pub fn drop_database(params: &ConnParams, name: &str, timeout: Duration) -> Result<()> {
+    if !name.starts_with(PREFIX) {
+        bail!("refusing to drop {name}: not a bbp-maint scratch database");
+    }
+    let mut admin = connect(
+        params,
+        &Session {
+            application_name: "bbp-maint scratch",
+            timeout,
+        },
+    )?;
+    // WITH (FORCE) ends sessions still attached, such as a killed restore's.
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            ident(name)
+        ))
+        .map_err(|e| anyhow!("DROP DATABASE {name}: {}", super::describe(&e, params)))
+}
+
+/// A scratch database left behind (a killed machine), and its age.
+pub struct Stale {
+    pub name: String,
+    pub age: Option<Duration>,
+}
+
+pub fn list_stale(params: &ConnParams, timeout: Duration) -> Result<Vec<Stale>> {
+    let mut c = connect(
+        params,
+        &Session {
+            application_name: "bbp-maint scratch",
+            timeout,
+        },
+    )?;
+    let rows = c
+        .query(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname",
+            &[&PREFIX],
+        )
+        .map_err(|e| anyhow!("cannot list databases: {}", super::describe(&e, params)))?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let name: String = r.get(0);
+            // <prefix><job>_<YYYYmmddHHMMSS>_<pid>
+            let stamp = name.rsplit('_').nth(1).unwrap_or_default();
+            let age = jiff::civil::DateTime::strptime("%Y%m%d%H%M%S", stamp)
+                .ok()
+                .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
+                .map(|z| Duration::from_secs((now - z.timestamp().as_second()).max(0) as u64));
+            Stale { name, age }
+        })
+        .collect())
+}
+
+/// The directory of the client tools that match the server: the server's
+/// major version under /usr/lib/postgresql, else the newest there, else PATH.
+pub fn bindir(configured: Option<&Path>, server_major: Option<u32>) -> PathBuf {
+    if let Some(p) = configured {
+        return p.to_path_buf();
+    }
+    let base = Path::new("/usr/lib/postgresql");
+    if let Some(m) = server_major {
+        let d = base.join(m.to_string()).join("bin");
+        if d.join("pg_restore").exists() {
+            return d;
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(base)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, b): &(u32, PathBuf)| b.join("pg_restore").exists())
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, b)| b).unwrap_or_default()
+}
+
+/// A temporary passfile (0600, removed on drop) holding the one password.
+pub struct PassFile {
+    dir: tempfile::TempDir,
+}
+
+impl PassFile {
+    pub fn new(p: &ConnParams) -> Result<Option<PassFile>> {
+        let Some(pw) = &p.password else {
+            return Ok(None);
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("bbp-maint-")
+            .tempdir()
+            .context("cannot create a temporary directory")?;
+        let path = dir.path().join("pgpass");
+        let esc = |s: &str| s.replace('\\', "\\\\").replace(':', "\\:");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode_0600()
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        writeln!(f, "*:*:*:*:{}", esc(pw))?;
+        Ok(Some(PassFile { dir }))
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("pgpass")
+    }
+}
+
+trait Mode0600 {
+    fn mode_0600(&mut self) -> &mut Self;
+}
+
+impl Mode0600 for std::fs::OpenOptions {
+    fn mode_0600(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.mode(0o600)
+    }
+}
+
+/// A client tool (`pg_restore`, `psql`, `pg_dump`, `pg_amcheck`) aimed at
+/// `p` through the environment: no password and no connection string on its
+/// command line, where `ps` would show them.
+pub fn tool(bindir: &Path, name: &str, p: &ConnParams, passfile: Option<&PassFile>) -> Command {
+    let mut c = Command::new(bindir.join(name));
+    c.env_remove("PGPASSWORD")
+        .env_remove("DATABASE_URL")
+        .env("PGHOST", &p.host)
+        .env("PGPORT", p.port.to_string())
+        .env("PGUSER", &p.user)
+        .env("PGDATABASE", &p.dbname)
+        .env("PGSSLMODE", p.sslmode.as_str())
+        .env("PGAPPNAME", format!("bbp-maint {name}"))
+        .env("PGCONNECT_TIMEOUT", "10")
+        .stdin(Stdio::null());
+    if let Some(r) = &p.sslrootcert {
+        c.env("PGSSLROOTCERT", r);
+    }
+    match passfile {
+        Some(f) => c.env("PGPASSFILE", f.path()),
+        // No password: libpq must not find one in the operator's ~/.pgpass either
+        // unless bbp-maint itself would have (it looked there already).
+        None => c.env("PGPASSFILE", "/dev/null"),
+    };
+    c
+}
+
+/// Waits for a child, stopping it (SIGTERM, then SIGKILL) when SIGINT or
+/// SIGTERM reaches bbp-maint or `limit` passes; `Err(Interrupted)` then.
+pub fn wait_child(child: &mut Child, limit: Option<Duration>) -> Result<ExitStatus> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(st) = child.try_wait()? {
+            return Ok(st);
+        }
+        let timed_out = limit.is_some_and(|l| start.elapsed() > l);
+        if signals::interrupted() || timed_out {
+            stop(child);
+            if timed_out && !signals::interrupted() {
+                bail!(
+                    "{} did not finish within {}",
+                    "the child process",
+                    humantime::format_duration(limit.unwrap_or_default())
+                );
+            }
+            return Err(signals::Interrupted.into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn stop(child: &mut Child) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32);
+    if let Some(pid) = pid {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    }
+    for _ in 0..100 {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -1,0 +1,357 @@
+//! `backup verify` against real dumps of the sample database, restored into
+//! a real cluster; after every case, no scratch database is left.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::*;
+
+struct Fixture {
+    pg: Pg,
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let pg = Pg::start();
+        pg.load_sample("bailbondpro", 300);
+        Fixture {
+            pg,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn config(&self, extra: &str) -> Sandbox {
+        Sandbox::new(&format!(
+            "[database]\nurl = \"{}\"\n[backup]\ndir = \"{}\"\nmin_size = \"1KiB\"\n{extra}",
+            self.pg.url(),
+            self.dir.path().display()
+        ))
+    }
+
+    /// A dump of `db` in a directory of its own, so each case picks its own newest.
+    fn dump(&self, db: &str, name: &str, args: &[&str]) -> PathBuf {
+        let sub = self.dir.path().join(name.replace('.', "_"));
+        fs::create_dir_all(&sub).unwrap();
+        let file = sub.join(name);
+        let mut a = args.to_vec();
+        let f = file.to_str().unwrap().to_string();
+        a.extend(["-f", &f]);
+        self.pg.pg_dump(db, &a);
+        file
+    }
+
+    fn verify(&self, sb: &Sandbox, target: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+        let mut args = vec!["backup", "verify", "--json", target.to_str().unwrap()];
+        args.extend(extra);
+        let out = sb.run(&args);
+        let doc = json(&out);
+        assert!(
+            self.pg.scratch_databases().is_empty(),
+            "a scratch database was left: {:?}",
+            self.pg.scratch_databases()
+        );
+        (code(&out), doc)
+    }
+}
+
+fn status<'a>(doc: &'a serde_json::Value, name: &str) -> &'a str {
+    check(doc, name)["status"].as_str().unwrap()
+}
+
+fn message(doc: &serde_json::Value, name: &str) -> String {
+    check(doc, name)["message"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn good_dumps_of_every_format_pass() {
+    let fx = Fixture::new();
+    let sb = fx.config("");
+    for (name, args) in [
+        ("bbp.dump", &["-Fc"][..]),
+        ("bbp.dir", &["-Fd"]),
+        ("bbp.tar", &["-Ft"]),
+        ("bbp.sql", &["-Fp"]),
+    ] {
+        let file = fx.dump("bailbondpro", name, args);
+        let (code, doc) = fx.verify(&sb, &file, &["--write-checksum"]);
+        assert_eq!(code, 0, "{name}: {doc:#}");
+        for c in [
+            "exists",
+            "fresh",
+            "size",
+            "checksum",
+            "structure",
+            "restorable",
+            "tables",
+            "constraints",
+            "amcheck",
+        ] {
+            assert_eq!(status(&doc, c), "ok", "{name} {c}: {doc:#}");
+        }
+        assert!(
+            message(&doc, "tables").contains("payments 1500"),
+            "{name}: {}",
+            message(&doc, "tables")
+        );
+        // The recorded checksum is found the second time.
+        let (code, doc) = fx.verify(&sb, &file, &["--no-restore"]);
+        assert_eq!(code, 0, "{name}: {doc:#}");
+        assert!(
+            message(&doc, "checksum").contains("matches"),
+            "{name}: {}",
+            message(&doc, "checksum")
+        );
+    }
+    // gzip-compressed plain SQL, made the way a cron job makes it.
+    let sql = fx.dump("bailbondpro", "bbp2.sql", &["-Fp"]);
+    let st = std::process::Command::new("gzip")
+        .arg(&sql)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let gz = sql.with_extension("sql.gz");
+    let (code, doc) = fx.verify(&sb, &gz, &["--write-checksum"]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(
+        doc["data"]["backups"][0]["format"],
+        "gzip-compressed plain SQL"
+    );
+}
+
+#[test]
+fn damaged_backups_are_critical_and_named() {
+    let fx = Fixture::new();
+    let sb = fx.config("");
+    // A flipped byte in the middle of a custom dump with a recorded checksum.
+    let file = fx.dump("bailbondpro", "flip.dump", &["-Fc"]);
+    let (_, _) = fx.verify(&sb, &file, &["--write-checksum", "--no-restore"]);
+    let mut b = fs::read(&file).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 0xff;
+    fs::write(&file, &b).unwrap();
+    let (code, doc) = fx.verify(&sb, &file, &[]);
+    assert_eq!(code, 2);
+    assert_eq!(status(&doc, "checksum"), "critical");
+    assert!(message(&doc, "checksum").contains("mismatch"), "{doc:#}");
+
+    // A truncated custom dump: the restore fails.
+    let file = fx.dump("bailbondpro", "cut.dump", &["-Fc"]);
+    let b = fs::read(&file).unwrap();
+    fs::write(&file, &b[..b.len() * 2 / 3]).unwrap();
+    let (code, doc) = fx.verify(&sb, &file, &[]);
+    assert_eq!(code, 2, "{doc:#}");
+    let failed: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "critical")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        failed.contains(&"restorable") || failed.contains(&"structure"),
+        "{doc:#}"
+    );
+
+    // A wrong sidecar.
+    let file = fx.dump("bailbondpro", "side.dump", &["-Fc"]);
+    fs::write(
+        format!("{}.sha256", file.display()),
+        format!("{}  side.dump\n", "0".repeat(64)),
+    )
+    .unwrap();
+    let (code, doc) = fx.verify(&sb, &file, &["--no-restore"]);
+    assert_eq!(code, 2);
+    assert!(message(&doc, "checksum").contains("mismatch"));
+
+    // A .sql.gz cut short.
+    let sql = fx.dump("bailbondpro", "short.sql", &["-Fp"]);
+    assert!(
+        std::process::Command::new("gzip")
+            .arg(&sql)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let gz = sql.with_extension("sql.gz");
+    let b = fs::read(&gz).unwrap();
+    fs::write(&gz, &b[..b.len() / 2]).unwrap();
+    let (code, doc) = fx.verify(&sb, &gz, &[]);
+    assert_eq!(code, 2);
+    assert_eq!(status(&doc, "structure"), "critical");
+    assert!(message(&doc, "structure").contains("ends early"), "{doc:#}");
+}
+
+#[test]
+fn empty_essential_table_and_orphans_behind_not_valid() {
+    let fx = Fixture::new();
+    let sb = fx.config("");
+    fx.pg.psql("bailbondpro", "DELETE FROM payments");
+    let file = fx.dump("bailbondpro", "empty.dump", &["-Fc"]);
+    let (code, doc) = fx.verify(&sb, &file, &["--write-checksum"]);
+    assert_eq!(status(&doc, "tables"), "warning", "{doc:#}");
+    assert!(message(&doc, "tables").contains("payments is empty"));
+    assert_eq!(code, 1);
+
+    fx.pg.psql(
+        "bailbondpro",
+        "ALTER TABLE payments DROP CONSTRAINT payments_bond_id_fkey; \
+         INSERT INTO payments (bond_id, amount, method, paid_at) VALUES (99999999, 10, 'cash', now()); \
+         ALTER TABLE payments ADD CONSTRAINT payments_bond_id_fkey FOREIGN KEY (bond_id) REFERENCES bonds(id) NOT VALID",
+    );
+    let file = fx.dump("bailbondpro", "orphan.dump", &["-Fc"]);
+    let (code, doc) = fx.verify(&sb, &file, &["--write-checksum"]);
+    assert_eq!(code, 2, "{doc:#}");
+    assert_eq!(status(&doc, "constraints"), "critical");
+    assert!(
+        message(&doc, "constraints").contains("payments_bond_id_fkey"),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn stale_and_shrunken_backups() {
+    let fx = Fixture::new();
+    let sb = fx.config("");
+    let dir = fx.dir.path().join("nightly");
+    fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("monday.dump");
+    fx.pg
+        .pg_dump("bailbondpro", &["-Fc", "-f", big.to_str().unwrap()]);
+    let old = SystemTime::now() - Duration::from_secs(3 * 86_400);
+    fs::File::options()
+        .write(true)
+        .open(&big)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    // Only the bonds: a dump that lost most of its tables.
+    let small = dir.join("tuesday.dump");
+    fx.pg.pg_dump(
+        "bailbondpro",
+        &["-Fc", "-t", "users", "-f", small.to_str().unwrap()],
+    );
+    fs::File::options()
+        .write(true)
+        .open(&small)
+        .unwrap()
+        .set_modified(old + Duration::from_secs(3600))
+        .unwrap();
+    let (code, doc) = fx.verify(&sb, &dir, &["--no-restore", "--write-checksum"]);
+    assert_eq!(
+        doc["data"]["backups"][0]["path"],
+        small.to_str().unwrap(),
+        "the newest is chosen"
+    );
+    assert_eq!(status(&doc, "fresh"), "critical", "{doc:#}");
+    assert_eq!(status(&doc, "size"), "warning", "{doc:#}");
+    assert!(message(&doc, "size").contains("of the previous backup"));
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn a_dump_that_connects_elsewhere_is_refused() {
+    let fx = Fixture::new();
+    let sb = fx.config("");
+    let file = fx.dump("bailbondpro", "create.sql", &["-Fp", "-C"]);
+    let (code, doc) = fx.verify(&sb, &file, &["--write-checksum"]);
+    assert_eq!(code, 2);
+    assert_eq!(status(&doc, "structure"), "critical");
+    assert!(message(&doc, "structure").contains("connects to other databases"));
+}
+
+#[test]
+fn sigterm_mid_restore_drops_the_scratch_database() {
+    let fx = Fixture::new();
+    let sb = fx.config("");
+    let sub = fx.dir.path().join("slow");
+    fs::create_dir_all(&sub).unwrap();
+    let file = sub.join("slow.sql");
+    fs::write(&file, "--\n-- PostgreSQL database dump\n--\nCREATE TABLE t (x int);\nSELECT pg_sleep(120);\n--\n-- PostgreSQL database dump complete\n--\n").unwrap();
+    let child = sb
+        .cmd(&[
+            "backup",
+            "verify",
+            "--json",
+            "--write-checksum",
+            file.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until the restore is running: psql has its session open.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let busy = fx.pg.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(120)%'",
+        );
+        if busy == "1" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the restore never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(fx.pg.scratch_databases().len(), 1);
+    assert!(
+        std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 130, "{}", stderr(&out));
+    assert!(
+        fx.pg.scratch_databases().is_empty(),
+        "left: {:?}",
+        fx.pg.scratch_databases()
+    );
+}
+
+#[test]
+fn stale_scratch_databases_are_reported_and_dropped_on_request() {
+    let fx = Fixture::new();
+    let sb = fx.config("");
+    fx.pg.psql(
+        "postgres",
+        "CREATE DATABASE bbp_maint_scratch_verify_20200101000000_1",
+    );
+    fx.pg.psql("postgres", "CREATE DATABASE bbp_maint_other");
+    let file = fx.dump("bailbondpro", "ok.dump", &["-Fc"]);
+    let out = sb.run(&[
+        "backup",
+        "verify",
+        "--json",
+        "--no-restore",
+        "--write-checksum",
+        file.to_str().unwrap(),
+    ]);
+    let doc = json(&out);
+    assert_eq!(status(&doc, "stale scratch"), "warning");
+    assert!(message(&doc, "stale scratch").contains("bbp_maint_scratch_verify_20200101000000_1"));
+    let out = sb.run(&[
+        "backup",
+        "verify",
+        "--json",
+        "--no-restore",
+        "--drop-stale",
+        file.to_str().unwrap(),
+    ]);
+    let doc = json(&out);
+    assert_eq!(status(&doc, "stale scratch"), "ok", "{doc:#}");
+    assert!(fx.pg.scratch_databases().is_empty());
+    assert_eq!(
+        fx.pg.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_database WHERE datname = 'bbp_maint_other'"
+        ),
+        "1"
+    );
+}
