@@ -25,6 +25,9 @@ _bbp__maint() {
             bbp__maint,disk)
                 cmd="bbp__maint__subcmd__disk"
                 ;;
+            bbp__maint,dr-test)
+                cmd="bbp__maint__subcmd__dr__subcmd__test"
+                ;;
             bbp__maint,generate)
                 cmd="bbp__maint__subcmd__generate"
                 ;;
@@ -106,6 +109,9 @@ _bbp__maint() {
             bbp__maint__subcmd__help,disk)
                 cmd="bbp__maint__subcmd__help__subcmd__disk"
                 ;;
+            bbp__maint__subcmd__help,dr-test)
+                cmd="bbp__maint__subcmd__help__subcmd__dr__subcmd__test"
+                ;;
             bbp__maint__subcmd__help,generate)
                 cmd="bbp__maint__subcmd__help__subcmd__generate"
                 ;;
@@ -143,7 +149,7 @@ _bbp__maint() {
 
     case "${cmd}" in
         bbp__maint)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version health disk logs backup config generate help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version health disk logs backup dr-test config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,6 +564,48 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bbp__subcmd__maint__subcmd__dr__subcmd__test)
+            opts="-q -v -h -V --backup --fresh --report-dir --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --backup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bbp__subcmd__maint__subcmd__generate)
             opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -759,7 +807,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__subcmd__maint__subcmd__help)
-            opts="health disk logs backup config generate help"
+            opts="health disk logs backup dr-test config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -859,6 +907,20 @@ _bbp__maint() {
         bbp__subcmd__maint__subcmd__help__subcmd__disk__subcmd__clean)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__dr__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -43,6 +43,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "health" -d 'Che
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -160,6 +161,24 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_s
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l backup -d 'The backup to restore [default: the newest in backup.dir]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l report-dir -d 'Keep dated JSON and text reports of the drill here [default: dr.report_dir]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l fresh -d 'Dump the live database now (pg_dump -Fc) and restore that; the dump counts towards the RTO'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
@@ -263,13 +282,14 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Write man pages (bbp-maint.1 and one per subcommand) into DIR'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup config generate help" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup config generate help" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup config generate help" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from disk" -f -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'

@@ -85,6 +85,9 @@ pub enum Command {
     #[command(subcommand)]
     Backup(BackupCommand),
 
+    /// The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up
+    DrTest(DrTestArgs),
+
     /// Validate a configuration file or print the effective configuration
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -190,6 +193,21 @@ pub struct BackupVerifyArgs {
     /// Drop scratch databases left by killed runs, older than backup.stale_scratch_age
     #[arg(long)]
     pub drop_stale: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DrTestArgs {
+    /// The backup to restore [default: the newest in backup.dir]
+    #[arg(long, value_name = "PATH", conflicts_with = "fresh")]
+    pub backup: Option<PathBuf>,
+
+    /// Dump the live database now (pg_dump -Fc) and restore that; the dump counts towards the RTO
+    #[arg(long)]
+    pub fresh: bool,
+
+    /// Keep dated JSON and text reports of the drill here [default: dr.report_dir]
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

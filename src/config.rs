@@ -536,6 +536,33 @@ pub struct Assertion {
     pub expected: String,
 }
 
+/// `[dr]`: the monthly disaster-recovery drill's targets.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dr {
+    /// Recovery time objective: the restore (and the dump, with --fresh) must fit.
+    pub rto_target: Dur,
+    /// Recovery point objective: the backup may be at most this old.
+    pub rpo_target: Dur,
+    /// A table of the restored copy may have this share fewer rows than the
+    /// live one (rows written since the backup) before the drill fails.
+    pub row_tolerance_pct: f64,
+    /// Where dated JSON and text reports are kept for audit (also --report-dir).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_dir: Option<PathBuf>,
+}
+
+impl Default for Dr {
+    fn default() -> Self {
+        Dr {
+            rto_target: Dur::secs(3600),
+            rpo_target: Dur::secs(26 * 3600),
+            row_tolerance_pct: 5.0,
+            report_dir: None,
+        }
+    }
+}
+
 pub const HEALTH_CHECKS: [&str; 5] = ["database", "redis", "api", "storage", "external"];
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -573,6 +600,7 @@ struct FileConfig {
     clean: Clean,
     logs: Logs,
     backup: Backup,
+    dr: Dr,
 }
 
 /// Flags that override the file and the environment.
@@ -597,6 +625,7 @@ pub struct Config {
     pub clean: Clean,
     pub logs: Logs,
     pub backup: Backup,
+    pub dr: Dr,
 }
 
 impl Config {
@@ -651,6 +680,7 @@ impl Config {
             clean,
             logs,
             backup,
+            dr,
         } = parsed;
 
         // Environment layer.
@@ -687,6 +717,7 @@ impl Config {
             clean,
             logs,
             backup,
+            dr,
         })
     }
 
@@ -735,6 +766,7 @@ impl Config {
         put("clean", toml::Value::try_from(&self.clean));
         put("logs", toml::Value::try_from(&self.logs));
         put("backup", toml::Value::try_from(&self.backup));
+        put("dr", toml::Value::try_from(&self.dr));
         let mut value = toml::Value::Table(doc);
         mask_secrets(&mut value);
         let header = match &self.file {
@@ -948,6 +980,15 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
             format!(
                 "{} is not a fraction between 0 and 1",
                 b.min_fraction_of_previous
+            ),
+        );
+    }
+    if !(0.0..=100.0).contains(&c.dr.row_tolerance_pct) {
+        return err(
+            "dr.row_tolerance_pct",
+            format!(
+                "{} is not a percentage between 0 and 100",
+                c.dr.row_tolerance_pct
             ),
         );
     }

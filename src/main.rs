@@ -102,6 +102,15 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             let report = commands::backup::verify(&cfg, args, &ui)?;
             return Ok(emit(cli, &report, format));
         }
+        Command::DrTest(args) => {
+            let cfg = load_config(cli)?;
+            let _lock = lock::JobLock::acquire(&cfg.general.runtime_dir, "dr-test", g.wait)?;
+            let ui = commands::backup::Ui {
+                progress: !g.quiet && io::stderr().is_terminal(),
+            };
+            let report = commands::dr::run(&cfg, args, &ui)?;
+            return Ok(emit(cli, &report, format));
+        }
         Command::Logs(args) => {
             let cfg = load_config(cli)?;
             let _lock = lock::JobLock::acquire(&cfg.general.runtime_dir, "logs", g.wait)?;

@@ -215,6 +215,13 @@ impl ReportBuilder {
         }
     }
 
+    /// Adds fields to `data`, keeping those already there.
+    pub fn merge_data(&mut self, fields: serde_json::Map<String, serde_json::Value>) {
+        if let serde_json::Value::Object(m) = &mut self.data {
+            m.extend(fields);
+        }
+    }
+
     pub fn detail(&mut self, line: impl Into<String>) {
         self.details.push(line.into());
     }

@@ -472,7 +472,7 @@ pub struct Toc {
     pub fk_constraints: usize,
 }
 
-fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<Toc>) {
+pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<Toc>) {
     if format.is_archive() {
         let out = std::process::Command::new(bindir.join("pg_restore"))
             .arg("--list")
@@ -624,7 +624,7 @@ fn last_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
-fn server_major(cfg: &Config) -> Option<u32> {
+pub fn server_major(cfg: &Config) -> Option<u32> {
     let mut c = pg::connect(
         &cfg.database,
         &Session {
@@ -639,7 +639,7 @@ fn server_major(cfg: &Config) -> Option<u32> {
 
 /// Restores into the scratch database: `pg_restore` for archives (in
 /// parallel where the format allows), `psql` in one transaction for SQL.
-fn restore(
+pub fn restore(
     bindir: &Path,
     target: &ConnParams,
     path: &Path,
@@ -750,7 +750,7 @@ fn restore(
 
 /// The restored copy: essential tables and row counts, constraints present
 /// and valid, `pg_amcheck`, and the configured assertions.
-fn integrity(
+pub fn integrity(
     cfg: &Config,
     bindir: &Path,
     target: &ConnParams,

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod clean;
 pub mod config;
 pub mod disk;
+pub mod dr;
 pub mod generate;
 pub mod health;
 pub mod logs;

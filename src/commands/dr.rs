@@ -1,0 +1,510 @@
+//! `dr-test`: the guide's monthly disaster-recovery drill, end to end. Pick
+//! a backup (or dump the live database), restore it into a scratch
+//! database and time it (RTO), compare it with the live database, run the
+//! smoke checks, judge RTO and RPO against their targets, drop the scratch
+//! database, and keep a timeline, as the guide's emergency timelines do.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::backup::{self as verify, Ui};
+use crate::backup;
+use crate::cli::DrTestArgs;
+use crate::config::Config;
+use crate::pg::scratch::{self, PassFile, Scratch};
+use crate::pg::{self, ConnParams, Session};
+use crate::render::{self, Format as OutFormat, RenderOptions};
+use crate::report::{Check, Metric, Report, ReportBuilder, Status};
+use crate::signals;
+
+/// One step of the drill, for the timeline.
+struct Step {
+    name: String,
+    started: SystemTime,
+    duration: Duration,
+    status: Status,
+    message: String,
+}
+
+struct Drill {
+    report: ReportBuilder,
+    timeline: Vec<Step>,
+}
+
+impl Drill {
+    /// Runs a step, records it in the timeline and as a check.
+    fn step(&mut self, name: &str, f: impl FnOnce() -> Check) -> Status {
+        let started = SystemTime::now();
+        let t0 = Instant::now();
+        let c = f();
+        let duration = t0.elapsed();
+        let status = c.status;
+        self.timeline.push(Step {
+            name: name.into(),
+            started,
+            duration,
+            status,
+            message: c.message.clone(),
+        });
+        self.report.push(
+            Check {
+                name: name.into(),
+                ..c
+            }
+            .with_duration(duration),
+        );
+        status
+    }
+}
+
+pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
+    let mut d = Drill {
+        report: ReportBuilder::new("dr-test"),
+        timeline: Vec::new(),
+    };
+    let timeout = cfg.timeout(cfg.database_checks.timeout);
+    let bindir = scratch::bindir(cfg.backup.pg_bindir.as_deref(), verify::server_major(cfg));
+    let workdir = tempfile::Builder::new()
+        .prefix("bbp-maint-dr-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
+
+    // 1. The backup: named, the newest, or a fresh dump of the live database.
+    let mut dump_time = Duration::ZERO;
+    let mut chosen: Option<(PathBuf, SystemTime)> = None;
+    if args.fresh {
+        let file = workdir.path().join("fresh.dump");
+        let t0 = Instant::now();
+        let status = d.step("dump", || match fresh_dump(&bindir, &cfg.database, &file) {
+            Ok(()) => Check::new(
+                "",
+                Status::Ok,
+                format!(
+                    "pg_dump -Fc of {} into {}",
+                    cfg.database.dbname,
+                    file.display()
+                ),
+            ),
+            Err(e) => Check::new("", Status::Critical, format!("{e:#}")),
+        });
+        dump_time = t0.elapsed();
+        if status == Status::Ok {
+            chosen = Some((file, SystemTime::now()));
+        }
+    } else {
+        d.step("select", || match pick(cfg, args.backup.as_deref()) {
+            Ok((p, m)) => {
+                let c = Check::new("", Status::Ok, format!("{}", p.display()));
+                chosen = Some((p, m));
+                c
+            }
+            Err(e) => Check::new("", Status::Critical, e),
+        });
+    }
+    signals::check()?;
+    let Some((path, taken)) = chosen else {
+        return finish(cfg, args, d);
+    };
+    let format = match backup::detect(&path) {
+        Ok(f) => f,
+        Err(e) => {
+            d.step("restore", || {
+                Check::new("", Status::Critical, format!("{}: {e}", path.display()))
+            });
+            return finish(cfg, args, d);
+        }
+    };
+
+    // 2. Restore, timed: the recovery time.
+    let mut db = match Scratch::create(&cfg.database, "dr", timeout) {
+        Ok(db) => db,
+        Err(e) => {
+            d.step("restore", || {
+                Check::new("", Status::Unknown, format!("{e:#}"))
+            });
+            return finish(cfg, args, d);
+        }
+    };
+    let target = db.params();
+    let t0 = Instant::now();
+    let mut interrupted = None;
+    let restored = d.step("restore", || {
+        match verify::restore(
+            &bindir,
+            &target,
+            &path,
+            format,
+            cfg.backup.restore_jobs,
+            cfg.backup.restore_timeout.0,
+            ui,
+        ) {
+            Ok(()) => Check::new(
+                "",
+                Status::Ok,
+                format!(
+                    "{} ({}) into {}",
+                    path.display(),
+                    format.name(),
+                    target.dbname
+                ),
+            ),
+            Err(e) if e.is::<signals::Interrupted>() => {
+                interrupted = Some(e);
+                Check::new("", Status::Unknown, "interrupted")
+            }
+            Err(e) => Check::new("", Status::Critical, format!("{e:#}")),
+        }
+    });
+    let rto = t0.elapsed() + dump_time;
+    if let Some(e) = interrupted {
+        db.drop_now()?;
+        return Err(e);
+    }
+
+    if restored == Status::Ok {
+        // 3. The restored copy against the live database.
+        let tol = cfg.dr.row_tolerance_pct;
+        d.step("compare", || compare(&cfg.database, &target, tol, timeout));
+        // 4. The smoke checks of backup verify: essential tables, constraints, amcheck, assertions.
+        for (name, c) in verify::integrity(cfg, &bindir, &target, None, timeout) {
+            d.step(&name, || c);
+        }
+    }
+    signals::check()?;
+
+    // 5. RTO and RPO against their targets.
+    let rpo = SystemTime::now().duration_since(taken).unwrap_or_default();
+    let secs = |x: Duration| (x.as_secs_f64() * 10.0).round() / 10.0;
+    d.step("rto", || {
+        let m = Metric::new("rto_seconds", secs(rto), "s")
+            .thresholds(None, Some(cfg.dr.rto_target.0.as_secs_f64()))
+            .with_min(0.0);
+        let what = if args.fresh {
+            "dump and restore"
+        } else {
+            "restore"
+        };
+        Check::new(
+            "",
+            m.judge(),
+            format!(
+                "{what} took {:.1} s; target {}",
+                rto.as_secs_f64(),
+                humantime::format_duration(cfg.dr.rto_target.0)
+            ),
+        )
+        .with_metric(m)
+    });
+    d.step("rpo", || {
+        let m = Metric::new("rpo_seconds", rpo.as_secs() as f64, "s")
+            .thresholds(None, Some(cfg.dr.rpo_target.0.as_secs_f64()))
+            .with_min(0.0);
+        Check::new(
+            "",
+            m.judge(),
+            format!(
+                "the backup is {} old; target {}",
+                humantime::format_duration(Duration::from_secs(rpo.as_secs())),
+                humantime::format_duration(cfg.dr.rpo_target.0)
+            ),
+        )
+        .with_metric(m)
+    });
+
+    // 6. Clean up.
+    let name = target.dbname.clone();
+    d.step("cleanup", || match db.drop_now() {
+        Ok(()) => Check::new("", Status::Ok, format!("dropped {name}")),
+        Err(e) => Check::new("", Status::Warning, format!("{e:#}")),
+    });
+    d.report.data(json!({
+        "backup": path,
+        "format": format.name(),
+        "rto_seconds": rto.as_secs_f64(),
+        "rpo_seconds": rpo.as_secs(),
+    }));
+    finish(cfg, args, d)
+}
+
+fn finish(cfg: &Config, args: &DrTestArgs, mut d: Drill) -> Result<Report> {
+    let start = d
+        .timeline
+        .first()
+        .map(|s| s.started)
+        .unwrap_or_else(SystemTime::now);
+    let mut rows = Vec::new();
+    d.report.detail("timeline:");
+    for s in &d.timeline {
+        let offset = s.started.duration_since(start).unwrap_or_default();
+        d.report.detail(format!(
+            "  {}  +{:>7.1} s  {:<12} {:<8} {:>8.1} s  {}",
+            humantime::format_rfc3339_seconds(s.started),
+            offset.as_secs_f64(),
+            s.name,
+            s.status.label(),
+            s.duration.as_secs_f64(),
+            s.message
+        ));
+        rows.push(json!({
+            "step": s.name,
+            "started_at": humantime::format_rfc3339_seconds(s.started).to_string(),
+            "duration_ms": s.duration.as_millis() as u64,
+            "status": s.status,
+            "message": s.message,
+        }));
+    }
+    let report = {
+        let mut data = serde_json::Map::new();
+        data.insert("timeline".into(), json!(rows));
+        d.report.merge_data(data);
+        d.report.finish()
+    };
+    let dir = args
+        .report_dir
+        .clone()
+        .or_else(|| cfg.dr.report_dir.clone());
+    if let Some(dir) = dir
+        && let Err(e) = keep_reports(&dir, &report)
+    {
+        eprintln!("bbp-maint: warning: drill report not kept: {e:#}");
+    }
+    Ok(report)
+}
+
+/// Dated JSON and text copies of the report, for audit.
+fn keep_reports(dir: &Path, report: &Report) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let stamp = jiff::Timestamp::try_from(report.started_at)
+        .map(|t| t.strftime("%Y%m%dT%H%M%SZ").to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    for (ext, format) in [("json", OutFormat::Json), ("txt", OutFormat::Human)] {
+        let path = dir.join(format!("dr-test-{stamp}.{ext}"));
+        let mut buf = Vec::new();
+        let opts = RenderOptions {
+            format,
+            quiet: false,
+            verbose: true,
+            color: false,
+        };
+        render::render(report, &opts, &mut buf)?;
+        std::fs::write(&path, buf).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn pick(cfg: &Config, named: Option<&Path>) -> Result<(PathBuf, SystemTime), String> {
+    if let Some(p) = named {
+        let m = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        return Ok((p.to_path_buf(), m.modified().map_err(|e| e.to_string())?));
+    }
+    let all = backup::candidates(&cfg.backup.dir)
+        .map_err(|e| format!("{}: {e}", cfg.backup.dir.display()))?;
+    let newest = all
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("no backup in {}", cfg.backup.dir.display()))?;
+    Ok((newest.path, newest.modified))
+}
+
+fn fresh_dump(bindir: &Path, live: &ConnParams, file: &Path) -> Result<()> {
+    let passfile = PassFile::new(live)?;
+    let mut child = scratch::tool(bindir, "pg_dump", live, passfile.as_ref())
+        .arg("-Fc")
+        .arg("-f")
+        .arg(file)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {}", bindir.join("pg_dump").display()))?;
+    let status = scratch::wait_child(&mut child, None)?;
+    if !status.success() {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        anyhow::bail!("pg_dump failed ({status}): {}", err.trim());
+    }
+    Ok(())
+}
+
+/// The shape of a database: what `compare` sets side by side.
+#[derive(Default)]
+struct Shape {
+    tables: BTreeMap<String, i64>,
+    indexes: BTreeSet<String>,
+    constraints: BTreeSet<String>,
+    sequences: BTreeSet<String>,
+}
+
+fn shape(p: &ConnParams, timeout: Duration) -> Result<(Shape, postgres::Client)> {
+    let mut c = pg::connect(
+        p,
+        &Session {
+            application_name: "bbp-maint dr-test",
+            timeout,
+        },
+    )?;
+    let user =
+        "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'";
+    let names = |c: &mut postgres::Client, q: &str| -> Result<BTreeSet<String>> {
+        Ok(c.query(q, &[])
+            .map_err(|e| anyhow::anyhow!("{}", pg::describe(&e, p)))?
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect())
+    };
+    let mut s = Shape {
+        indexes: names(
+            &mut c,
+            &format!(
+                "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'i' AND {user}"
+            ),
+        )?,
+        constraints: names(
+            &mut c,
+            &format!(
+                "SELECT n.nspname || '.' || t.relname || '.' || o.conname FROM pg_constraint o JOIN pg_class t ON t.oid = o.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace WHERE {user}"
+            ),
+        )?,
+        sequences: names(
+            &mut c,
+            &format!(
+                "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND {user}"
+            ),
+        )?,
+        ..Default::default()
+    };
+    for t in names(
+        &mut c,
+        &format!(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND {user}"
+        ),
+    )? {
+        let (schema, name) = t.split_once('.').unwrap_or(("public", &t));
+        let q = format!(
+            "SELECT count(*) FROM {}.{}",
+            scratch::ident(schema),
+            scratch::ident(name)
+        );
+        let n: i64 = c.query_one(&q, &[]).map(|r| r.get(0)).unwrap_or(-1);
+        s.tables.insert(t, n);
+    }
+    Ok((s, c))
+}
+
+/// The restored copy against the live database: the same tables, indexes,
+/// constraints and sequences; row counts within the tolerance for rows
+/// written since the backup; sequences not behind the restored data.
+fn compare(
+    live: &ConnParams,
+    restored: &ConnParams,
+    tolerance_pct: f64,
+    timeout: Duration,
+) -> Check {
+    let (l, _) = match shape(live, timeout) {
+        Ok(x) => x,
+        Err(e) => {
+            return Check::new(
+                "",
+                Status::Unknown,
+                format!("cannot read the live database: {e:#}"),
+            );
+        }
+    };
+    let (r, mut rc) = match shape(restored, timeout) {
+        Ok(x) => x,
+        Err(e) => {
+            return Check::new(
+                "",
+                Status::Unknown,
+                format!("cannot read the restored copy: {e:#}"),
+            );
+        }
+    };
+    let mut status = Status::Ok;
+    let mut problems = Vec::new();
+    let missing = |what: &str, a: &BTreeSet<String>, b: &BTreeSet<String>| -> Option<String> {
+        let m: Vec<&String> = a.difference(b).collect();
+        (!m.is_empty()).then(|| {
+            format!(
+                "{what} missing from the restore: {}",
+                m.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        })
+    };
+    let live_tables: BTreeSet<String> = l.tables.keys().cloned().collect();
+    let restored_tables: BTreeSet<String> = r.tables.keys().cloned().collect();
+    for p in [
+        missing("tables", &live_tables, &restored_tables),
+        missing("indexes", &l.indexes, &r.indexes),
+        missing("constraints", &l.constraints, &r.constraints),
+        missing("sequences", &l.sequences, &r.sequences),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        status = Status::Critical;
+        problems.push(p);
+    }
+    for (t, &live_rows) in &l.tables {
+        let Some(&got) = r.tables.get(t) else {
+            continue;
+        };
+        let short = live_rows - got;
+        if short > 0 && short as f64 > live_rows as f64 * tolerance_pct / 100.0 {
+            status = Status::Critical;
+            problems.push(format!(
+                "{t}: {got} rows restored, {live_rows} live (more than {tolerance_pct}% short)"
+            ));
+        } else if short < 0 {
+            status = status.worse(Status::Warning);
+            problems.push(format!(
+                "{t}: {got} rows restored, only {live_rows} live (rows deleted since the backup?)"
+            ));
+        }
+    }
+    // Sequences behind the data: the next insert after a failover would collide.
+    let behind = rc
+        .query(
+            "SELECT s.seqrelid::regclass::text, d.refobjid::regclass::text, a.attname \
+             FROM pg_sequence s JOIN pg_depend d ON d.objid = s.seqrelid AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') \
+             JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid",
+            &[],
+        )
+        .map(|rows| rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, String>(2))).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let mut checked = 0;
+    for (seq, table, col) in behind {
+        let q = format!(
+            "SELECT coalesce((SELECT max({c})::bigint FROM {table}), 0) > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {seq})",
+            c = scratch::ident(&col)
+        );
+        checked += 1;
+        if let Ok(row) = rc.query_one(&q, &[])
+            && row.get::<_, bool>(0)
+        {
+            status = Status::Critical;
+            problems.push(format!("sequence {seq} is behind {table}.{col}"));
+        }
+    }
+    let rows: i64 = r.tables.values().filter(|n| **n > 0).sum();
+    let summary = format!(
+        "{} tables, {} indexes, {} constraints, {} sequences ({checked} checked against their columns), {rows} rows",
+        r.tables.len(),
+        r.indexes.len(),
+        r.constraints.len(),
+        r.sequences.len()
+    );
+    let msg = if problems.is_empty() {
+        format!("same as live: {summary}")
+    } else {
+        format!("{}; {summary}", problems.join("; "))
+    };
+    Check::new("", status, msg)
+        .with_metric(Metric::new("tables", r.tables.len() as f64, ""))
+        .with_metric(Metric::new("rows", rows as f64, ""))
+}
