@@ -495,7 +495,11 @@ pub struct Backup {
     pub min_fraction_of_previous: f64,
     /// The guide's essential tables; an empty one is a WARNING.
     pub essential_tables: Vec<String>,
+    /// `pg_restore --jobs`: more jobs than cores overlap the server's I/O
+    /// waits with its index builds.
     pub restore_jobs: usize,
+    /// `maintenance_work_mem` for the restore's sessions (index builds).
+    pub restore_maintenance_work_mem: Size,
     pub restore_timeout: Dur,
     /// `--drop-stale` drops scratch databases older than this.
     pub stale_scratch_age: Dur,
@@ -518,7 +522,8 @@ impl Default for Backup {
             essential_tables: ["clients", "bonds", "payments", "users"]
                 .map(String::from)
                 .to_vec(),
-            restore_jobs: 2,
+            restore_jobs: 4,
+            restore_maintenance_work_mem: Size(256 << 20),
             restore_timeout: Dur::secs(2 * 3600),
             stale_scratch_age: Dur::secs(86_400),
             pg_bindir: None,

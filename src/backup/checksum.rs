@@ -10,14 +10,17 @@ use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 
-const BUF: usize = 1 << 20;
+/// Buffers small enough to stay in the CPU's cache between the reader's
+/// copy and the hash, and enough of them to keep both threads busy.
+const BUF: usize = 256 << 10;
+const DEPTH: usize = 8;
 
 /// Hashes a file; `progress` is told of every buffer hashed.
 pub fn sha256_file(path: &Path, progress: &dyn Fn(u64)) -> std::io::Result<String> {
     let mut file = File::open(path)?;
-    let (full_tx, full_rx) = mpsc::sync_channel::<std::io::Result<(Vec<u8>, usize)>>(4);
+    let (full_tx, full_rx) = mpsc::sync_channel::<std::io::Result<(Vec<u8>, usize)>>(DEPTH);
     let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
-    for _ in 0..4 {
+    for _ in 0..DEPTH {
         let _ = empty_tx.send(vec![0u8; BUF]);
     }
     let mut hasher = Sha256::new();

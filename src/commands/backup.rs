@@ -188,68 +188,106 @@ fn verify_one(
         )
     });
 
-    // 4. Checksum.
-    if format == Format::Directory {
-        timed("checksum", &mut || dir_checksums(path, args.write_checksum));
+    // 4. The checksum, hashed while 5-7 (structure, restore, integrity) run:
+    // the hash is I/O and one core; the restore is the server's work.
+    let hash = || {
+        let t0 = Instant::now();
+        let (check, hex) = if format == Format::Directory {
+            (dir_checksums(path, args.write_checksum), None)
+        } else {
+            // One progress display at a time: while restoring, the spinner.
+            let quiet = Ui {
+                progress: ui.progress && args.no_restore,
+            };
+            file_checksum(path, c.size, args.write_checksum, &quiet)
+        };
+        (check.with_duration(t0.elapsed()), hex)
+    };
+    let (checksum_check, rest) = if args.no_restore {
+        // Nothing long to overlap with: one after the other, each at full speed.
+        let h = hash();
+        (
+            Ok(h),
+            restore_and_inspect(cfg, args, ui, path, format, &mut info),
+        )
     } else {
-        let mut digest = None;
-        timed("checksum", &mut || {
-            let (check, hex) = file_checksum(path, c.size, args.write_checksum, ui);
-            digest = hex;
-            check
-        });
-        info["sha256"] = json!(digest);
+        std::thread::scope(|sc| {
+            let hashing = sc.spawn(hash);
+            let rest = restore_and_inspect(cfg, args, ui, path, format, &mut info);
+            (hashing.join(), rest)
+        })
+    };
+    match checksum_check {
+        Ok((check, hex)) => {
+            if hex.is_some() {
+                info["sha256"] = json!(hex);
+            }
+            report.push(Check {
+                name: label("checksum"),
+                ..check
+            });
+        }
+        Err(_) => report.push(Check::new(
+            label("checksum"),
+            Status::Unknown,
+            "the checksum thread failed (internal error)",
+        )),
     }
-    signals::check()?;
+    for check in rest? {
+        report.push(Check {
+            name: label(&check.name),
+            ..check
+        });
+    }
+    Ok(info)
+}
 
-    // 5. Structure.
-    let server_major = server_major(cfg);
-    let bindir = scratch::bindir(b.pg_bindir.as_deref(), server_major);
-    let mut toc = None;
-    let mut structure_ok = true;
-    timed("structure", &mut || {
-        let (check, t) = structure(&bindir, path, format);
-        structure_ok = check.status == Status::Ok;
-        toc = t;
-        check
-    });
+/// Steps 5 to 7: the archive's structure, the restore into a scratch
+/// database (always dropped), and the checks of the restored copy.
+fn restore_and_inspect(
+    cfg: &Config,
+    args: &BackupVerifyArgs,
+    ui: &Ui,
+    path: &Path,
+    format: Format,
+    info: &mut serde_json::Value,
+) -> Result<Vec<Check>> {
+    let b = &cfg.backup;
+    let mut out = Vec::new();
+    let t0 = Instant::now();
+    let bindir = scratch::bindir(b.pg_bindir.as_deref(), server_major(cfg));
+    let (check, toc) = structure(&bindir, path, format);
+    let structure_ok = check.status == Status::Ok;
+    out.push(
+        Check {
+            name: "structure".into(),
+            ..check
+        }
+        .with_duration(t0.elapsed()),
+    );
     signals::check()?;
-
-    // 6 and 7. Restore into a scratch database, then look inside.
     if args.no_restore {
-        return Ok(info);
+        return Ok(out);
     }
     if !structure_ok {
-        timed("restorable", &mut || {
-            Check::new(
-                "",
-                Status::Critical,
-                "not restored: the structure check failed",
-            )
-        });
-        return Ok(info);
+        out.push(Check::new(
+            "restorable",
+            Status::Critical,
+            "not restored: the structure check failed",
+        ));
+        return Ok(out);
     }
     let timeout = cfg.timeout(cfg.database_checks.timeout);
     let mut db = match Scratch::create(&cfg.database, "verify", timeout) {
         Ok(db) => db,
         Err(e) => {
-            timed("restorable", &mut || {
-                Check::new("", Status::Unknown, format!("{e:#}"))
-            });
-            return Ok(info);
+            out.push(Check::new("restorable", Status::Unknown, format!("{e:#}")));
+            return Ok(out);
         }
     };
     info["scratch_database"] = json!(db.name);
     let t0 = Instant::now();
-    let restored = restore(
-        &bindir,
-        &db.params(),
-        path,
-        format,
-        b.restore_jobs,
-        b.restore_timeout.0,
-        ui,
-    );
+    let restored = restore(&bindir, &db.params(), path, format, b, ui);
     let restore_time = t0.elapsed();
     info["restore_seconds"] = json!(restore_time.as_secs_f64());
     match restored {
@@ -258,15 +296,15 @@ fn verify_one(
             return Err(e);
         }
         Err(e) => {
-            report.push(
-                Check::new(label("restorable"), Status::Critical, format!("{e:#}"))
+            out.push(
+                Check::new("restorable", Status::Critical, format!("{e:#}"))
                     .with_duration(restore_time),
             );
-            return Ok(info);
+            return Ok(out);
         }
-        Ok(()) => report.push(
+        Ok(()) => out.push(
             Check::new(
-                label("restorable"),
+                "restorable",
                 Status::Ok,
                 format!(
                     "restored into {} in {:.1} s",
@@ -282,20 +320,11 @@ fn verify_one(
             .with_duration(restore_time),
         ),
     }
-    let t0 = Instant::now();
-    let checks = integrity(cfg, &bindir, &db.params(), toc.as_ref(), timeout);
-    let took = t0.elapsed();
-    for (name, check) in checks {
-        report.push(
-            Check {
-                name: label(&name),
-                ..check
-            }
-            .with_duration(took),
-        );
+    for (name, check) in integrity(cfg, &bindir, &db.params(), toc.as_ref()) {
+        out.push(Check { name, ..check });
     }
     db.drop_now()?;
-    Ok(info)
+    Ok(out)
 }
 
 fn progress_bar(len: u64, ui: &Ui, what: &str) -> indicatif::ProgressBar {
@@ -644,10 +673,10 @@ pub fn restore(
     target: &ConnParams,
     path: &Path,
     format: Format,
-    jobs: usize,
-    limit: Duration,
+    b: &crate::config::Backup,
     ui: &Ui,
 ) -> Result<()> {
+    let (jobs, limit) = (b.restore_jobs, b.restore_timeout.0);
     let passfile = PassFile::new(target)?;
     let mut cmd = match format {
         Format::Custom | Format::Directory | Format::Tar => {
@@ -679,6 +708,16 @@ pub fn restore(
             c
         }
     };
+    // Settings for these sessions only, in the scratch database: larger
+    // sort memory for the index builds, and no wait for WAL flushes of a
+    // copy that is dropped anyway (measured: 12.0 s to 7.7 s for 1M rows).
+    cmd.env(
+        "PGOPTIONS",
+        format!(
+            "-c maintenance_work_mem={}kB -c synchronous_commit=off",
+            (b.restore_maintenance_work_mem.0 / 1024).max(1024)
+        ),
+    );
     let tool_name = if format.is_archive() {
         "pg_restore"
     } else {
@@ -755,7 +794,6 @@ pub fn integrity(
     bindir: &Path,
     target: &ConnParams,
     toc: Option<&Toc>,
-    timeout: Duration,
 ) -> Vec<(String, Check)> {
     let mut out = Vec::new();
     let session = Session {
@@ -772,8 +810,29 @@ pub fn integrity(
             return out;
         }
     };
-    let _ = timeout;
+    // pg_amcheck, where the role may install and run amcheck, runs on its
+    // own connection while the counts and constraints are checked here.
+    let superuser: bool = c
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .map(|r| r.get(0))
+        .unwrap_or(false);
+    let amcheck_started = Instant::now();
+    let amcheck_pass = PassFile::new(target).ok().flatten();
+    let amcheck = superuser.then(|| {
+        scratch::tool(bindir, "pg_amcheck", target, amcheck_pass.as_ref())
+            .args(["--install-missing", "--heapallindexed", "--no-strict-names"])
+            .arg(format!("--jobs={}", cfg.backup.restore_jobs))
+            .arg(format!("--database={}", target.dbname))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    });
+
     // Tables and exact row counts.
+    let t0 = Instant::now();
     let tables: Vec<(String, String)> = c
         .query(
             "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -834,7 +893,8 @@ pub fn integrity(
     for (n, cnt) in &counts {
         check = check.with_metric(Metric::new(format!("rows:{n}"), *cnt as f64, ""));
     }
-    out.push(("tables".into(), check));
+    out.push(("tables".into(), check.with_duration(t0.elapsed())));
+    let t0 = Instant::now();
 
     // Constraints: present, and every one validated (a NOT VALID constraint
     // restores without checking its rows; validating it here does).
@@ -890,24 +950,20 @@ pub fn integrity(
         status = Status::Critical;
         msg = format!("constraints violated by the data: {}", failed.join("; "));
     }
-    out.push(("constraints".into(), Check::new("", status, msg)));
+    out.push((
+        "constraints".into(),
+        Check::new("", status, msg).with_duration(t0.elapsed()),
+    ));
 
-    // pg_amcheck, where the role may install and run amcheck.
-    let superuser: bool = c
-        .query_one(
-            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
-            &[],
-        )
-        .map(|r| r.get(0))
-        .unwrap_or(false);
-    if superuser {
-        let passfile = PassFile::new(target).ok().flatten();
-        let o = scratch::tool(bindir, "pg_amcheck", target, passfile.as_ref())
-            .args(["--install-missing", "--heapallindexed", "--no-strict-names"])
-            .arg(format!("--database={}", target.dbname))
-            .output();
-        let check = match o {
-            Err(e) => Check::new("", Status::Unknown, format!("cannot run pg_amcheck: {e}")),
+    let check = match amcheck {
+        None => Check::new(
+            "",
+            Status::Ok,
+            "skipped: pg_amcheck needs a superuser to install and run amcheck",
+        ),
+        Some(Err(e)) => Check::new("", Status::Unknown, format!("cannot run pg_amcheck: {e}")),
+        Some(Ok(child)) => match child.wait_with_output() {
+            Err(e) => Check::new("", Status::Unknown, format!("pg_amcheck: {e}")),
             Ok(o) if o.status.success() => Check::new(
                 "",
                 Status::Ok,
@@ -922,18 +978,13 @@ pub fn integrity(
                     format!("pg_amcheck found problems: {}", last_lines(&text, 3)),
                 )
             }
-        };
-        out.push(("amcheck".into(), check));
-    } else {
-        out.push((
-            "amcheck".into(),
-            Check::new(
-                "",
-                Status::Ok,
-                "skipped: pg_amcheck needs a superuser to install and run amcheck",
-            ),
-        ));
-    }
+        },
+    };
+    drop(amcheck_pass);
+    out.push((
+        "amcheck".into(),
+        check.with_duration(amcheck_started.elapsed()),
+    ));
 
     // Assertions.
     for a in &cfg.backup.assertions {

@@ -133,15 +133,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     let t0 = Instant::now();
     let mut interrupted = None;
     let restored = d.step("restore", || {
-        match verify::restore(
-            &bindir,
-            &target,
-            &path,
-            format,
-            cfg.backup.restore_jobs,
-            cfg.backup.restore_timeout.0,
-            ui,
-        ) {
+        match verify::restore(&bindir, &target, &path, format, &cfg.backup, ui) {
             Ok(()) => Check::new(
                 "",
                 Status::Ok,
@@ -170,7 +162,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
         let tol = cfg.dr.row_tolerance_pct;
         d.step("compare", || compare(&cfg.database, &target, tol, timeout));
         // 4. The smoke checks of backup verify: essential tables, constraints, amcheck, assertions.
-        for (name, c) in verify::integrity(cfg, &bindir, &target, None, timeout) {
+        for (name, c) in verify::integrity(cfg, &bindir, &target, None) {
             d.step(&name, || c);
         }
     }
