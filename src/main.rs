@@ -65,7 +65,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
     let env = ProcessEnv;
     let mut out = Vec::new();
-    let format = if g.json { Format::Json } else { g.format };
+    let format = output_format(cli);
     let code = match &cli.command {
         Command::Generate(GenerateCommand::Completions { shell }) => {
             commands::generate::completions(*shell, &mut out)?
@@ -80,9 +80,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             let cfg = load_config(cli)?;
             commands::config::show(&cfg, format == Format::Json, &mut out)?
         }
-        Command::Health(args) => {
-            let cfg = load_config(cli)?;
-            let _lock = lock::JobLock::acquire(&cfg.general.runtime_dir, "health", g.wait)?;
+        Command::Health(args) => job(cli, "health", |cfg| {
             if g.verbose {
                 eprintln!(
                     "bbp-maint: database {} (sslmode={})",
@@ -90,55 +88,49 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
                     cfg.database.sslmode.as_str()
                 );
             }
-            let report = commands::health::run(cfg, args)?;
-            return Ok(emit(cli, &report, format));
-        }
-        Command::Backup(BackupCommand::Verify(args)) => {
-            let cfg = load_config(cli)?;
-            let _lock = lock::JobLock::acquire(&cfg.general.runtime_dir, "backup-verify", g.wait)?;
-            let ui = commands::backup::Ui {
-                progress: !g.quiet && io::stderr().is_terminal(),
-            };
-            let report = commands::backup::verify(&cfg, args, &ui)?;
-            return Ok(emit(cli, &report, format));
-        }
-        Command::DrTest(args) => {
-            let cfg = load_config(cli)?;
-            let _lock = lock::JobLock::acquire(&cfg.general.runtime_dir, "dr-test", g.wait)?;
-            let ui = commands::backup::Ui {
-                progress: !g.quiet && io::stderr().is_terminal(),
-            };
-            let report = commands::dr::run(&cfg, args, &ui)?;
-            return Ok(emit(cli, &report, format));
-        }
-        Command::Logs(args) => {
-            let cfg = load_config(cli)?;
-            let _lock = lock::JobLock::acquire(&cfg.general.runtime_dir, "logs", g.wait)?;
-            let report = commands::logs::run(&cfg, args)?;
-            return Ok(emit(cli, &report, format));
-        }
-        Command::Disk(args) => {
-            let cfg = load_config(cli)?;
-            let report = match (&args.command, &args.top) {
-                (Some(DiskCommand::Clean { dry_run }), _) => {
-                    let _lock =
-                        lock::JobLock::acquire(&cfg.general.runtime_dir, "disk-clean", g.wait)?;
-                    commands::clean::run(&cfg, *dry_run)?
-                }
-                (None, Some(n)) => {
-                    let path = args.path.as_deref().unwrap_or(std::path::Path::new("."));
-                    commands::disk::top(path, *n, args.cross_filesystems)?
-                }
-                (None, None) => {
-                    let _lock = lock::JobLock::acquire(&cfg.general.runtime_dir, "disk", g.wait)?;
-                    commands::disk::run(&cfg)?
-                }
-            };
-            return Ok(emit(cli, &report, format));
-        }
+            commands::health::run(cfg, args)
+        })?,
+        Command::Backup(BackupCommand::Verify(args)) => job(cli, "backup-verify", |cfg| {
+            commands::backup::verify(cfg, args, &ui(cli))
+        })?,
+        Command::DrTest(args) => job(cli, "dr-test", |cfg| commands::dr::run(cfg, args, &ui(cli)))?,
+        Command::Logs(args) => job(cli, "logs", |cfg| commands::logs::run(cfg, args))?,
+        Command::Disk(args) => match (&args.command, &args.top) {
+            (Some(DiskCommand::Clean { dry_run }), _) => {
+                job(cli, "disk-clean", |cfg| commands::clean::run(cfg, *dry_run))?
+            }
+            // Read-only and about a path, not the system's state: no lock.
+            (None, Some(n)) => {
+                let path = args.path.as_deref().unwrap_or(std::path::Path::new("."));
+                return Ok(emit(
+                    cli,
+                    &commands::disk::top(path, *n, args.cross_filesystems)?,
+                ));
+            }
+            (None, None) => job(cli, "disk", commands::disk::run)?,
+        },
     };
     write_stdout(&out);
     Ok(code)
+}
+
+/// A job: the configuration, the job's lock, the command, the report.
+/// Returns the code; the report is already on stdout.
+fn job(
+    cli: &Cli,
+    name: &str,
+    run: impl FnOnce(&Config) -> anyhow::Result<Report>,
+) -> anyhow::Result<ExitCode> {
+    let cfg = load_config(cli)?;
+    let _lock = lock::JobLock::acquire(&cfg.general.runtime_dir, name, cli.global.wait)?;
+    let report = run(&cfg)?;
+    Ok(emit(cli, &report))
+}
+
+fn ui(cli: &Cli) -> commands::backup::Ui {
+    commands::backup::Ui {
+        progress: !cli.global.quiet && io::stderr().is_terminal(),
+    }
 }
 
 fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
@@ -154,8 +146,9 @@ fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
 
 /// Renders the report on stdout and, when asked, writes the textfile. A
 /// textfile that cannot be written is said on stderr and never changes the code.
-fn emit(cli: &Cli, report: &Report, format: Format) -> ExitCode {
+fn emit(cli: &Cli, report: &Report) -> ExitCode {
     let g = &cli.global;
+    let format = output_format(cli);
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let color = !no_color
         && match g.color {
@@ -179,6 +172,14 @@ fn emit(cli: &Cli, report: &Report, format: Format) -> ExitCode {
         eprintln!("bbp-maint: warning: metrics not written: {e:#}");
     }
     ExitCode::from(report.status)
+}
+
+fn output_format(cli: &Cli) -> Format {
+    if cli.global.json {
+        Format::Json
+    } else {
+        cli.global.format
+    }
 }
 
 /// A reader that went away (`| head`) is not an error: the verdict stands.

@@ -22,8 +22,9 @@ use crate::units::bytes;
 /// (a TLS or startup handshake that never finishes, a `statvfs` on a hung NFS).
 const GRACE: Duration = Duration::from_millis(150);
 
-pub fn run(cfg: Config, args: &HealthArgs) -> Result<Report> {
-    let cfg = Arc::new(cfg);
+pub fn run(cfg: &Config, args: &HealthArgs) -> Result<Report> {
+    // The checks' threads may outlive this call when abandoned at their deadline.
+    let cfg = Arc::new(cfg.clone());
     let names: Vec<String> = if args.check.is_empty() {
         cfg.health.checks.clone()
     } else {

@@ -42,24 +42,17 @@ pub fn ident(s: &str) -> String {
 impl Scratch {
     pub fn create(params: &ConnParams, job: &str, timeout: Duration) -> Result<Scratch> {
         let name = format!("{PREFIX}{job}_{}_{}", now_stamp(), std::process::id());
-        let mut admin = connect(
-            params,
-            &Session {
-                application_name: "bbp-maint scratch",
-                timeout,
-            },
-        )?;
-        admin
-            .batch_execute(&format!(
-                "CREATE DATABASE {} TEMPLATE template0",
-                ident(&name)
-            ))
-            .map_err(|e| {
-                anyhow!(
-                    "cannot create the scratch database {name}: {}",
-                    super::describe(&e, params)
-                )
-            })?;
+        let mut db = admin(params, timeout)?;
+        db.batch_execute(&format!(
+            "CREATE DATABASE {} TEMPLATE template0",
+            ident(&name)
+        ))
+        .map_err(|e| {
+            anyhow!(
+                "cannot create the scratch database {name}: {}",
+                super::describe(&e, params)
+            )
+        })?;
         Ok(Scratch {
             name,
             params: params.clone(),
@@ -96,25 +89,29 @@ impl Drop for Scratch {
     }
 }
 
-/// Drops a database whose name carries the prefix; refuses any other.
-pub fn drop_database(params: &ConnParams, name: &str, timeout: Duration) -> Result<()> {
-    if !name.starts_with(PREFIX) {
-        bail!("refusing to drop {name}: not a bbp-maint scratch database");
-    }
-    let mut admin = connect(
+/// A session on the configured database, for creating and dropping others.
+fn admin(params: &ConnParams, timeout: Duration) -> Result<postgres::Client> {
+    connect(
         params,
         &Session {
             application_name: "bbp-maint scratch",
             timeout,
         },
-    )?;
+    )
+}
+
+/// Drops a database whose name carries the prefix; refuses any other.
+pub fn drop_database(params: &ConnParams, name: &str, timeout: Duration) -> Result<()> {
+    if !name.starts_with(PREFIX) {
+        bail!("refusing to drop {name}: not a bbp-maint scratch database");
+    }
+    let mut db = admin(params, timeout)?;
     // WITH (FORCE) ends sessions still attached, such as a killed restore's.
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            ident(name)
-        ))
-        .map_err(|e| anyhow!("DROP DATABASE {name}: {}", super::describe(&e, params)))
+    db.batch_execute(&format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        ident(name)
+    ))
+    .map_err(|e| anyhow!("DROP DATABASE {name}: {}", super::describe(&e, params)))
 }
 
 /// A scratch database left behind (a killed machine), and its age.
@@ -124,13 +121,7 @@ pub struct Stale {
 }
 
 pub fn list_stale(params: &ConnParams, timeout: Duration) -> Result<Vec<Stale>> {
-    let mut c = connect(
-        params,
-        &Session {
-            application_name: "bbp-maint scratch",
-            timeout,
-        },
-    )?;
+    let mut c = admin(params, timeout)?;
     let rows = c
         .query(
             "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname",
