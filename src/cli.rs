@@ -245,6 +245,19 @@ pub enum GenerateCommand {
     },
 }
 
+/// A command-line value that clap could not judge (a `--since` time, a
+/// `--pattern` regex): exit code 64, like clap's own errors.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::config::Dur::parse(s).map(|d| d.0)
 }

@@ -788,11 +788,22 @@ fn parse_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let source = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(&source, "", format!("cannot read: {e}")))?;
+    // toml's own error text quotes the offending line, which may hold a
+    // password: say where and what, never the line itself.
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let at = e
+            .span()
+            .map(|sp| {
+                let before = &text[..sp.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(" at line {line}, column {col}")
+            })
+            .unwrap_or_default();
         ConfigError::new(
             &source,
             "",
-            format!("not valid TOML: {}", e.to_string().trim_end()),
+            format!("not valid TOML{at}: {}", e.message().trim_end()),
         )
     })?;
     // serde_path_to_error names the key (`redis.timeout`) the error is about.
@@ -801,7 +812,22 @@ fn parse_file(path: &Path) -> Result<FileConfig, ConfigError> {
         let key = if key == "." { String::new() } else { key };
         // The inner message may repeat the path on a second line ("in `redis`").
         let problem = e.into_inner().to_string();
-        let problem = problem.lines().next().unwrap_or_default().to_string();
+        let mut problem = problem.lines().next().unwrap_or_default().to_string();
+        // Serde repeats the value it did not like ("invalid type: integer
+        // `123456`"); for a password, that is the password. Keys under a
+        // flattened table are not seen by the path, so every such value goes.
+        if (problem.starts_with("invalid type:") || problem.starts_with("invalid value:"))
+            && let (Some(a), Some(b)) = (problem.find('`'), problem.rfind('`'))
+            && a < b
+        {
+            problem.replace_range(a..=b, "(value not shown)");
+        }
+        if ["password", "url", "token", "secret"]
+            .iter()
+            .any(|k| key.contains(k))
+        {
+            problem = "invalid value (not shown: it may hold a secret)".into();
+        }
         ConfigError::new(&source, key, problem)
     })
 }
@@ -946,7 +972,7 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
     }
     let mut names = std::collections::HashSet::new();
     for (i, r) in c.logs.rules.iter().enumerate() {
-        if let Err(e) = regex::bytes::Regex::new(&r.regex) {
+        if let Err(e) = crate::commands::logs::rule_regex(&r.regex) {
             return err(
                 &format!("logs.rule[{i}].regex"),
                 format!(
@@ -1127,6 +1153,16 @@ mod tests {
     fn syntax_error_names_the_line() {
         let e = load_str("[api\n", &[]).unwrap_err();
         assert!(e.problem.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn errors_never_quote_a_secret() {
+        let e = load_str("[database]\npassword = \"hunt\"er2\"\n", &[]).unwrap_err();
+        assert!(e.problem.contains("line 2"), "{e}");
+        assert!(!e.to_string().contains("er2"), "{e}");
+        let e = load_str("[database]\npassword = 123456\n", &[]).unwrap_err();
+        assert!(e.key.starts_with("database"), "{e}");
+        assert!(!e.to_string().contains("123456"), "{e}");
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+
+use anyhow::{Context, Result, bail};
 
 /// The lock is held by another run; exit code 75.
 #[derive(Debug)]
@@ -28,6 +30,30 @@ impl fmt::Display for LockHeld {
 
 impl std::error::Error for LockHeld {}
 
+/// The lock directory must be ours and closed to others: one that another
+/// user made in /tmp could hold their symlinks, or their locks.
+fn check_dir(dir: &Path) -> Result<()> {
+    let m = fs::symlink_metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let me = rustix::process::geteuid().as_raw();
+    if !m.is_dir() {
+        bail!("the lock directory {} is not a directory", dir.display());
+    }
+    if m.uid() != me && m.uid() != 0 {
+        bail!(
+            "the lock directory {} belongs to uid {}, not to this user ({me}); refusing to use it",
+            dir.display(),
+            m.uid()
+        );
+    }
+    if m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0 {
+        bail!(
+            "the lock directory {} is writable by others; make it 0755 or 0700",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 pub struct JobLock {
     _file: File,
 }
@@ -38,12 +64,15 @@ impl JobLock {
     pub fn acquire(dir: &Path, job: &str, wait: bool) -> Result<JobLock> {
         fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the lock directory {}", dir.display()))?;
+        check_dir(dir)?;
         let path = dir.join(format!("{job}.lock"));
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            // A lock file swapped for a symlink must not redirect the pid write.
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path)
             .with_context(|| format!("cannot open the lock file {}", path.display()))?;
         match file.try_lock() {

@@ -25,7 +25,7 @@ use cli::{BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DiskCommand, 
 use config::{Config, ConfigError, Overrides, ProcessEnv};
 use exit::ExitCode;
 use render::{Format, RenderOptions};
-use report::Report;
+use report::{Report, Status};
 
 fn main() {
     std::process::exit(run().code());
@@ -55,6 +55,23 @@ fn run() -> ExitCode {
                 eprintln!("bbp-maint: interrupted; cleanup done");
             } else {
                 eprintln!("bbp-maint: {}: {e:#}", label(code));
+            }
+            // Machines reading JSON or a Nagios line get one even now.
+            if let Some(name) = job_name(&cli.command)
+                && output_format(&cli) != Format::Human
+            {
+                let mut report = report::ReportBuilder::new(name)
+                    .finish_with(Status::Unknown, format!("{}: {e:#}", label(code)));
+                report.exit_code = code.code();
+                let opts = RenderOptions {
+                    format: output_format(&cli),
+                    quiet: false,
+                    verbose: false,
+                    color: false,
+                };
+                let mut out = Vec::new();
+                let _ = render::render(&report, &opts, &mut out);
+                write_stdout(&out);
             }
             code
         }
@@ -192,10 +209,26 @@ fn write_stdout(buf: &[u8]) {
     }
 }
 
+/// The report name of a command that produces a report.
+fn job_name(c: &Command) -> Option<&'static str> {
+    Some(match c {
+        Command::Health(_) => "health",
+        Command::Disk(a) if a.command.is_some() => "disk-clean",
+        Command::Disk(_) => "disk",
+        Command::Logs(_) => "logs",
+        Command::Backup(_) => "backup-verify",
+        Command::DrTest(_) => "dr-test",
+        Command::Config(_) | Command::Generate(_) => return None,
+    })
+}
+
 fn classify(e: &anyhow::Error) -> ExitCode {
     for cause in e.chain() {
         if cause.is::<ConfigError>() {
             return ExitCode::Config;
+        }
+        if cause.is::<cli::UsageError>() {
+            return ExitCode::Usage;
         }
         if cause.is::<lock::LockHeld>() {
             return ExitCode::Locked;
@@ -211,6 +244,7 @@ fn label(code: ExitCode) -> &'static str {
     match code {
         ExitCode::Config => "configuration error",
         ExitCode::Locked => "locked",
+        ExitCode::Usage => "usage error",
         _ => "error",
     }
 }

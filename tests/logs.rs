@@ -108,6 +108,24 @@ fn counts_match_grep_on_awkward_files() {
 }
 
 #[test]
+fn anchors_mean_the_start_of_a_line() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("app.log");
+    let mut text = String::new();
+    for i in 0..100_000 {
+        text.push_str(if i % 10 == 0 {
+            "FATAL boom\n"
+        } else {
+            "info FATAL is mentioned\n"
+        });
+    }
+    std::fs::write(&f, &text).unwrap();
+    let sb = Sandbox::new(ERRORS_ONLY);
+    let out = sb.run(&["logs", "--json", "--pattern", "^FATAL", f.to_str().unwrap()]);
+    assert_eq!(rule(&json(&out), "pattern")["count"], 10_000);
+}
+
+#[test]
 fn tail_shows_the_last_matches_with_file_and_line() {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("app.log");
@@ -404,13 +422,21 @@ fn since_in_unordered_logs_falls_back_to_a_full_scan() {
 }
 
 #[test]
-fn bad_since_and_bad_pattern_are_usage_of_config_errors() {
+fn bad_since_and_pattern_are_usage_errors_and_bad_rules_config_errors() {
     let sb = Sandbox::new(ERRORS_ONLY);
     let out = sb.run(&["logs", "--since", "last tuesday", "/dev/null"]);
-    assert_eq!(code(&out), 78);
+    assert_eq!(code(&out), 64);
     assert!(stderr(&out).contains("--since"), "{}", stderr(&out));
     let out = sb.run(&["logs", "--pattern", "(unclosed", "/dev/null"]);
-    assert_eq!(code(&out), 78);
+    assert_eq!(code(&out), 64);
+    // A JSON reader still gets a document, with the real exit code.
+    let out = sb.run(&["logs", "--json", "--pattern", "(unclosed", "/dev/null"]);
+    assert_eq!(code(&out), 64);
+    let doc = json(&out);
+    assert_eq!(
+        (doc["status"].as_str(), doc["exit_code"].as_i64()),
+        (Some("unknown"), Some(64))
+    );
     assert!(stderr(&out).contains("--pattern"), "{}", stderr(&out));
     let bad = Sandbox::new("[[logs.rule]]\nname = \"x\"\nregex = \"[z-a]\"\n");
     let out = bad.run(&["logs", "/dev/null"]);

@@ -324,6 +324,7 @@ fn restore_and_inspect(
         out.push(Check { name, ..check });
     }
     db.drop_now()?;
+    signals::check()?;
     Ok(out)
 }
 
@@ -534,15 +535,27 @@ pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<T
                     .lines()
                     .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
                     .collect();
+                // A TOC line: `id; tableoid oid DESC schema name owner`; the
+                // description is matched exactly (ACL and COMMENT entries also
+                // name "TABLE", as the object they are about).
+                fn desc(l: &str) -> &str {
+                    l.split_once("; ")
+                        .and_then(|(_, r)| r.splitn(3, ' ').nth(2))
+                        .unwrap_or("")
+                }
                 let toc = Toc {
                     entries: entries.len(),
                     tables: entries
                         .iter()
-                        .filter(|l| l.contains(" TABLE ") && !l.contains(" TABLE DATA "))
+                        .filter(|l| {
+                            desc(l).starts_with("TABLE ")
+                                && !desc(l).starts_with("TABLE DATA ")
+                                && !desc(l).starts_with("TABLE ATTACH ")
+                        })
                         .count(),
                     fk_constraints: entries
                         .iter()
-                        .filter(|l| l.contains(" FK CONSTRAINT "))
+                        .filter(|l| desc(l).starts_with("FK CONSTRAINT "))
                         .count(),
                 };
                 let msg = format!(
@@ -822,13 +835,12 @@ pub fn integrity(
     let amcheck_started = Instant::now();
     let amcheck_pass = PassFile::new(target).ok().flatten();
     let amcheck = superuser.then(|| {
-        scratch::tool(bindir, "pg_amcheck", target, amcheck_pass.as_ref())
-            .args(["--install-missing", "--heapallindexed", "--no-strict-names"])
-            .arg(format!("--jobs={}", cfg.backup.restore_jobs))
-            .arg(format!("--database={}", target.dbname))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
+        scratch::spawn(
+            scratch::tool(bindir, "pg_amcheck", target, amcheck_pass.as_ref())
+                .args(["--install-missing", "--heapallindexed", "--no-strict-names"])
+                .arg(format!("--jobs={}", cfg.backup.restore_jobs))
+                .arg(format!("--database={}", target.dbname)),
+        )
     });
 
     // Tables and exact row counts.
@@ -901,7 +913,7 @@ pub fn integrity(
     let cons: Vec<(String, String, String, bool)> = c
         .query(
             "SELECT conrelid::regclass::text, conname, contype::text, convalidated FROM pg_constraint \
-             WHERE contype IN ('f', 'c') AND connamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) ORDER BY 1, 2",
+             WHERE contype IN ('f', 'c') AND conparentid = 0 AND connamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) ORDER BY 1, 2",
             &[],
         )
         .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
@@ -962,22 +974,21 @@ pub fn integrity(
             "skipped: pg_amcheck needs a superuser to install and run amcheck",
         ),
         Some(Err(e)) => Check::new("", Status::Unknown, format!("cannot run pg_amcheck: {e}")),
-        Some(Ok(child)) => match child.wait_with_output() {
-            Err(e) => Check::new("", Status::Unknown, format!("pg_amcheck: {e}")),
-            Ok(o) if o.status.success() => Check::new(
+        Some(Ok(running)) => match running.wait(Some(cfg.backup.restore_timeout.0)) {
+            Err(e) => Check::new("", Status::Unknown, format!("pg_amcheck: {e:#}")),
+            Ok((status, _, _)) if status.success() => Check::new(
                 "",
                 Status::Ok,
                 "pg_amcheck --heapallindexed: heap and btree indexes clean",
             ),
-            Ok(o) => {
-                let text = String::from_utf8_lossy(&o.stdout).into_owned()
-                    + &String::from_utf8_lossy(&o.stderr);
-                Check::new(
-                    "",
-                    Status::Critical,
-                    format!("pg_amcheck found problems: {}", last_lines(&text, 3)),
-                )
-            }
+            Ok((_, out, err)) => Check::new(
+                "",
+                Status::Critical,
+                format!(
+                    "pg_amcheck found problems: {}",
+                    last_lines(&(out + &err), 3)
+                ),
+            ),
         },
     };
     drop(amcheck_pass);

@@ -166,7 +166,7 @@ fn clean_rule(
     let mut ctx = Ctx {
         rule,
         pattern,
-        cutoff: now - rule.older_than.0.as_secs() as i64,
+        cutoff: now.saturating_sub(i64::try_from(rule.older_than.0.as_secs()).unwrap_or(i64::MAX)),
         dev: st.st_dev,
         dry_run,
         open_files,

@@ -39,7 +39,7 @@ pub fn run(cfg: &Config) -> Result<Report> {
     let measured: Vec<(Mount, Result<Usage, String>)> = mounts
         .into_iter()
         .map(|m| {
-            let u = mounts::usage(&m.mount_point).map_err(|e| e.to_string());
+            let u = mounts::usage_within(&m.mount_point, cfg.timeout(cfg.storage.timeout));
             (m, u)
         })
         .collect();
@@ -74,11 +74,13 @@ pub fn run(cfg: &Config) -> Result<Report> {
         let u = match u {
             Ok(u) => u,
             Err(e) => {
-                report.push(Check::new(
-                    &name,
-                    Status::Unknown,
-                    format!("cannot read: {e}"),
-                ));
+                // A mount that does not answer is down, not unknown.
+                let status = if e.starts_with("no answer") {
+                    Status::Critical
+                } else {
+                    Status::Unknown
+                };
+                report.push(Check::new(&name, status, format!("cannot read: {e}")));
                 continue;
             }
         };

@@ -79,17 +79,25 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     if args.fresh {
         let file = workdir.path().join("fresh.dump");
         let t0 = Instant::now();
-        let status = d.step("dump", || match fresh_dump(&bindir, &cfg.database, &file) {
-            Ok(()) => Check::new(
-                "",
-                Status::Ok,
-                format!(
-                    "pg_dump -Fc of {} into {}",
-                    cfg.database.dbname,
-                    file.display()
+        let status = d.step("dump", || {
+            match fresh_dump(
+                &bindir,
+                &cfg.database,
+                &file,
+                cfg.backup.restore_timeout.0,
+                timeout,
+            ) {
+                Ok(()) => Check::new(
+                    "",
+                    Status::Ok,
+                    format!(
+                        "pg_dump -Fc of {} into {}",
+                        cfg.database.dbname,
+                        file.display()
+                    ),
                 ),
-            ),
-            Err(e) => Check::new("", Status::Critical, format!("{e:#}")),
+                Err(e) => Check::new("", Status::Critical, format!("{e:#}")),
+            }
         });
         dump_time = t0.elapsed();
         if status == Status::Ok {
@@ -160,7 +168,9 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     if restored == Status::Ok {
         // 3. The restored copy against the live database.
         let tol = cfg.dr.row_tolerance_pct;
-        d.step("compare", || compare(&cfg.database, &target, tol, timeout));
+        d.step("compare", || {
+            compare(&cfg.database, &target, tol, cfg.backup.restore_timeout.0)
+        });
         // 4. The smoke checks of backup verify: essential tables, constraints, amcheck, assertions.
         for (name, c) in verify::integrity(cfg, &bindir, &target, None) {
             d.step(&name, || c);
@@ -302,22 +312,27 @@ fn pick(cfg: &Config, named: Option<&Path>) -> Result<(PathBuf, SystemTime), Str
     Ok((newest.path, newest.modified))
 }
 
-fn fresh_dump(bindir: &Path, live: &ConnParams, file: &Path) -> Result<()> {
+fn fresh_dump(
+    bindir: &Path,
+    live: &ConnParams,
+    file: &Path,
+    limit: Duration,
+    lock_wait: Duration,
+) -> Result<()> {
     let passfile = PassFile::new(live)?;
-    let mut child = scratch::tool(bindir, "pg_dump", live, passfile.as_ref())
-        .arg("-Fc")
+    let mut cmd = scratch::tool(bindir, "pg_dump", live, passfile.as_ref());
+    // A table locked by the application must not stall the drill for ever.
+    cmd.arg("-Fc")
+        .arg(format!(
+            "--lock-wait-timeout={}ms",
+            lock_wait.as_millis().max(1)
+        ))
         .arg("-f")
-        .arg(file)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+        .arg(file);
+    let running = scratch::spawn(&mut cmd)
         .with_context(|| format!("cannot run {}", bindir.join("pg_dump").display()))?;
-    let status = scratch::wait_child(&mut child, None)?;
+    let (status, _, err) = running.wait(Some(limit))?;
     if !status.success() {
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            use std::io::Read;
-            let _ = e.read_to_string(&mut err);
-        }
         anyhow::bail!("pg_dump failed ({status}): {}", err.trim());
     }
     Ok(())
@@ -326,7 +341,8 @@ fn fresh_dump(bindir: &Path, live: &ConnParams, file: &Path) -> Result<()> {
 /// The shape of a database: what `compare` sets side by side.
 #[derive(Default)]
 struct Shape {
-    tables: BTreeMap<String, i64>,
+    /// Exact row counts; `None` when the count failed (a statement timeout).
+    tables: BTreeMap<String, Option<i64>>,
     indexes: BTreeSet<String>,
     constraints: BTreeSet<String>,
     sequences: BTreeSet<String>,
@@ -382,7 +398,7 @@ fn shape(p: &ConnParams, timeout: Duration) -> Result<(Shape, postgres::Client)>
             scratch::ident(schema),
             scratch::ident(name)
         );
-        let n: i64 = c.query_one(&q, &[]).map(|r| r.get(0)).unwrap_or(-1);
+        let n: Option<i64> = c.query_one(&q, &[]).map(|r| r.get(0)).ok();
         s.tables.insert(t, n);
     }
     Ok((s, c))
@@ -442,8 +458,13 @@ fn compare(
         status = Status::Critical;
         problems.push(p);
     }
-    for (t, &live_rows) in &l.tables {
-        let Some(&got) = r.tables.get(t) else {
+    for (t, live_rows) in &l.tables {
+        let Some(got) = r.tables.get(t) else { continue };
+        let (Some(live_rows), Some(got)) = (*live_rows, *got) else {
+            status = status.worse(Status::Unknown);
+            problems.push(format!(
+                "{t}: rows not counted (the count failed or timed out)"
+            ));
             continue;
         };
         let short = live_rows - got;
@@ -483,7 +504,7 @@ fn compare(
             problems.push(format!("sequence {seq} is behind {table}.{col}"));
         }
     }
-    let rows: i64 = r.tables.values().filter(|n| **n > 0).sum();
+    let rows: i64 = r.tables.values().flatten().sum();
     let summary = format!(
         "{} tables, {} indexes, {} constraints, {} sequences ({checked} checked against their columns), {rows} rows",
         r.tables.len(),

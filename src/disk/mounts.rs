@@ -86,6 +86,25 @@ pub fn usage(path: &std::path::Path) -> rustix::io::Result<Usage> {
     })
 }
 
+/// `usage`, abandoned after `timeout`: `statvfs` on a hard-mounted NFS
+/// share whose server is gone blocks for ever, and a cron job must not.
+pub fn usage_within(path: &std::path::Path, timeout: std::time::Duration) -> Result<Usage, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("statvfs".into())
+        .spawn(move || {
+            let _ = tx.send(usage(&p).map_err(|e| e.to_string()));
+        })
+        .map_err(|e| e.to_string())?;
+    rx.recv_timeout(timeout).unwrap_or_else(|_| {
+        Err(format!(
+            "no answer within {}",
+            humantime::format_duration(timeout)
+        ))
+    })
+}
+
 /// Parses `/proc/self/mountinfo` (proc(5)): fields 4 (root), 5 (mount point),
 /// then after the `-` separator the type and the source. Octal escapes
 /// (`\040` for a space) are decoded.

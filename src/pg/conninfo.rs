@@ -272,11 +272,12 @@ fn parse_url(s: &str) -> Result<Layer, String> {
             u.scheme()
         ));
     }
+    // libpq percent-decodes and nothing more: `+` stays a plus (form
+    // encoding would turn it into a space, and a password with it would fail).
     let decode = |v: &str| {
-        url::form_urlencoded::parse(format!("x={v}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
+        percent_encoding::percent_decode_str(v)
+            .decode_utf8_lossy()
+            .into_owned()
     };
     let mut l = Layer::default();
     if !u.username().is_empty() {
@@ -298,9 +299,15 @@ fn parse_url(s: &str) -> Result<Layer, String> {
     if !path.is_empty() {
         l.dbname = Some(decode(path));
     }
-    for (k, v) in u.query_pairs() {
-        let v = v.into_owned();
-        match k.as_ref() {
+    for pair in u
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (decode(k), decode(v));
+        match k.as_str() {
             "host" => l.host = Some(v),
             "port" => l.port = Some(parse_port(&v)?),
             "user" => l.user = Some(v),
@@ -449,6 +456,23 @@ mod tests {
             ("filehost", 2222, "fileuser")
         );
         assert_eq!(p.dbname, "fileuser", "dbname defaults to the user");
+    }
+
+    #[test]
+    fn plus_in_a_password_is_a_plus() {
+        let p = resolve_env(
+            &DatabaseFile::default(),
+            &[(
+                "DATABASE_URL",
+                "postgres://app:Zm9v+YmFy@db/bbp?sslmode=require&password=a+b",
+            )],
+        );
+        assert_eq!(p.password.as_deref(), Some("a+b"));
+        let p = resolve_env(
+            &DatabaseFile::default(),
+            &[("DATABASE_URL", "postgres://app:Zm9v+Y%2BmFy@db/bbp")],
+        );
+        assert_eq!(p.password.as_deref(), Some("Zm9v+Y+mFy"));
     }
 
     #[test]

@@ -278,3 +278,50 @@ fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A client tool running with its output collected on threads (a full pipe
+/// must never stall it), waited for with `wait_child`'s limit and signals.
+pub struct Running {
+    child: Child,
+    out: std::thread::JoinHandle<Vec<u8>>,
+    err: std::thread::JoinHandle<Vec<u8>>,
+}
+
+pub fn spawn(cmd: &mut Command) -> std::io::Result<Running> {
+    use std::io::Read;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let collect = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut v);
+            }
+            v
+        })
+    };
+    let out = collect(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let err = collect(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    Ok(Running { child, out, err })
+}
+
+impl Running {
+    /// The exit status, stdout and stderr; `Err` after the limit or a signal
+    /// (the child stopped first).
+    pub fn wait(mut self, limit: Option<Duration>) -> Result<(ExitStatus, String, String)> {
+        let status = wait_child(&mut self.child, limit)?;
+        let text = |h: std::thread::JoinHandle<Vec<u8>>| {
+            String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
+        };
+        Ok((status, text(self.out), text(self.err)))
+    }
+}
