@@ -696,9 +696,12 @@ impl Config {
             disk.state_dir = PathBuf::from(dir);
         }
         if let Some(url) = env.var("REDIS_URL") {
+            check_redis_url(&url).map_err(|p| ConfigError::new("environment", "REDIS_URL", p))?;
             redis.url = url;
         }
         if let Some(url) = env.var("BBP_MAINT_API_URL") {
+            check_http_url(&url)
+                .map_err(|p| ConfigError::new("environment", "BBP_MAINT_API_URL", p))?;
             api.url = url;
         }
         let conn = conninfo::resolve(&database.conn, &source, env)?;

@@ -233,6 +233,9 @@ impl Ctx<'_> {
             path.push(&name);
             match open_dir(dfd, &name) {
                 Ok(child) => self.dir(child, path)?,
+                // Another user's private directory (systemd's in /tmp): nothing
+                // in it is ours to clean, and saying so every run is noise.
+                Err(rustix::io::Errno::ACCESS) => {}
                 Err(e) => self.out.failed.push((path.clone(), e.to_string())),
             }
             if remove_if_empty && self.rule.remove_empty_dirs && self.is_empty(dfd, &name) {

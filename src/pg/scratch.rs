@@ -106,7 +106,13 @@ pub fn drop_database(params: &ConnParams, name: &str, timeout: Duration) -> Resu
         bail!("refusing to drop {name}: not a bbp-maint scratch database");
     }
     let mut db = admin(params, timeout)?;
+    // Removing a large copy's files takes time: the statement may run longer
+    // than the connection's timeout, and a drop cut short leaves it behind.
     // WITH (FORCE) ends sessions still attached, such as a killed restore's.
+    // Two statements: DROP DATABASE refuses to run inside the implicit
+    // transaction of a multi-statement query.
+    db.batch_execute("SET statement_timeout = '10min'")
+        .map_err(|e| anyhow!("{}", super::describe(&e, params)))?;
     db.batch_execute(&format!(
         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
         ident(name)

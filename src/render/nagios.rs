@@ -14,7 +14,13 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         .flat_map(|c| c.metrics.iter().map(move |m| perfdata(&c.name, m)))
         .collect();
     let service = format!("BBP-MAINT {}", report.command.to_uppercase());
-    let mut line = format!("{service} {} - {}", report.status.label(), report.summary);
+    // A `|` anywhere in the text starts perfdata for Nagios, in the long text too.
+    let clean = |t: &str| t.replace('|', "/");
+    let mut line = format!(
+        "{service} {} - {}",
+        report.status.label(),
+        clean(&report.summary)
+    );
     if !perf.is_empty() {
         line.push_str(" | ");
         line.push_str(&perf.join(" "));
@@ -22,7 +28,13 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{line}")?;
     // Long text: one line per check, read by Icinga/Nagios as the detail.
     for c in &report.checks {
-        writeln!(out, "[{}] {}: {}", c.status.label(), c.name, c.message)?;
+        writeln!(
+            out,
+            "[{}] {}: {}",
+            c.status.label(),
+            clean(&c.name),
+            clean(&c.message)
+        )?;
     }
     Ok(())
 }
