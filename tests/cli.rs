@@ -255,6 +255,45 @@ fn held_lock_exits_75_and_wait_waits() {
 }
 
 #[test]
+fn a_lock_directory_open_to_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new(STORAGE_OK);
+    let run_dir = sb.home.path().join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = sb.run(&["health", "--check", "storage"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("writable by others"),
+        "{}",
+        stderr(&out)
+    );
+    // A lock file replaced by a symlink is not followed.
+    std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let victim = sb.home.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, run_dir.join("health.lock")).unwrap();
+    let out = sb.run(&["health", "--check", "storage"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}
+
+#[test]
+fn machine_readers_get_a_document_when_the_run_fails() {
+    let sb = Sandbox::new("[api]\ntimeout = \"soon\"\n");
+    let out = sb.run(&["health", "--format", "nagios"]);
+    assert_eq!(code(&out), 78);
+    let line = stdout(&out);
+    assert!(
+        line.starts_with("BBP-MAINT HEALTH UNKNOWN - configuration error: "),
+        "{line}"
+    );
+    assert!(line.contains("key `api.timeout`"), "{line}");
+    // No perfdata, and nothing Nagios would take for it.
+    assert!(!line.contains('|'), "{line}");
+}
+
+#[test]
 fn sigterm_and_sigint_exit_130() {
     for signal in ["-TERM", "-INT"] {
         let hang = HttpServer::start(Behaviour::Hang);
