@@ -118,7 +118,11 @@ pub fn run(cfg: &Config) -> Result<Report> {
         (None, Ok(())) => Check::new(
             "history",
             Status::Ok,
-            format!("{samples} samples in {}", path.display()),
+            format!(
+                "{samples} sample{} in {}",
+                if samples == 1 { "" } else { "s" },
+                path.display()
+            ),
         ),
     };
     report.push(history_check);
