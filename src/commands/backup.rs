@@ -26,6 +26,15 @@ pub struct Ui {
     pub progress: bool,
 }
 
+/// What every backup of one run shares: the settings, and the client tools
+/// matching the server (found once, not once per backup).
+struct Run<'a> {
+    cfg: &'a Config,
+    args: &'a BackupVerifyArgs,
+    ui: &'a Ui,
+    bindir: PathBuf,
+}
+
 pub fn verify(cfg: &Config, args: &BackupVerifyArgs, ui: &Ui) -> Result<Report> {
     let mut report = ReportBuilder::new("backup-verify");
     let target = args.path.clone().unwrap_or_else(|| cfg.backup.dir.clone());
@@ -35,6 +44,12 @@ pub fn verify(cfg: &Config, args: &BackupVerifyArgs, ui: &Ui) -> Result<Report> 
             report.push(Check::new("exists", Status::Critical, e));
             return Ok(report.finish());
         }
+    };
+    let run = Run {
+        cfg,
+        args,
+        ui,
+        bindir: scratch::bindir(cfg.backup.pg_bindir.as_deref(), server_major(cfg)),
     };
     let mut data = Vec::new();
     let many = chosen.len() > 1;
@@ -51,7 +66,7 @@ pub fn verify(cfg: &Config, args: &BackupVerifyArgs, ui: &Ui) -> Result<Report> 
                 check.to_string()
             }
         };
-        let d = verify_one(cfg, args, ui, c, previous, i == 0, &label, &mut report)?;
+        let d = verify_one(&run, c, previous, i == 0, &label, &mut report)?;
         data.push(d);
     }
     stale_scratch(cfg, args, &mut report);
@@ -87,17 +102,15 @@ fn select(target: &Path, all: bool) -> Result<(Vec<Candidate>, Vec<Candidate>), 
     Ok((chosen, found))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn verify_one(
-    cfg: &Config,
-    args: &BackupVerifyArgs,
-    ui: &Ui,
+    run: &Run,
     c: &Candidate,
     previous: Option<&Candidate>,
     newest: bool,
     label: &dyn Fn(&str) -> String,
     report: &mut ReportBuilder,
 ) -> Result<serde_json::Value> {
+    let (cfg, args, ui) = (run.cfg, run.args, run.ui);
     let b = &cfg.backup;
     let path = &c.path;
     let mut timed = |name: &str, f: &mut dyn FnMut() -> Check| {
@@ -206,14 +219,11 @@ fn verify_one(
     let (checksum_check, rest) = if args.no_restore {
         // Nothing long to overlap with: one after the other, each at full speed.
         let h = hash();
-        (
-            Ok(h),
-            restore_and_inspect(cfg, args, ui, path, format, &mut info),
-        )
+        (Ok(h), restore_and_inspect(run, path, format, &mut info))
     } else {
         std::thread::scope(|sc| {
             let hashing = sc.spawn(hash);
-            let rest = restore_and_inspect(cfg, args, ui, path, format, &mut info);
+            let rest = restore_and_inspect(run, path, format, &mut info);
             (hashing.join(), rest)
         })
     };
@@ -245,18 +255,16 @@ fn verify_one(
 /// Steps 5 to 7: the archive's structure, the restore into a scratch
 /// database (always dropped), and the checks of the restored copy.
 fn restore_and_inspect(
-    cfg: &Config,
-    args: &BackupVerifyArgs,
-    ui: &Ui,
+    run: &Run,
     path: &Path,
     format: Format,
     info: &mut serde_json::Value,
 ) -> Result<Vec<Check>> {
+    let (cfg, args, ui, bindir) = (run.cfg, run.args, run.ui, &run.bindir);
     let b = &cfg.backup;
     let mut out = Vec::new();
     let t0 = Instant::now();
-    let bindir = scratch::bindir(b.pg_bindir.as_deref(), server_major(cfg));
-    let (check, toc) = structure(&bindir, path, format);
+    let (check, toc) = structure(bindir, path, format);
     let structure_ok = check.status == Status::Ok;
     out.push(
         Check {
@@ -287,7 +295,7 @@ fn restore_and_inspect(
     };
     info["scratch_database"] = json!(db.name);
     let t0 = Instant::now();
-    let restored = restore(&bindir, &db.params(), path, format, b, ui);
+    let restored = restore(bindir, &db.params(), path, format, b, ui);
     let restore_time = t0.elapsed();
     info["restore_seconds"] = json!(restore_time.as_secs_f64());
     match restored {
@@ -320,7 +328,7 @@ fn restore_and_inspect(
             .with_duration(restore_time),
         ),
     }
-    for (name, check) in integrity(cfg, &bindir, &db.params(), toc.as_ref()) {
+    for (name, check) in integrity(cfg, bindir, &db.params(), toc.as_ref()) {
         out.push(Check { name, ..check });
     }
     db.drop_now()?;

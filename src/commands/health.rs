@@ -52,25 +52,17 @@ pub fn run(cfg: &Config, args: &HealthArgs) -> Result<Report> {
 
 type CheckFn = fn(&Config, Duration) -> Check;
 
-fn check_fn(name: &str) -> Option<CheckFn> {
-    Some(match name {
-        "database" => database,
-        "redis" => redis,
-        "api" => api,
-        "storage" => storage,
-        "external" => external,
+/// A check by name: what runs it, and its own timeout (unless `--timeout`).
+fn check_fn(cfg: &Config, name: &str) -> Option<(CheckFn, Duration)> {
+    let (f, own): (CheckFn, Dur) = match name {
+        "database" => (database, cfg.database_checks.timeout),
+        "redis" => (redis, cfg.redis.timeout),
+        "api" => (api, cfg.api.timeout),
+        "storage" => (storage, cfg.storage.timeout),
+        "external" => (external, cfg.external.timeout),
         _ => return None,
-    })
-}
-
-fn own_timeout(cfg: &Config, name: &str) -> Duration {
-    cfg.timeout(match name {
-        "database" => cfg.database_checks.timeout,
-        "redis" => cfg.redis.timeout,
-        "api" => cfg.api.timeout,
-        "storage" => cfg.storage.timeout,
-        _ => cfg.external.timeout,
-    })
+    };
+    Some((f, cfg.timeout(own)))
 }
 
 /// Runs the named checks concurrently and returns them in the order asked.
@@ -80,8 +72,8 @@ fn gather(cfg: &Arc<Config>, names: &[String]) -> Result<Vec<Check>> {
     let mut slots: Vec<Option<Check>> = vec![None; names.len()];
     let mut deadlines = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
-        let f = check_fn(name).ok_or_else(|| anyhow::anyhow!("unknown check {name:?}"))?;
-        let timeout = own_timeout(cfg, name);
+        let (f, timeout) =
+            check_fn(cfg, name).ok_or_else(|| anyhow::anyhow!("unknown check {name:?}"))?;
         deadlines.push((i, start + timeout + GRACE, timeout));
         let tx = tx.clone();
         let cfg = Arc::clone(cfg);

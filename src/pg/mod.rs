@@ -235,9 +235,8 @@ pub fn describe(e: &postgres::Error, p: &ConnParams) -> String {
     let text = parts.join(": ");
     if text.contains("password missing") {
         return format!(
-            "the server asks for a password for user {:?} and none was found (config, PGPASSWORD, DATABASE_URL, {}){}",
+            "the server asks for a password for user {:?} and none was found (config, PGPASSWORD, DATABASE_URL, PGPASSFILE or ~/.pgpass){}",
             p.user,
-            "PGPASSFILE or ~/.pgpass",
             p.passfile_note
                 .as_ref()
                 .map(|n| format!("; {n}"))

@@ -280,35 +280,10 @@ impl Pg {
         )
     }
 
-    /// Runs SQL through psql over the socket; returns stdout.
-    pub fn psql(&self, db: &str, sql: &str) -> String {
-        let out = Command::new(self.bindir.join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
-            .arg(self.socket_dir())
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                db,
-                "-c",
-                sql,
-            ])
-            .env("PGPASSWORD", PG_PASSWORD)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Runs `pg_dump` of `db` with `args` (e.g. `-Fc -f FILE`).
-    pub fn pg_dump(&self, db: &str, args: &[&str]) {
-        let out = Command::new(self.bindir.join("pg_dump"))
+    /// Runs a client tool (`psql`, `pg_dump`) against `db` over the socket
+    /// with `args`; panics with its stderr when it fails. Returns stdout.
+    fn client(&self, tool: &str, db: &str, args: &[&std::ffi::OsStr]) -> String {
+        let out = Command::new(self.bindir.join(tool))
             .arg("-h")
             .arg(self.socket_dir())
             .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db])
@@ -318,9 +293,22 @@ impl Pg {
             .unwrap();
         assert!(
             out.status.success(),
-            "pg_dump {args:?}: {}",
+            "{tool} {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Runs SQL through psql; returns its unaligned, tuples-only output.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let args = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql];
+        self.client("psql", db, &args.map(std::ffi::OsStr::new))
+    }
+
+    /// Runs `pg_dump` of `db` with `args` (e.g. `-Fc -f FILE`).
+    pub fn pg_dump(&self, db: &str, args: &[&str]) {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        self.client("pg_dump", db, &args);
     }
 
     /// The scratch databases bbp-maint left behind.
@@ -339,29 +327,12 @@ impl Pg {
     pub fn load_sample(&self, db: &str, scale: u32) {
         self.psql("postgres", &format!("CREATE DATABASE {db}"));
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/sample-db.sql");
-        let out = Command::new(self.bindir.join("psql"))
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v"])
-            .arg(format!("scale={scale}"))
-            .arg("-h")
-            .arg(self.socket_dir())
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                db,
-                "-f",
-            ])
-            .arg(script)
-            .env("PGPASSWORD", PG_PASSWORD)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "sample-db.sql: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let scale = format!("scale={scale}");
+        let args =
+            ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", &scale, "-f"].map(std::ffi::OsStr::new);
+        let mut args = args.to_vec();
+        args.push(script.as_os_str());
+        self.client("psql", db, &args);
     }
 }
 
