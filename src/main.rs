@@ -100,9 +100,10 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Health(args) => job(cli, "health", |cfg| {
             if g.verbose {
                 eprintln!(
-                    "bbp-maint: database {} (sslmode={})",
+                    "bbp-maint: database {} (sslmode={}, {})",
                     cfg.database.target(),
-                    cfg.database.sslmode.as_str()
+                    cfg.database.sslmode.as_str(),
+                    pg::conninfo::PasswordSource::describe(cfg.database.password_source)
                 );
             }
             commands::health::run(cfg, args)

@@ -362,11 +362,16 @@ fn passfile_is_used_and_ignored_when_others_can_read_it() {
     .unwrap();
     std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
     let out = sb
-        .cmd(&["health", "--check", "database", "--json"])
+        .cmd(&["health", "--check", "database", "--json", "-v"])
         .env("PGPASSFILE", &passfile)
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("password from the password file"),
+        "{}",
+        stderr(&out)
+    );
 
     // ~/.pgpass is the default place.
     std::fs::copy(&passfile, sb.home.path().join(".pgpass")).unwrap();

@@ -60,6 +60,18 @@ pub enum PasswordSource {
     Passfile,
 }
 
+impl PasswordSource {
+    pub fn describe(source: Option<PasswordSource>) -> &'static str {
+        match source {
+            Some(PasswordSource::ConfigFile) => "password from the config file",
+            Some(PasswordSource::Environment) => "password from PGPASSWORD",
+            Some(PasswordSource::DatabaseUrl) => "password from DATABASE_URL",
+            Some(PasswordSource::Passfile) => "password from the password file",
+            None => "no password",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct ConnParams {
     /// A host name, an IP address, or (starting with `/`) a socket directory.
