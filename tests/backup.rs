@@ -63,6 +63,17 @@ fn status<'a>(doc: &'a serde_json::Value, name: &str) -> &'a str {
     check(doc, name)["status"].as_str().unwrap()
 }
 
+fn metric(doc: &serde_json::Value, check_name: &str, metric: &str) -> f64 {
+    check(doc, check_name)["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == metric)
+        .unwrap_or_else(|| panic!("no metric {metric} in {check_name}: {doc:#}"))["value"]
+        .as_f64()
+        .unwrap()
+}
+
 fn message(doc: &serde_json::Value, name: &str) -> String {
     check(doc, name)["message"].as_str().unwrap().to_string()
 }
@@ -98,6 +109,19 @@ fn good_dumps_of_every_format_pass() {
             "{name}: {}",
             message(&doc, "tables")
         );
+        // Every table went through pg_amcheck; with a parallel restore
+        // (custom and directory formats), some while it was still running.
+        assert_eq!(
+            metric(&doc, "amcheck", "amcheck_tables"),
+            5.0,
+            "{name}: {doc:#}"
+        );
+        let during = metric(&doc, "amcheck", "amcheck_tables_during_restore");
+        if name == "bbp.dump" || name == "bbp.dir" {
+            assert!(during >= 1.0, "{name}: {doc:#}");
+        } else {
+            assert_eq!(during, 0.0, "{name}: {doc:#}");
+        }
         // The recorded checksum is found the second time.
         let (code, doc) = fx.verify(&sb, &file, &["--no-restore"]);
         assert_eq!(code, 0, "{name}: {doc:#}");
@@ -121,6 +145,51 @@ fn good_dumps_of_every_format_pass() {
         doc["data"]["backups"][0]["format"],
         "gzip-compressed plain SQL"
     );
+}
+
+/// The verify restore makes tables UNLOGGED to save the WAL; schemas where
+/// that would change the outcome (a publication, which refuses unlogged
+/// tables; a partitioned table referencing another) must restore as they are.
+#[test]
+fn publications_and_partitioned_tables_restore_as_they_are() {
+    let fx = Fixture::new();
+    let sb = fx.config("essential_tables = []\n");
+    fx.pg.psql("postgres", "CREATE DATABASE shapes");
+    fx.pg.psql(
+        "shapes",
+        "CREATE TABLE agents (id int PRIMARY KEY, name text NOT NULL); \
+         INSERT INTO agents SELECT g, 'a' || g FROM generate_series(1, 50) g; \
+         CREATE TABLE events (id int, agent_id int REFERENCES agents, at date NOT NULL, PRIMARY KEY (id, at)) \
+           PARTITION BY RANGE (at); \
+         CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01'); \
+         INSERT INTO events SELECT g, 1 + g % 50, DATE '2026-01-01' + g % 300 FROM generate_series(1, 500) g; \
+         CREATE TABLE audit (id int PRIMARY KEY, what text); \
+         INSERT INTO audit SELECT g, 'x' FROM generate_series(1, 20) g; \
+         CREATE PUBLICATION audit_pub FOR TABLE audit;",
+    );
+    for (name, args) in [("shapes.dump", &["-Fc"][..]), ("shapes.dir", &["-Fd"])] {
+        let file = fx.dump("shapes", name, args);
+        let (code, doc) = fx.verify(&sb, &file, &["--write-checksum"]);
+        assert_eq!(code, 0, "{name}: {doc:#}");
+        assert_eq!(status(&doc, "restorable"), "ok", "{name}: {doc:#}");
+        assert!(
+            message(&doc, "tables").contains("events_2026 500"),
+            "{name}: {}",
+            message(&doc, "tables")
+        );
+    }
+    // Each shape alone: the partitioned tables, then the publication.
+    fx.pg.psql("shapes", "DROP PUBLICATION audit_pub");
+    let file = fx.dump("shapes", "nopub.dump", &["-Fc"]);
+    let (code, doc) = fx.verify(&sb, &file, &["--write-checksum"]);
+    assert_eq!(code, 0, "{doc:#}");
+    fx.pg.psql(
+        "shapes",
+        "DROP TABLE events; CREATE PUBLICATION audit_pub FOR TABLE audit",
+    );
+    let file = fx.dump("shapes", "pubonly.dump", &["-Fc"]);
+    let (code, doc) = fx.verify(&sb, &file, &["--write-checksum"]);
+    assert_eq!(code, 0, "{doc:#}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Backups on disk: which format a file is, from its content; which backups
 //! a directory holds; and their SHA-256 against the recorded one.
 
+pub mod amcheck;
 pub mod checksum;
 
 use std::fs::File;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, anyhow};
 use serde_json::json;
 
+use crate::backup::amcheck::{self, Checker, Plan};
 use crate::backup::{self, Candidate, Format, checksum};
 use crate::cli::BackupVerifyArgs;
 use crate::config::Config;
@@ -295,40 +296,65 @@ fn restore_and_inspect(
     };
     info["scratch_database"] = json!(db.name);
     let t0 = Instant::now();
-    let restored = restore(bindir, &db.params(), path, format, b, ui);
+    // pg_amcheck starts on each table as soon as the restore has finished
+    // it, where the role may run it and the archive says what is in it.
+    let checker = may_amcheck(&db.params()).then(|| {
+        let plan = match (format.is_archive(), &toc) {
+            (true, Some(toc)) => Plan::new(bindir, path, &toc.list).unwrap_or_default(),
+            _ => Plan::default(),
+        };
+        Checker::start(
+            bindir.clone(),
+            db.params(),
+            plan,
+            b.restore_timeout.0,
+            b.restore_jobs,
+        )
+    });
+    let opts = RestoreOptions {
+        progress: checker.as_ref().map(Checker::progress),
+        unlogged: toc
+            .as_ref()
+            .is_some_and(|t| !t.list.contains(" PUBLICATION ")),
+    };
+    let restored = restore(bindir, &db.params(), path, format, b, ui, opts);
     let restore_time = t0.elapsed();
     info["restore_seconds"] = json!(restore_time.as_secs_f64());
-    match restored {
-        Err(e) if e.is::<signals::Interrupted>() => {
-            db.drop_now()?;
-            return Err(e);
-        }
-        Err(e) => {
+    let checker = match (restored, checker) {
+        (Ok(()), checker) => checker,
+        (Err(e), checker) => {
+            if let Some(c) = checker {
+                c.abandon();
+            }
+            if e.is::<signals::Interrupted>() {
+                db.drop_now()?;
+                return Err(e);
+            }
             out.push(
                 Check::new("restorable", Status::Critical, format!("{e:#}"))
                     .with_duration(restore_time),
             );
             return Ok(out);
         }
-        Ok(()) => out.push(
-            Check::new(
-                "restorable",
-                Status::Ok,
-                format!(
-                    "restored into {} in {:.1} s",
-                    db.name,
-                    restore_time.as_secs_f64()
-                ),
-            )
-            .with_metric(Metric::new(
-                "restore_seconds",
-                (restore_time.as_secs_f64() * 100.0).round() / 100.0,
-                "s",
-            ))
-            .with_duration(restore_time),
-        ),
-    }
-    for (name, check) in integrity(cfg, bindir, &db.params(), toc.as_ref()) {
+    };
+    out.push(
+        Check::new(
+            "restorable",
+            Status::Ok,
+            format!(
+                "restored into {} in {:.1} s",
+                db.name,
+                restore_time.as_secs_f64()
+            ),
+        )
+        .with_metric(Metric::new(
+            "restore_seconds",
+            (restore_time.as_secs_f64() * 100.0).round() / 100.0,
+            "s",
+        ))
+        .with_duration(restore_time),
+    );
+    for (name, check) in integrity(cfg, &db.params(), toc.as_ref(), checker) {
         out.push(Check { name, ..check });
     }
     db.drop_now()?;
@@ -505,6 +531,8 @@ fn dir_checksums(dir: &Path, write: bool) -> Check {
 
 /// What the archive's table of contents says, for the integrity check.
 pub struct Toc {
+    /// `pg_restore --list` as printed.
+    pub list: String,
     pub entries: usize,
     pub tables: usize,
     pub fk_constraints: usize,
@@ -552,6 +580,7 @@ pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<T
                         .unwrap_or("")
                 }
                 let toc = Toc {
+                    list: text.to_string(),
                     entries: entries.len(),
                     tables: entries
                         .iter()
@@ -674,6 +703,23 @@ fn last_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
+/// Whether the role may install and run amcheck in the restored copy.
+pub fn may_amcheck(target: &ConnParams) -> bool {
+    let session = Session {
+        application_name: "bbp-maint backup verify",
+        timeout: Duration::from_secs(30),
+    };
+    pg::connect(target, &session)
+        .and_then(|mut c| {
+            Ok(c.query_one(
+                "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+                &[],
+            )?)
+        })
+        .map(|r| r.get(0))
+        .unwrap_or(false)
+}
+
 pub fn server_major(cfg: &Config) -> Option<u32> {
     let mut c = pg::connect(
         &cfg.database,
@@ -687,6 +733,18 @@ pub fn server_major(cfg: &Config) -> Option<u32> {
     v.parse::<u32>().ok().map(|n| n / 10_000)
 }
 
+/// How a restore runs beyond the archive itself.
+#[derive(Default)]
+pub struct RestoreOptions {
+    /// Where `pg_restore --verbose` progress goes (parallel restores only).
+    pub progress: Option<amcheck::Progress>,
+    /// Make the tables UNLOGGED between the pre-data and data sections.
+    /// A scratch copy that is dropped afterwards needs no WAL, and writing
+    /// none saves the CPU spent on it; `dr-test` does not ask for it, as it
+    /// times a restore the way an operator would run one.
+    pub unlogged: bool,
+}
+
 /// Restores into the scratch database: `pg_restore` for archives (in
 /// parallel where the format allows), `psql` in one transaction for SQL.
 pub fn restore(
@@ -696,39 +754,114 @@ pub fn restore(
     format: Format,
     b: &crate::config::Backup,
     ui: &Ui,
+    opts: RestoreOptions,
 ) -> Result<()> {
-    let (jobs, limit) = (b.restore_jobs, b.restore_timeout.0);
+    let jobs = b.restore_jobs;
+    let parallel = format != Format::Tar && jobs > 1;
     let passfile = PassFile::new(target)?;
-    let mut cmd = match format {
-        Format::Custom | Format::Directory | Format::Tar => {
+    if format.is_archive() {
+        let pg_restore = |sections: &[&str], parallel: bool| {
             let mut c = scratch::tool(bindir, "pg_restore", target, passfile.as_ref());
             c.args(["--exit-on-error", "--no-owner", "--no-privileges"])
+                .args(sections)
                 .arg(format!("--dbname={}", target.dbname));
-            if format != Format::Tar && jobs > 1 {
+            if parallel {
                 c.arg(format!("--jobs={jobs}"));
+                // Only the parallel loop reports finished items by id.
+                if opts.progress.is_some() {
+                    c.arg("--verbose");
+                }
             }
             c.arg(path);
             c
+        };
+        if opts.unlogged {
+            run_restore(
+                pg_restore(&["--section=pre-data"], false),
+                path,
+                format,
+                b,
+                ui,
+                None,
+            )?;
+            set_unlogged(target, b.restore_timeout.0)?;
+            return run_restore(
+                pg_restore(&["--section=data", "--section=post-data"], parallel),
+                path,
+                format,
+                b,
+                ui,
+                opts.progress,
+            );
         }
-        Format::Sql | Format::SqlGz => {
-            let mut c = scratch::tool(bindir, "psql", target, passfile.as_ref());
-            c.args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "--single-transaction",
-                "-o",
-                "/dev/null",
-            ]);
-            if format == Format::Sql {
-                c.arg("-f").arg(path);
-            } else {
-                c.stdin(Stdio::piped());
-            }
-            c
-        }
-    };
+        return run_restore(
+            pg_restore(&[], parallel),
+            path,
+            format,
+            b,
+            ui,
+            opts.progress,
+        );
+    }
+    let mut c = scratch::tool(bindir, "psql", target, passfile.as_ref());
+    c.args([
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--single-transaction",
+        "-o",
+        "/dev/null",
+    ]);
+    if format == Format::Sql {
+        c.arg("-f").arg(path);
+    } else {
+        c.stdin(Stdio::piped());
+    }
+    run_restore(c, path, format, b, ui, None)
+}
+
+/// Every ordinary table of the restored schema UNLOGGED, unless the
+/// archive has partitioned tables (a permanent partitioned table may not
+/// reference an unlogged one); the caller leaves archives with publications
+/// (which refuse unlogged tables) logged.
+fn set_unlogged(target: &ConnParams, timeout: Duration) -> Result<()> {
+    let mut c = pg::connect(
+        target,
+        &Session {
+            application_name: "bbp-maint backup verify",
+            timeout,
+        },
+    )?;
+    let rows = c.query(
+        "SELECT format('ALTER TABLE %s SET UNLOGGED', c.oid::regclass), \
+         bool_or(c.relkind = 'p') OVER () FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p' \
+         AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'",
+        &[],
+    )?;
+    if rows.iter().any(|r| r.get::<_, bool>(1)) {
+        return Ok(());
+    }
+    let sql: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0) + ";").collect();
+    c.batch_execute(&sql.concat())
+        .context("making the restored tables UNLOGGED")?;
+    Ok(())
+}
+
+/// Runs one restore command to its end: stderr's last lines kept for the
+/// error, `pg_restore --verbose` progress passed on, a `.sql.gz` fed
+/// through the decompressor.
+fn run_restore(
+    mut cmd: std::process::Command,
+    path: &Path,
+    format: Format,
+    b: &crate::config::Backup,
+    ui: &Ui,
+    progress: Option<amcheck::Progress>,
+) -> Result<()> {
+    let limit = b.restore_timeout.0;
     // Settings for these sessions only, in the scratch database: larger
     // sort memory for the index builds, and no wait for WAL flushes of a
     // copy that is dropped anyway (measured: 12.0 s to 7.7 s for 1M rows).
@@ -748,7 +881,7 @@ pub fn restore(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("cannot run {}", bindir.join(tool_name).display()))?;
+        .with_context(|| format!("cannot run {}", cmd.get_program().to_string_lossy()))?;
     // The last lines of stderr say why a restore failed; keep only those.
     let tail = Arc::new(Mutex::new(VecDeque::<String>::new()));
     let stderr = child.stderr.take();
@@ -756,6 +889,12 @@ pub fn restore(
     let reader = std::thread::spawn(move || {
         if let Some(e) = stderr {
             for line in BufReader::new(e).lines().map_while(Result::ok) {
+                if let Some(p) = &progress {
+                    p.line(&line);
+                }
+                if amcheck::is_progress(&line) {
+                    continue;
+                }
                 let mut t = keep.lock().unwrap_or_else(|p| p.into_inner());
                 if t.len() == 5 {
                     t.pop_front();
@@ -812,11 +951,17 @@ pub fn restore(
 /// and valid, `pg_amcheck`, and the configured assertions.
 pub fn integrity(
     cfg: &Config,
-    bindir: &Path,
     target: &ConnParams,
     toc: Option<&Toc>,
+    amcheck: Option<Checker>,
 ) -> Vec<(String, Check)> {
     let mut out = Vec::new();
+    // The checker goes on with whatever the restore left to it, on its own
+    // connections, while the counts and constraints are checked here.
+    let amcheck_started = Instant::now();
+    if let Some(a) = &amcheck {
+        a.restore_done();
+    }
     let session = Session {
         application_name: "bbp-maint backup verify",
         timeout: cfg.backup.restore_timeout.0,
@@ -828,28 +973,12 @@ pub fn integrity(
                 "integrity".into(),
                 Check::new("", Status::Unknown, format!("{e:#}")),
             ));
+            if let Some(a) = amcheck {
+                a.abandon();
+            }
             return out;
         }
     };
-    // pg_amcheck, where the role may install and run amcheck, runs on its
-    // own connection while the counts and constraints are checked here.
-    let superuser: bool = c
-        .query_one(
-            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
-            &[],
-        )
-        .map(|r| r.get(0))
-        .unwrap_or(false);
-    let amcheck_started = Instant::now();
-    let amcheck_pass = PassFile::new(target).ok().flatten();
-    let amcheck = superuser.then(|| {
-        scratch::spawn(
-            scratch::tool(bindir, "pg_amcheck", target, amcheck_pass.as_ref())
-                .args(["--install-missing", "--heapallindexed", "--no-strict-names"])
-                .arg(format!("--jobs={}", cfg.backup.restore_jobs))
-                .arg(format!("--database={}", target.dbname)),
-        )
-    });
 
     // Tables and exact row counts.
     let t0 = Instant::now();
@@ -975,31 +1104,20 @@ pub fn integrity(
         Check::new("", status, msg).with_duration(t0.elapsed()),
     ));
 
-    let check = match amcheck {
+    let check = match amcheck.map(Checker::finish) {
         None => Check::new(
             "",
             Status::Ok,
             "skipped: pg_amcheck needs a superuser to install and run amcheck",
         ),
-        Some(Err(e)) => Check::new("", Status::Unknown, format!("cannot run pg_amcheck: {e}")),
-        Some(Ok(running)) => match running.wait(Some(cfg.backup.restore_timeout.0)) {
-            Err(e) => Check::new("", Status::Unknown, format!("pg_amcheck: {e:#}")),
-            Ok((status, _, _)) if status.success() => Check::new(
+        Some(o) => Check::new("", o.status, o.message)
+            .with_metric(Metric::new("amcheck_tables", o.tables as f64, ""))
+            .with_metric(Metric::new(
+                "amcheck_tables_during_restore",
+                o.during_restore as f64,
                 "",
-                Status::Ok,
-                "pg_amcheck --heapallindexed: heap and btree indexes clean",
-            ),
-            Ok((_, out, err)) => Check::new(
-                "",
-                Status::Critical,
-                format!(
-                    "pg_amcheck found problems: {}",
-                    last_lines(&(out + &err), 3)
-                ),
-            ),
-        },
+            )),
     };
-    drop(amcheck_pass);
     out.push((
         "amcheck".into(),
         check.with_duration(amcheck_started.elapsed()),

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::backup::{self as verify, Ui};
 use crate::backup;
+use crate::backup::amcheck::{Checker, Plan};
 use crate::cli::DrTestArgs;
 use crate::config::Config;
 use crate::pg::scratch::{self, PassFile, Scratch};
@@ -146,7 +147,15 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     let t0 = Instant::now();
     let mut interrupted = None;
     let restored = d.step("restore", || {
-        match verify::restore(&bindir, &target, &path, format, &cfg.backup, ui) {
+        match verify::restore(
+            &bindir,
+            &target,
+            &path,
+            format,
+            &cfg.backup,
+            ui,
+            verify::RestoreOptions::default(),
+        ) {
             Ok(()) => Check::new(
                 "",
                 Status::Ok,
@@ -177,7 +186,18 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
             compare(&cfg.database, &target, tol, cfg.backup.restore_timeout.0)
         });
         // 4. The smoke checks of backup verify: essential tables, constraints, amcheck, assertions.
-        for (name, c) in verify::integrity(cfg, &bindir, &target, None) {
+        // The restore is timed as the operator's would be, so amcheck
+        // starts after it rather than beside it.
+        let amcheck = verify::may_amcheck(&target).then(|| {
+            Checker::start(
+                bindir.clone(),
+                target.clone(),
+                Plan::default(),
+                cfg.backup.restore_timeout.0,
+                cfg.backup.restore_jobs,
+            )
+        });
+        for (name, c) in verify::integrity(cfg, &target, None, amcheck) {
             d.step(&name, || c);
         }
     }
