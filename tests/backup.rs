@@ -173,7 +173,8 @@ fn publications_and_partitioned_tables_restore_as_they_are() {
         assert_eq!(code, 0, "{name}: {doc:#}");
         assert_eq!(status(&doc, "restorable"), "ok", "{name}: {doc:#}");
         assert!(
-            message(&doc, "tables").contains("events_2026 500"),
+            message(&doc, "tables")
+                .contains("570 rows (agents 50, audit 20, events 500, events_2026 500)"),
             "{name}: {}",
             message(&doc, "tables")
         );

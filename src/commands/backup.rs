@@ -982,17 +982,23 @@ pub fn integrity(
 
     // Tables and exact row counts.
     let t0 = Instant::now();
-    let tables: Vec<(String, String)> = c
+    let tables: Vec<(String, String, bool)> = c
         .query(
-            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+            "SELECT n.nspname, c.relname, c.relkind = 'p' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
              AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2",
             &[],
         )
-        .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
         .unwrap_or_default();
+    // A partitioned table's count is its partitions' rows again: shown, not added.
+    let partitioned: std::collections::HashSet<&str> = tables
+        .iter()
+        .filter(|t| t.2)
+        .map(|t| t.1.as_str())
+        .collect();
     let mut counts = Vec::new();
-    for (schema, name) in &tables {
+    for (schema, name, _) in &tables {
         let q = format!(
             "SELECT count(*) FROM {}.{}",
             scratch::ident(schema),
@@ -1026,7 +1032,11 @@ pub fn integrity(
             t.tables
         ));
     }
-    let total: i64 = counts.iter().map(|(_, n)| n.max(&0)).sum();
+    let total: i64 = counts
+        .iter()
+        .filter(|(t, _)| !partitioned.contains(t.as_str()))
+        .map(|(_, n)| n.max(&0))
+        .sum();
     let shown: Vec<String> = counts.iter().map(|(n, c)| format!("{n} {c}")).collect();
     let mut msg = format!(
         "{} tables, {total} rows ({})",
