@@ -146,7 +146,7 @@ fn daily_runs_every_task_logs_each_and_pings() {
             line[22..].starts_with(&format!("✓ Completed maintenance task: {display} (")),
             "{line}"
         );
-        assert!(line.ends_with(" s)"), "{line}");
+        assert!(line.ends_with(" s)") || line.ends_with(" ms)"), "{line}");
     }
     assert!(
         lines[5].contains("✓ All 5 maintenance tasks completed successfully"),
@@ -554,4 +554,47 @@ fn ping_url_reports_config_errors_and_a_dead_ping_changes_nothing() {
     );
     // Not a URL: a usage error.
     assert_eq!(code(&always.run(&["--ping-url", "nope", "window"])), 64);
+}
+
+#[test]
+fn a_restore_cut_at_its_timeout_stops_and_drops_its_scratch_database() {
+    let pg = Pg::start();
+    pg.psql("postgres", "CREATE DATABASE big");
+    // Enough rows that the restore and its index build outlast the timeout.
+    pg.psql(
+        "big",
+        "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 1500000) g;
+         CREATE INDEX ON t (h); CREATE INDEX ON t (id);",
+    );
+    let fx = Fixture::new(&pg);
+    let dump = fx.path("backups/app.dump");
+    pg.pg_dump("big", &["-Fc", "-Z0", "-f", dump.to_str().unwrap()]);
+    let sum = Command::new("sha256sum").arg(&dump).output().unwrap();
+    fs::write(fx.path("backups/app.dump.sha256"), &sum.stdout).unwrap();
+    let services = format!("[database]\nurl = \"{}\"\ntimeout = \"5s\"\n", pg.url());
+    let sb = Sandbox::new(&fx.config(
+        &services,
+        "[run.timeouts]\nbackup-verify-restore = \"1s\"\n[run.weekly]\ntasks = [\"backup-verify-restore\", \"disk-forecast\"]\n",
+    ));
+    let t0 = Instant::now();
+    let out = sb.run(&["--json", "run", "weekly"]);
+    let took = t0.elapsed();
+    let doc = json(&out);
+    assert_eq!(code(&out), 2, "{doc:#}\n{}", stderr(&out));
+    let t = task(&doc, "backup-verify-restore");
+    assert_eq!(t["timed_out"], true, "{t:#}");
+    assert!(
+        t["message"]
+            .as_str()
+            .unwrap()
+            .contains("stopped and cleaned up"),
+        "{t:#}"
+    );
+    assert_eq!(task(&doc, "disk-forecast")["status"], "ok");
+    assert!(
+        pg.scratch_databases().is_empty(),
+        "scratch database left: {:?}",
+        pg.scratch_databases()
+    );
+    assert!(took < Duration::from_secs(20), "took {took:?}");
 }

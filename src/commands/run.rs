@@ -349,9 +349,9 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
         _ => "✗",
     };
     log.line(&format!(
-        "{mark} {} (run {schedule}, {:.1} s)",
+        "{mark} {} (run {schedule}, {})",
         capitalise(&summary),
-        elapsed.as_secs_f64()
+        took(elapsed)
     ));
     report.data(json!({ "schedule": schedule, "log": cfg.run.log, "tasks": tasks_data }));
     let report = report.finish_with(status, summary);
@@ -402,15 +402,15 @@ fn finish_task(
     data: &mut Vec<serde_json::Value>,
     last_success: Option<i64>,
 ) {
-    let secs = o.duration.as_secs_f64();
+    let took = took(o.duration);
     log.line(&match o.status {
-        Status::Ok => format!("✓ Completed maintenance task: {display} ({secs:.1} s)"),
+        Status::Ok => format!("✓ Completed maintenance task: {display} ({took})"),
         Status::Warning => format!(
-            "⚠ Completed maintenance task with warnings: {display} ({secs:.1} s): {}",
+            "⚠ Completed maintenance task with warnings: {display} ({took}): {}",
             o.message
         ),
         _ => format!(
-            "✗ Failed maintenance task: {display} ({secs:.1} s): {}",
+            "✗ Failed maintenance task: {display} ({took}): {}",
             o.message
         ),
     });
@@ -426,6 +426,15 @@ fn finish_task(
         "report": o.report,
     }));
     report.push(Check::new(name, o.status, o.message).with_duration(o.duration));
+}
+
+/// "0.4 s", or "23 ms" under a tenth of a second (where "0.0 s" would say nothing).
+fn took(d: Duration) -> String {
+    if d < Duration::from_millis(100) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
 
 /// Runs one task on its own thread. At its deadline the task is cancelled
