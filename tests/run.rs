@@ -386,6 +386,11 @@ fn a_second_run_at_once_exits_75_and_sigterm_ends_the_first() {
     let status = first.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    let log = fx.log();
+    assert!(
+        log.contains("✗ Interrupted maintenance task: Health Check: interrupted"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -597,4 +602,118 @@ fn a_restore_cut_at_its_timeout_stops_and_drops_its_scratch_database() {
         pg.scratch_databases()
     );
     assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+#[test]
+fn a_task_that_never_returns_is_abandoned_and_fail_fast_stops_the_rest() {
+    let fx = tempfile::tempdir().unwrap();
+    let p = fx.path();
+    // Opening a FIFO nobody writes to blocks in open(2): no poll can stop it.
+    let fifo = p.join("stuck.log");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let cfg = format!(
+        r#"[run]
+log = "{p}/m.log"
+grace = "1s"
+[run.timeouts]
+logs = "1s"
+[run.daily]
+tasks = ["logs", "disk"]
+[disk]
+state_dir = "{p}/state"
+include_mounts = ["/"]
+warn_pct = 99
+crit_pct = 100
+[logs]
+paths = ["{fifo}"]
+"#,
+        p = p.display(),
+        fifo = fifo.display()
+    );
+    let sb = Sandbox::new(&cfg);
+    let t0 = Instant::now();
+    let out = sb.run(&["--json", "run", "daily"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 2, "{doc:#}");
+    let logs = task(&doc, "logs");
+    assert!(
+        logs["message"].as_str().unwrap().ends_with("was abandoned"),
+        "{logs:#}"
+    );
+    assert_eq!(task(&doc, "disk")["status"], "ok");
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+
+    // --fail-fast: the rest is reported, not run.
+    let out = sb.run(&["--json", "run", "daily", "--fail-fast"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 2, "{doc:#}");
+    let disk = task(&doc, "disk");
+    assert_eq!(disk["status"], "unknown");
+    assert_eq!(disk["message"], "not run: --fail-fast after 'logs' failed");
+    assert!(disk["report"].is_null());
+    // --continue and --fail-fast exclude each other.
+    assert_eq!(
+        code(&sb.run(&["run", "daily", "--fail-fast", "--continue"])),
+        64
+    );
+}
+
+#[test]
+fn three_schedules_at_once_share_the_log_line_by_line() {
+    let fx = tempfile::tempdir().unwrap();
+    let p = fx.path().display().to_string();
+    let sb = Sandbox::new(&format!(
+        r#"[run]
+log = "{p}/m.log"
+[run.daily]
+tasks = ["disk", "disk-clean"]
+[run.weekly]
+tasks = ["disk-forecast", "disk-clean"]
+[run.monthly]
+tasks = ["disk-clean", "disk"]
+[disk]
+state_dir = "{p}/state"
+include_mounts = ["/"]
+warn_pct = 99
+crit_pct = 100
+[[clean.rule]]
+dir = "{p}"
+glob = "bailbondpro_*"
+older_than = "1d"
+"#
+    ));
+    let rounds = 5;
+    for _ in 0..rounds {
+        let children: Vec<_> = ["daily", "weekly", "monthly"]
+            .iter()
+            .map(|s| {
+                sb.cmd(&["--quiet", "run", s])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut c in children {
+            // 0 or, when two schedules met on a task's lock, 3.
+            let st = c.wait().unwrap().code().unwrap();
+            assert!(st == 0 || st == 3, "exit {st}");
+        }
+    }
+    let log = fs::read_to_string(fx.path().join("m.log")).unwrap();
+    assert_eq!(log.lines().count(), rounds * 3 * 3, "{log}");
+    for line in log.lines() {
+        assert!(regex_like_stamp(line), "{line}");
+        let rest = &line[22..];
+        assert!(
+            ["✓ ", "⚠ ", "✗ "].iter().any(|m| rest.starts_with(m)),
+            "{line}"
+        );
+    }
 }

@@ -298,7 +298,17 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
                     Outcome::without_report(Status::Unknown, format!("not run: {e}"))
                 }
                 Err(e) => Outcome::without_report(Status::Unknown, format!("{e:#}")),
-                Ok(_lock) => execute(&cfg, t, timeout, cfg.run.grace.0, ui)?,
+                Ok(_lock) => match execute(&cfg, t, timeout, cfg.run.grace.0, ui) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        // Interrupted: the log still says where the run stopped.
+                        log.line(&format!(
+                            "✗ Interrupted maintenance task: {}: {e:#}",
+                            t.display
+                        ));
+                        return Err(e);
+                    }
+                },
             }
         };
         if matches!(outcome.status, Status::Ok | Status::Warning) && outcome.report.is_some() {
