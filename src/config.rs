@@ -1266,11 +1266,28 @@ pub fn mask_url(u: &str) -> Option<String> {
     Some(parsed.to_string())
 }
 
+/// A webhook URL reduced to its scheme and host: the rest may be the key.
+pub fn mask_webhook(u: &str) -> String {
+    match url::Url::parse(u) {
+        Ok(p) => format!(
+            "{}://{}/{MASK}",
+            p.scheme(),
+            p.host_str().unwrap_or_default()
+        ),
+        Err(_) => MASK.into(),
+    }
+}
+
 fn mask_secrets(v: &mut toml::Value) {
     match v {
         toml::Value::Table(t) => {
             for (k, v) in t.iter_mut() {
-                if k.contains("password") || k.contains("token") || k.contains("secret") {
+                if k.contains("webhook") {
+                    // A webhook's path is its secret (Slack's /services/T…/B…/X…).
+                    if let toml::Value::String(s) = v {
+                        *s = mask_webhook(s);
+                    }
+                } else if k.contains("password") || k.contains("token") || k.contains("secret") {
                     if let toml::Value::String(s) = v
                         && s != "(none)"
                     {
@@ -1391,6 +1408,18 @@ mod tests {
         }
         assert!(shown.contains(MASK));
         assert!(shown.contains("host = \"db\""), "{shown}");
+    }
+
+    #[test]
+    fn show_masks_the_webhook_path() {
+        let c = load_str(
+            "[run]\nalert_webhook = \"https://hooks.slack.com/services/T0/B0/s3cr3t\"\n",
+            &[],
+        )
+        .unwrap();
+        let shown = c.show();
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("https://hooks.slack.com/"), "{shown}");
     }
 
     #[test]

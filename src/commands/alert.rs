@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::RunArgs;
-use crate::config::{Config, mask_url};
+use crate::config::{Config, mask_webhook};
 use crate::report::{Report, Status};
 
 pub fn send(cfg: &Config, args: &RunArgs, report: &Report) {
@@ -32,7 +32,7 @@ pub fn send(cfg: &Config, args: &RunArgs, report: &Report) {
             "report": report,
         });
         if let Err(e) = webhook(url, &body, timeout) {
-            let shown = mask_url(url).unwrap_or_default();
+            let shown = mask_webhook(url);
             eprintln!("bbp-maint: warning: alert webhook {shown} failed: {e}");
         }
     }
