@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_bbp_maint_global_optspecs
-    string join \n config= format= json q/quiet v/verbose color= timeout= prom-textfile= wait h/help V/version
+    string join \n config= format= json q/quiet v/verbose color= timeout= prom-textfile= wait ping-url= h/help V/version
 end
 
 function __fish_bbp_maint_needs_command
@@ -33,6 +33,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
@@ -44,6 +45,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "disk" -d 'Space
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "run" -d 'Run a schedule\'s tasks (automated-maintenance.sh): a maintenance log, alerts, one exit code'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "window" -d 'Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -61,6 +64,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
@@ -77,6 +81,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l cross-filesystems -d 'With --top, also count directories on other filesystems'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s q -l quiet -d 'Print nothing when everything is OK'
@@ -95,6 +100,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l dry-run -d 'List what would be removed; remove nothing'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s q -l quiet -d 'Print nothing when everything is OK'
@@ -116,6 +122,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l include-rotated -d 'Also read rotated files beside each one (app.log.1, app.log.2.gz, …), oldest first'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s q -l quiet -d 'Print nothing when everything is OK'
@@ -132,6 +139,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
@@ -149,6 +157,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l all -d 'Verify every backup in the directory, not only the newest'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l no-restore -d 'Skip the restore and the checks of the restored copy'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l write-checksum -d 'Record the SHA-256 in <file>.sha256 when none is on record'
@@ -172,6 +181,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l fresh -d 'Dump the live database now (pg_dump -Fc) and restore that; the dump counts towards the RTO'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s q -l quiet -d 'Print nothing when everything is OK'
@@ -179,6 +189,44 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s v -l ver
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s h -l help -d 'Print help'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l alert-webhook -d 'On a result that is not OK, POST a JSON message (Slack-compatible `text`, plus the report) here' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l alert-command -d 'On a result that is not OK, run this shell command with the summary on stdin ($1 subject, $2 summary)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l fail-fast -d 'Stop at the first task that fails; the rest are reported as not run'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l continue -d 'Run every task whatever the others do (the default; overrides run.fail_fast)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l first-sunday -d 'Do nothing (exit 0) unless today is the first Sunday of the month, for cron and Kubernetes'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l ignore-window -d 'Run heavy tasks (restores, drills) even outside the configured maintenance windows'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
@@ -188,6 +236,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
@@ -206,6 +255,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
@@ -221,6 +271,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
@@ -239,6 +290,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
@@ -257,6 +309,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
@@ -273,6 +326,7 @@ always\t''
 never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
@@ -282,14 +336,16 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Write man pages (bbp-maint.1 and one per subcommand) into DIR'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "run" -d 'Run a schedule\'s tasks (automated-maintenance.sh): a maintenance log, alerts, one exit code'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "window" -d 'Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from disk" -f -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'

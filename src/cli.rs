@@ -61,6 +61,10 @@ pub struct GlobalArgs {
     /// Wait for the job's lock instead of exiting 75 when another run holds it
     #[arg(long, global = true)]
     pub wait: bool,
+
+    /// Ping URL/start before the job and URL/<exit code> after it, with the output's tail (healthchecks.io)
+    #[arg(long, global = true, value_name = "URL", value_parser = parse_http_url)]
+    pub ping_url: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -87,6 +91,12 @@ pub enum Command {
 
     /// The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up
     DrTest(DrTestArgs),
+
+    /// Run a schedule's tasks (automated-maintenance.sh): a maintenance log, alerts, one exit code
+    Run(RunArgs),
+
+    /// Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts
+    Window,
 
     /// Validate a configuration file or print the effective configuration
     #[command(subcommand)]
@@ -210,6 +220,54 @@ pub struct DrTestArgs {
     pub report_dir: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Which schedule: the task lists [run.daily], [run.weekly], [run.monthly]
+    #[arg(value_enum)]
+    pub schedule: Schedule,
+
+    /// Stop at the first task that fails; the rest are reported as not run
+    #[arg(long, conflicts_with = "continue_")]
+    pub fail_fast: bool,
+
+    /// Run every task whatever the others do (the default; overrides run.fail_fast)
+    #[arg(long = "continue")]
+    pub continue_: bool,
+
+    /// On a result that is not OK, POST a JSON message (Slack-compatible `text`, plus the report) here
+    #[arg(long, value_name = "URL", value_parser = parse_http_url)]
+    pub alert_webhook: Option<String>,
+
+    /// On a result that is not OK, run this shell command with the summary on stdin ($1 subject, $2 summary)
+    #[arg(long, value_name = "CMD")]
+    pub alert_command: Option<String>,
+
+    /// Do nothing (exit 0) unless today is the first Sunday of the month, for cron and Kubernetes
+    #[arg(long)]
+    pub first_sunday: bool,
+
+    /// Run heavy tasks (restores, drills) even outside the configured maintenance windows
+    #[arg(long)]
+    pub ignore_window: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Schedule {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl Schedule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Schedule::Daily => "daily",
+            Schedule::Weekly => "weekly",
+            Schedule::Monthly => "monthly",
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DiskCommand {
     /// Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)
@@ -257,6 +315,10 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+fn parse_http_url(s: &str) -> Result<String, String> {
+    crate::config::check_http_url(s).map(|_| s.to_string())
+}
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::config::Dur::parse(s).map(|d| d.0)

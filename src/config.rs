@@ -568,6 +568,79 @@ impl Default for Dr {
     }
 }
 
+/// `[run]`: the schedules of `run daily|weekly|monthly`, its log and alerts.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Run {
+    /// The maintenance log, one line per task; `""` writes none.
+    pub log: PathBuf,
+    /// Stop at the first task that fails (CRITICAL or UNKNOWN) instead of
+    /// running the rest.
+    pub fail_fast: bool,
+    /// How long a task cut at its timeout may take to stop its children and
+    /// drop its scratch database before it is abandoned.
+    pub grace: Dur,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert_webhook: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert_command: Option<String>,
+    pub alert_timeout: Dur,
+    /// Per-task timeouts replacing the built-in ones, by task name.
+    pub timeouts: BTreeMap<String, Dur>,
+    pub daily: Schedule,
+    pub weekly: Schedule,
+    pub monthly: Schedule,
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        use crate::commands::run::default_tasks;
+        Run {
+            log: PathBuf::from("/var/log/bailbondpro/maintenance.log"),
+            fail_fast: false,
+            grace: Dur::secs(30),
+            alert_webhook: None,
+            alert_command: None,
+            alert_timeout: Dur::secs(10),
+            timeouts: BTreeMap::new(),
+            daily: Schedule {
+                tasks: default_tasks("daily"),
+            },
+            weekly: Schedule {
+                tasks: default_tasks("weekly"),
+            },
+            monthly: Schedule {
+                tasks: default_tasks("monthly"),
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub tasks: Vec<String>,
+}
+
+/// `[[window]]` as written; resolved into `window::Window`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowFile {
+    pub name: String,
+    /// Days and a local time range: `Sun 02:00-06:00`, `Mon-Fri 23:00-01:00`.
+    pub when: String,
+    #[serde(default = "default_impact")]
+    pub impact: String,
+    #[serde(default)]
+    pub services: Vec<String>,
+}
+
+fn default_impact() -> String {
+    "low".into()
+}
+
+pub const IMPACTS: [&str; 4] = ["none", "low", "medium", "high"];
+
 pub const HEALTH_CHECKS: [&str; 5] = ["database", "redis", "api", "storage", "external"];
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -606,6 +679,9 @@ struct FileConfig {
     logs: Logs,
     backup: Backup,
     dr: Dr,
+    run: Run,
+    #[serde(rename = "window", skip_serializing_if = "Vec::is_empty")]
+    windows: Vec<WindowFile>,
 }
 
 /// Flags that override the file and the environment.
@@ -631,6 +707,8 @@ pub struct Config {
     pub logs: Logs,
     pub backup: Backup,
     pub dr: Dr,
+    pub run: Run,
+    pub windows: Vec<crate::window::Window>,
 }
 
 impl Config {
@@ -686,7 +764,19 @@ impl Config {
             logs,
             backup,
             dr,
+            run,
+            windows,
         } = parsed;
+        // `validate` has parsed every `when` already.
+        let windows = windows
+            .iter()
+            .filter_map(|w| {
+                let mut win = crate::window::Window::parse(&w.name, &w.when).ok()?;
+                win.impact = w.impact.clone();
+                win.services = w.services.clone();
+                Some(win)
+            })
+            .collect();
 
         // Environment layer.
         if let Some(dir) = env.var("BBP_MAINT_RUNTIME_DIR") {
@@ -726,6 +816,8 @@ impl Config {
             logs,
             backup,
             dr,
+            run,
+            windows,
         })
     }
 
@@ -775,6 +867,20 @@ impl Config {
         put("logs", toml::Value::try_from(&self.logs));
         put("backup", toml::Value::try_from(&self.backup));
         put("dr", toml::Value::try_from(&self.dr));
+        put("run", toml::Value::try_from(&self.run));
+        if !self.windows.is_empty() {
+            let ws: Vec<WindowFile> = self
+                .windows
+                .iter()
+                .map(|w| WindowFile {
+                    name: w.name.clone(),
+                    when: w.when.clone(),
+                    impact: w.impact.clone(),
+                    services: w.services.clone(),
+                })
+                .collect();
+            put("window", toml::Value::try_from(ws));
+        }
         let mut value = toml::Value::Table(doc);
         mask_secrets(&mut value);
         let header = match &self.file {
@@ -1029,11 +1135,82 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
     if b.restore_jobs == 0 {
         return err("backup.restore_jobs", "must be at least 1".into());
     }
+    validate_run(&c.run, source)?;
+    let mut names = std::collections::HashSet::new();
+    for (i, w) in c.windows.iter().enumerate() {
+        if let Err(p) = crate::window::Window::parse(&w.name, &w.when) {
+            return err(&format!("window[{i}].when"), p);
+        }
+        if !IMPACTS.contains(&w.impact.as_str()) {
+            return err(
+                &format!("window[{i}].impact"),
+                format!("{:?} is not one of {}", w.impact, IMPACTS.join(", ")),
+            );
+        }
+        if !names.insert(&w.name) {
+            return err(
+                &format!("window[{i}].name"),
+                format!("{:?} is used by two windows", w.name),
+            );
+        }
+    }
     if !(0.0..=1.0).contains(&c.health.degraded_ratio) {
         return err(
             "health.degraded_ratio",
             format!("{} is not a ratio between 0 and 1", c.health.degraded_ratio),
         );
+    }
+    Ok(())
+}
+
+/// Task names must exist, and be built into this binary: a schedule naming
+/// a task that would not run is refused before anything runs.
+fn validate_run(r: &Run, source: &str) -> Result<(), ConfigError> {
+    use crate::commands::run::{KNOWN_TASKS, task};
+    let err = |key: String, problem: String| Err(ConfigError::new(source, key, problem));
+    let known = |key: String, name: &str| {
+        if KNOWN_TASKS.contains(&name) {
+            Ok(())
+        } else {
+            err(
+                key,
+                format!(
+                    "unknown task {name:?}; the tasks are {}",
+                    KNOWN_TASKS.join(", ")
+                ),
+            )
+        }
+    };
+    for (sched, list) in [
+        ("daily", &r.daily.tasks),
+        ("weekly", &r.weekly.tasks),
+        ("monthly", &r.monthly.tasks),
+    ] {
+        for (i, name) in list.iter().enumerate() {
+            let key = format!("run.{sched}.tasks[{i}]");
+            known(key.clone(), name)?;
+            if task(name).is_none() {
+                return err(key, format!("task '{name}' is not available in this build"));
+            }
+            if list[..i].contains(name) {
+                return err(key, format!("task '{name}' is listed twice"));
+            }
+        }
+    }
+    for (name, d) in &r.timeouts {
+        known(format!("run.timeouts.{name}"), name)?;
+        if d.0.is_zero() {
+            return err(
+                format!("run.timeouts.{name}"),
+                "a timeout of 0 would cut the task before it starts".into(),
+            );
+        }
+    }
+    if let Some(u) = &r.alert_webhook {
+        check_http_url(u).or_else(|p| err("run.alert_webhook".into(), p))?;
+    }
+    if r.alert_timeout.0.is_zero() {
+        return err("run.alert_timeout".into(), "must be above 0".into());
     }
     Ok(())
 }
@@ -1089,11 +1266,28 @@ pub fn mask_url(u: &str) -> Option<String> {
     Some(parsed.to_string())
 }
 
+/// A webhook URL reduced to its scheme and host: the rest may be the key.
+pub fn mask_webhook(u: &str) -> String {
+    match url::Url::parse(u) {
+        Ok(p) => format!(
+            "{}://{}/{MASK}",
+            p.scheme(),
+            p.host_str().unwrap_or_default()
+        ),
+        Err(_) => MASK.into(),
+    }
+}
+
 fn mask_secrets(v: &mut toml::Value) {
     match v {
         toml::Value::Table(t) => {
             for (k, v) in t.iter_mut() {
-                if k.contains("password") || k.contains("token") || k.contains("secret") {
+                if k.contains("webhook") {
+                    // A webhook's path is its secret (Slack's /services/T…/B…/X…).
+                    if let toml::Value::String(s) = v {
+                        *s = mask_webhook(s);
+                    }
+                } else if k.contains("password") || k.contains("token") || k.contains("secret") {
                     if let toml::Value::String(s) = v
                         && s != "(none)"
                     {
@@ -1214,6 +1408,18 @@ mod tests {
         }
         assert!(shown.contains(MASK));
         assert!(shown.contains("host = \"db\""), "{shown}");
+    }
+
+    #[test]
+    fn show_masks_the_webhook_path() {
+        let c = load_str(
+            "[run]\nalert_webhook = \"https://hooks.slack.com/services/T0/B0/s3cr3t\"\n",
+            &[],
+        )
+        .unwrap();
+        let shown = c.show();
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("https://hooks.slack.com/"), "{shown}");
     }
 
     #[test]

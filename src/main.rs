@@ -11,10 +11,12 @@ mod exit;
 mod lock;
 mod logs;
 mod pg;
+mod ping;
 mod render;
 mod report;
 mod signals;
 mod units;
+mod window;
 
 use std::io::{self, IsTerminal, Write};
 
@@ -47,24 +49,55 @@ fn run() -> ExitCode {
         eprintln!("bbp-maint: cannot install signal handlers: {e}");
         return ExitCode::Unknown;
     }
-    match dispatch(&cli) {
+    let ping = match (&cli.global.ping_url, job_name(&cli.command)) {
+        (Some(url), Some(_)) => {
+            *CAPTURE.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+            Some(ping::start(url))
+        }
+        _ => None,
+    };
+    let code = outcome(&cli);
+    if let Some(p) = ping {
+        let out = CAPTURE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default();
+        p.finish(code.code(), &out);
+    }
+    code
+}
+
+/// What `--ping-url` sends as the body: what went to stdout, and the error.
+static CAPTURE: std::sync::Mutex<Option<Vec<u8>>> = std::sync::Mutex::new(None);
+
+fn capture(bytes: &[u8]) {
+    if let Some(buf) = CAPTURE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        buf.extend_from_slice(bytes);
+    }
+}
+
+fn outcome(cli: &Cli) -> ExitCode {
+    match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             let code = classify(&e);
-            if code == ExitCode::Interrupted {
-                eprintln!("bbp-maint: interrupted; cleanup done");
+            let message = if code == ExitCode::Interrupted {
+                "bbp-maint: interrupted; cleanup done".to_string()
             } else {
-                eprintln!("bbp-maint: {}: {e:#}", label(code));
-            }
+                format!("bbp-maint: {}: {e:#}", label(code))
+            };
+            eprintln!("{message}");
+            capture(format!("{message}\n").as_bytes());
             // Machines reading JSON or a Nagios line get one even now.
             if let Some(name) = job_name(&cli.command)
-                && output_format(&cli) != Format::Human
+                && output_format(cli) != Format::Human
             {
                 let mut report = report::ReportBuilder::new(name)
                     .finish_with(Status::Unknown, format!("{}: {e:#}", label(code)));
                 report.exit_code = code.code();
                 let opts = RenderOptions {
-                    format: output_format(&cli),
+                    format: output_format(cli),
                     quiet: false,
                     verbose: false,
                     color: false,
@@ -113,6 +146,17 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         })?,
         Command::DrTest(args) => job(cli, "dr-test", |cfg| commands::dr::run(cfg, args, &ui(cli)))?,
         Command::Logs(args) => job(cli, "logs", |cfg| commands::logs::run(cfg, args))?,
+        Command::Run(args) => {
+            let name = format!("run-{}", args.schedule.as_str());
+            job(cli, &name, |cfg| {
+                commands::run::run(cfg, args, &ui(cli), cli.global.wait)
+            })?
+        }
+        // Read-only: no lock.
+        Command::Window => {
+            let cfg = load_config(cli)?;
+            return Ok(emit(cli, &commands::window::run(&cfg)?));
+        }
         Command::Disk(args) => match (&args.command, &args.top) {
             (Some(DiskCommand::Clean { dry_run }), _) => {
                 job(cli, "disk-clean", |cfg| commands::clean::run(cfg, *dry_run))?
@@ -202,6 +246,7 @@ fn output_format(cli: &Cli) -> Format {
 
 /// A reader that went away (`| head`) is not an error: the verdict stands.
 fn write_stdout(buf: &[u8]) {
+    capture(buf);
     let mut stdout = io::stdout().lock();
     if let Err(e) = stdout.write_all(buf).and_then(|_| stdout.flush())
         && e.kind() != io::ErrorKind::BrokenPipe
@@ -219,6 +264,12 @@ fn job_name(c: &Command) -> Option<&'static str> {
         Command::Logs(_) => "logs",
         Command::Backup(_) => "backup-verify",
         Command::DrTest(_) => "dr-test",
+        Command::Run(a) => match a.schedule {
+            cli::Schedule::Daily => "run-daily",
+            cli::Schedule::Weekly => "run-weekly",
+            cli::Schedule::Monthly => "run-monthly",
+        },
+        Command::Window => "window",
         Command::Config(_) | Command::Generate(_) => return None,
     })
 }

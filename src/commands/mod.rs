@@ -1,6 +1,7 @@
 //! One file per command. Each gathers, judges and returns a `Report`; the
 //! caller renders it.
 
+pub mod alert;
 pub mod backup;
 pub mod clean;
 pub mod config;
@@ -9,3 +10,5 @@ pub mod dr;
 pub mod generate;
 pub mod health;
 pub mod logs;
+pub mod run;
+pub mod window;

@@ -91,6 +91,42 @@ pub fn exposition(report: &Report) -> String {
             metrics,
         );
     }
+    // `run`: one sample per task, and when each last succeeded (kept across
+    // runs, so a task failing for days shows a stale time).
+    if let Some(tasks) = report.data.get("tasks").and_then(|t| t.as_array())
+        && !tasks.is_empty()
+    {
+        let per_task = |f: &dyn Fn(&serde_json::Value) -> Option<f64>| {
+            tasks
+                .iter()
+                .filter_map(|t| {
+                    let name = t.get("name")?.as_str()?;
+                    Some((
+                        format!("command=\"{cmd}\",task=\"{}\"", escape(name)),
+                        f(t)?,
+                    ))
+                })
+                .collect::<Vec<_>>()
+        };
+        family(
+            "bbp_maint_task_status",
+            "Status of each task of the run: 0 ok, 1 warning, 2 critical, 3 unknown.",
+            per_task(&|t| t.get("exit_code")?.as_f64()),
+        );
+        family(
+            "bbp_maint_task_duration_seconds",
+            "Wall time of each task of the run.",
+            per_task(&|t| Some(t.get("duration_ms")?.as_f64()? / 1000.0)),
+        );
+        let last = per_task(&|t| t.get("last_success")?.as_f64());
+        if !last.is_empty() {
+            family(
+                "bbp_maint_task_last_success_timestamp_seconds",
+                "Unix time at which each task last ended OK or WARNING.",
+                last,
+            );
+        }
+    }
     s
 }
 

@@ -732,3 +732,123 @@ impl Healthy {
         )
     }
 }
+
+// ------------------------------------------------------- recording HTTP server
+
+/// One request as a `Recorder` received it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    /// The path and query, as sent.
+    pub target: String,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// An HTTP server on 127.0.0.1 that answers every request with `status`
+/// and sends each request (method, target, body) on `requests`, so a test
+/// can see what a webhook or a ping carried.
+pub struct Recorder {
+    pub port: u16,
+    pub requests: mpsc::Receiver<Request>,
+}
+
+impl Recorder {
+    pub fn start(status: u16) -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let tx = tx.clone();
+                thread::spawn(move || {
+                    // Recorded before the answer, so that once the client
+                    // has its answer the test can see the request.
+                    if let Some((r, mut stream)) = record(stream) {
+                        let _ = tx.send(r);
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 {status} Test\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                        );
+                    }
+                });
+            }
+        });
+        Recorder { port, requests: rx }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The next request, waiting at most `limit`.
+    pub fn next(&self, limit: Duration) -> Option<Request> {
+        self.requests.recv_timeout(limit).ok()
+    }
+
+    /// Every request received so far, without waiting.
+    pub fn drain(&self) -> Vec<Request> {
+        self.requests.try_iter().collect()
+    }
+}
+
+fn record(stream: TcpStream) -> Option<(Request, TcpStream)> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut length = 0usize;
+    let mut chunked = false;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().ok()?;
+        }
+        if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+            chunked = true;
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            line.clear();
+            reader.read_line(&mut line).ok()?;
+            let n = usize::from_str_radix(line.trim(), 16).ok()?;
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).ok()?;
+    }
+    Some((
+        Request {
+            method,
+            target,
+            body,
+        },
+        stream,
+    ))
+}

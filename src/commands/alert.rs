@@ -1,0 +1,108 @@
+//! Alerts for a `run` that is not OK: the guide's `send-alert.sh`. A
+//! webhook gets a JSON message (Slack's `text` plus the whole report); a
+//! command gets the summary on stdin. Each is bounded by `run.alert_timeout`,
+//! and a failed alert is said on stderr: it never changes the exit code.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::cli::RunArgs;
+use crate::config::{Config, mask_webhook};
+use crate::report::{Report, Status};
+
+pub fn send(cfg: &Config, args: &RunArgs, report: &Report) {
+    let timeout = cfg.run.alert_timeout.0;
+    let text = summary(report);
+    let subject = format!(
+        "bbp-maint {} on {}: {}",
+        report.command.replacen('-', " ", 1),
+        hostname(),
+        report.status.label()
+    );
+    if let Some(url) = args
+        .alert_webhook
+        .as_ref()
+        .or(cfg.run.alert_webhook.as_ref())
+    {
+        let body = json!({
+            "text": format!("{subject}\n{text}"),
+            "report": report,
+        });
+        if let Err(e) = webhook(url, &body, timeout) {
+            let shown = mask_webhook(url);
+            eprintln!("bbp-maint: warning: alert webhook {shown} failed: {e}");
+        }
+    }
+    if let Some(cmd) = args
+        .alert_command
+        .as_ref()
+        .or(cfg.run.alert_command.as_ref())
+        && let Err(e) = command(cmd, &subject, &text, report, timeout)
+    {
+        eprintln!("bbp-maint: warning: alert command failed: {e}");
+    }
+}
+
+/// The summary line and one line per task that is not OK.
+pub fn summary(report: &Report) -> String {
+    let mut s = format!("{}: {}\n", report.status.label(), report.summary);
+    for c in &report.checks {
+        if c.status != Status::Ok {
+            s.push_str(&format!("{} {}: {}\n", c.status.label(), c.name, c.message));
+        }
+    }
+    s
+}
+
+fn webhook(url: &str, body: &serde_json::Value, timeout: Duration) -> Result<(), String> {
+    let agent = super::health::http_agent(timeout);
+    let resp = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .send(body.to_string().as_bytes())
+        .map_err(|e| e.to_string())?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("answered HTTP {}", resp.status().as_u16()))
+    }
+}
+
+/// `sh -c CMD` with the subject and the summary as `$1` and `$2` (the
+/// guide's `send-alert.sh "subject" "message"`), the summary on stdin too.
+fn command(
+    cmd: &str,
+    subject: &str,
+    text: &str,
+    report: &Report,
+    timeout: Duration,
+) -> Result<(), String> {
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", cmd, "bbp-maint-alert", subject, text])
+        .env("BBP_MAINT_STATUS", report.status.label())
+        .env("BBP_MAINT_EXIT_CODE", report.exit_code.to_string())
+        .env("BBP_MAINT_COMMAND", &report.command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
+    // A command that does not read stdin gets EPIPE: not a failure.
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(text.as_bytes());
+    }
+    match crate::pg::scratch::wait_child(&mut child, Some(timeout)) {
+        Ok(st) if st.success() => Ok(()),
+        Ok(st) => Err(format!("{cmd:?} exited with {st}")),
+        Err(e) => Err(format!("{cmd:?}: {e:#}")),
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}

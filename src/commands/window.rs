@@ -1,0 +1,124 @@
+//! `window`: is now inside a maintenance window, and when does the next one
+//! start (the guide's `MaintenanceScheduler`). Exit 0 inside, 1 outside, so
+//! that `bbp-maint window && heavy-thing` does the heavy thing only inside.
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::report::{Check, Report, ReportBuilder, Status};
+use crate::window::{self, Window};
+
+const STAMP: &str = "%a %Y-%m-%d %H:%M %Z";
+
+pub fn run(cfg: &Config) -> Result<Report> {
+    Ok(judge(&cfg.windows, &jiff::Zoned::now()))
+}
+
+fn describe(w: &Window) -> serde_json::Value {
+    json!({
+        "name": w.name,
+        "when": w.when,
+        "impact": w.impact,
+        "services": w.services,
+    })
+}
+
+pub fn judge(windows: &[Window], now: &jiff::Zoned) -> Report {
+    let mut b = ReportBuilder::new("window");
+    let current = window::current(windows, now);
+    let next = window::next(windows, now);
+    let next_text = next.as_ref().map(|(w, s)| {
+        let wait = now
+            .until(s)
+            .ok()
+            .and_then(|span| span.to_duration(now).ok())
+            .and_then(|d| std::time::Duration::try_from(d).ok())
+            .map(|d| {
+                let mins = d.as_secs().div_ceil(60);
+                humantime::format_duration(std::time::Duration::from_secs(mins * 60)).to_string()
+            })
+            .unwrap_or_default();
+        format!("'{}' starts {} (in {wait})", w.name, s.strftime(STAMP))
+    });
+    let (status, message) = match (current, windows.is_empty()) {
+        (_, true) => (
+            Status::Warning,
+            "no maintenance window is configured ([[window]] in the config)".to_string(),
+        ),
+        (Some(w), _) => {
+            let ends = w
+                .ends(now)
+                .map(|e| e.strftime(STAMP).to_string())
+                .unwrap_or_default();
+            let services = if w.services.is_empty() {
+                String::new()
+            } else {
+                format!(", services {}", w.services.join(", "))
+            };
+            (
+                Status::Ok,
+                format!(
+                    "inside '{}' ({}, impact {}{services}) until {ends}",
+                    w.name, w.when, w.impact
+                ),
+            )
+        }
+        (None, false) => (
+            Status::Warning,
+            format!(
+                "outside the maintenance windows; next: {}",
+                next_text.clone().unwrap_or_else(|| "none".into())
+            ),
+        ),
+    };
+    b.push(Check::new("window", status, message));
+    b.data(json!({
+        "now": now.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        "inside": current.is_some(),
+        "current": current.map(|w| {
+            let mut d = describe(w);
+            d["ends_at"] = json!(w.ends(now).map(|e| e.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()));
+            d
+        }),
+        "next": next.map(|(w, s)| {
+            let mut d = describe(w);
+            d["starts_at"] = json!(s.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string());
+            d
+        }),
+        "windows": windows.iter().map(describe).collect::<Vec<_>>(),
+    }));
+    let summary = match current {
+        Some(w) => format!("inside maintenance window '{}'", w.name),
+        None => match next_text {
+            Some(n) => format!("outside; next {n}"),
+            None => "outside; no window configured".into(),
+        },
+    };
+    b.finish_with(status, summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn inside_is_ok_outside_is_a_warning() {
+        let ws = vec![Window::parse("weekly", "Sun 02:00-06:00").unwrap()];
+        let sun = date(2026, 11, 29).at(3, 0, 0, 0).in_tz("UTC").unwrap();
+        let r = judge(&ws, &sun);
+        assert_eq!(r.status, Status::Ok);
+        assert_eq!(r.data["inside"], true);
+        let fri = date(2026, 11, 27).at(12, 0, 0, 0).in_tz("UTC").unwrap();
+        let r = judge(&ws, &fri);
+        assert_eq!(r.status, Status::Warning);
+        assert_eq!(r.data["next"]["starts_at"], "2026-11-29T02:00:00+00:00");
+        assert!(
+            r.checks[0].message.contains("in 1day 14h"),
+            "{}",
+            r.checks[0].message
+        );
+        assert_eq!(judge(&[], &fri).status, Status::Warning);
+    }
+}

@@ -1,0 +1,407 @@
+//! The operator's kit in packaging/ and scripts/install, checked with the
+//! tools that will read it: systemd-analyze, logrotate, cron's rules, a
+//! YAML parser for the Kubernetes manifests, and bbp-maint itself.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+fn kit(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn tool(name: &str, package: &str) -> Command {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success(),
+        "{name} not found: install it with `apt-get install {package}` (scripts/deps does)"
+    );
+    Command::new(name)
+}
+
+fn all_output(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The units, with ExecStart pointing at `bin`, verified in `dir`: no
+/// error and no warning (an unknown or misspelt key is only a warning).
+fn verify_units(units: &[PathBuf], bin: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![];
+    for u in units {
+        let text = fs::read_to_string(u)
+            .unwrap()
+            .replace("/usr/local/bin/bbp-maint", bin.to_str().unwrap())
+            .replace("/usr/bin/bbp-maint", bin.to_str().unwrap());
+        let p = dir.path().join(u.file_name().unwrap());
+        fs::write(&p, text).unwrap();
+        args.push(p);
+    }
+    let out = tool("systemd-analyze", "systemd")
+        .args(["verify", "--man=no"])
+        .args(&args)
+        .env("SYSTEMD_LOG_LEVEL", "notice")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        all_output(&out)
+    );
+}
+
+fn unit_files() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(kit("packaging/systemd"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn systemd_units_verify_and_are_hardened() {
+    let units = unit_files();
+    assert_eq!(units.len(), 6, "{units:?}");
+    verify_units(&units, Path::new(bin_path()));
+    for u in units.iter().filter(|u| u.extension().unwrap() == "service") {
+        let text = fs::read_to_string(u).unwrap();
+        for key in [
+            "Type=oneshot",
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            "ProtectHome=yes",
+            "PrivateDevices=yes",
+            "CapabilityBoundingSet=\n",
+            "RuntimeDirectoryPreserve=yes",
+            "SuccessExitStatus=75",
+            "--quiet run ",
+        ] {
+            assert!(text.contains(key), "{} lacks {key:?}", u.display());
+        }
+        // Only the daily run needs the host's /tmp (disk clean).
+        let daily = u.to_str().unwrap().contains("daily");
+        let private = if daily {
+            "PrivateTmp=no"
+        } else {
+            "PrivateTmp=yes"
+        };
+        assert!(text.contains(private), "{}", u.display());
+    }
+}
+
+/// `OnCalendar=` of a timer, expanded by systemd: the next `n` starts.
+fn elapses(timer: &str, n: usize) -> Vec<String> {
+    let text = fs::read_to_string(kit(&format!("packaging/systemd/{timer}"))).unwrap();
+    let spec = text
+        .lines()
+        .find_map(|l| l.strip_prefix("OnCalendar="))
+        .unwrap();
+    let out = tool("systemd-analyze", "systemd")
+        .args(["calendar", "--iterations", &n.to_string(), spec])
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("Next elapse:") || l.contains("Iter. #"))
+        .map(|l| l.split_once(": ").unwrap().1.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn timers_fire_on_the_guides_schedule() {
+    // "Sun 2026-12-06 04:00:00 UTC"
+    let monthly = elapses("bbp-maint-monthly.timer", 24);
+    assert_eq!(monthly.len(), 24, "{monthly:?}");
+    let mut months = Vec::new();
+    for e in &monthly {
+        let mut f = e.split_whitespace();
+        assert_eq!(f.next(), Some("Sun"), "{e}");
+        let date = f.next().unwrap();
+        assert_eq!(f.next(), Some("04:00:00"), "{e}");
+        let day: u32 = date[8..10].parse().unwrap();
+        assert!(day <= 7, "{e} is not a first Sunday");
+        months.push(date[..7].to_string());
+    }
+    months.dedup();
+    assert_eq!(months.len(), 24, "one run per month: {monthly:?}");
+    for e in elapses("bbp-maint-weekly.timer", 5) {
+        assert!(e.starts_with("Sun ") && e.contains(" 03:00:00"), "{e}");
+    }
+    for e in elapses("bbp-maint-daily.timer", 3) {
+        assert!(e.contains(" 02:00:00"), "{e}");
+    }
+}
+
+#[test]
+fn crontab_avoids_the_percent_and_or_traps_and_its_commands_parse() {
+    let text = fs::read_to_string(kit("packaging/cron/bbp-maint")).unwrap();
+    let jobs: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty() && !l.contains('='))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(jobs.len(), 3, "{text}");
+    assert!(text.contains("\nMAILTO="), "{text}");
+    let mut schedules = Vec::new();
+    for f in &jobs {
+        let (dom, dow) = (f[2], f[4]);
+        // Both restricted would be ORed by cron.
+        assert!(
+            dom == "*" || dow == "*",
+            "{f:?}: cron ORs day-of-month and day-of-week"
+        );
+        assert_eq!(f[5], "bbp-maint", "{f:?}: the user field");
+        let cmd = &f[6..];
+        assert!(
+            !cmd.join(" ").contains('%'),
+            "{f:?}: % is a newline to cron"
+        );
+        assert!(cmd.contains(&"--quiet"), "{f:?}");
+        // The command line is one bbp-maint accepts.
+        let out = Command::new(bin_path())
+            .args(&cmd[1..])
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{f:?}: {}", stderr(&out));
+        schedules.push(format!("{} {} {} {} {}", f[0], f[1], f[2], f[3], f[4]));
+        if cmd.contains(&"monthly") {
+            assert!(cmd.contains(&"--first-sunday"), "{f:?}");
+            assert_eq!(dow, "0", "{f:?}: runs on Sundays");
+        }
+    }
+    assert_eq!(schedules, ["0 2 * * *", "0 3 * * 0", "0 4 * * 0"]);
+    // The escaped form shown in the comment is the one cron needs.
+    assert!(text.contains("date +\\%u"), "{text}");
+}
+
+#[test]
+fn logrotate_rules_parse_and_rotate() {
+    let d = tempfile::tempdir().unwrap();
+    let logs = d.path().join("log");
+    fs::create_dir(&logs).unwrap();
+    fs::write(logs.join("app.log"), "ERROR one\nfine\n").unwrap();
+    fs::write(
+        logs.join("maintenance.log"),
+        "[2026-11-27 02:00:01] ✓ Completed maintenance task: Health Check (0.4 s)\n",
+    )
+    .unwrap();
+    let rules = fs::read_to_string(kit("packaging/logrotate/bbp-maint"))
+        .unwrap()
+        .replace("/var/log/bailbondpro", logs.to_str().unwrap());
+    let conf = d.path().join("bbp-maint.conf");
+    fs::write(&conf, rules).unwrap();
+    fs::set_permissions(&conf, fs::Permissions::from_mode(0o644)).unwrap();
+    let state = d.path().join("state");
+    let out = tool("logrotate", "logrotate")
+        .arg("--debug")
+        .arg("--state")
+        .arg(&state)
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let said = all_output(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("error"), "{said}");
+    assert!(said.contains("rotating pattern"), "{said}");
+    assert!(said.contains("maintenance.log"), "{said}");
+
+    // And for real: both logs rotate, copied and truncated in place.
+    let out = tool("logrotate", "logrotate")
+        .arg("--force")
+        .arg("--state")
+        .arg(&state)
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    for f in ["app.log", "maintenance.log"] {
+        assert_eq!(fs::metadata(logs.join(f)).unwrap().len(), 0, "{f}");
+        assert!(logs.join(format!("{f}.1")).exists(), "{f}.1");
+    }
+    // bbp-maint logs reads the rotated file beside the live one.
+    let sb = Sandbox::new("");
+    let out = sb.run(&[
+        "--json",
+        "logs",
+        "--include-rotated",
+        logs.join("app.log").to_str().unwrap(),
+    ]);
+    let doc = json(&out);
+    assert_eq!(doc["data"]["rules"][0]["count"], 1, "{doc:#}");
+}
+
+/// The manifests as JSON, through Python's YAML parser.
+fn k8s_docs() -> Vec<serde_json::Value> {
+    let out = tool("python3", "python3")
+        .args([
+            "-c",
+            "import sys, json, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
+        ])
+        .arg(kit("packaging/kubernetes/cronjobs.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the manifests do not parse (python3-yaml is in scripts/deps): {}",
+        all_output(&out)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn kubernetes_cronjobs_forbid_overlap_and_take_the_secret() {
+    let docs = k8s_docs();
+    let jobs: Vec<&serde_json::Value> = docs.iter().filter(|d| d["kind"] == "CronJob").collect();
+    assert_eq!(jobs.len(), 3);
+    let mut schedules = vec![];
+    for j in &jobs {
+        let spec = &j["spec"];
+        assert_eq!(spec["concurrencyPolicy"], "Forbid", "{j:#}");
+        schedules.push(spec["schedule"].as_str().unwrap().to_string());
+        let pod = &spec["jobTemplate"]["spec"]["template"]["spec"];
+        assert_eq!(pod["restartPolicy"], "Never");
+        let c = &pod["containers"][0];
+        let env = c["env"].as_array().unwrap();
+        let db = env.iter().find(|e| e["name"] == "DATABASE_URL").unwrap();
+        assert_eq!(db["valueFrom"]["secretKeyRef"]["key"], "DATABASE_URL");
+        assert!(db.get("value").is_none(), "a secret inline: {db:#}");
+        assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+        // The arguments are a command line bbp-maint accepts.
+        let args: Vec<&str> = c["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let out = Command::new(bin_path())
+            .args(&args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        if args.contains(&"monthly") {
+            assert!(args.contains(&"--first-sunday"), "{args:?}");
+        }
+    }
+    assert_eq!(schedules, ["0 2 * * *", "0 3 * * 0", "0 4 * * 0"]);
+    // The ConfigMap's configuration is one bbp-maint accepts.
+    let cm = docs.iter().find(|d| d["kind"] == "ConfigMap").unwrap();
+    let sb = Sandbox::new(cm["data"]["config.toml"].as_str().unwrap());
+    let out = sb.run(&["config", "check"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn example_config_is_valid() {
+    let out = Command::new(bin_path())
+        .args(["config", "check"])
+        .arg(kit("packaging/config.example.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+fn mode(p: &Path) -> u32 {
+    fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+#[test]
+fn install_stages_everything_and_keeps_an_existing_config() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let install = |extra: &[&str]| {
+        let out = Command::new(kit("scripts/install"))
+            .args(["--bin", bin_path(), "--prefix", "/usr", "--user", "root"])
+            .args(extra)
+            .env("DESTDIR", r)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", all_output(&out));
+        all_output(&out)
+    };
+    install(&["--systemd", "--cron", "--logrotate"]);
+    let expect = [
+        ("usr/bin/bbp-maint", 0o755),
+        ("usr/share/man/man1/bbp-maint.1", 0o644),
+        ("usr/share/man/man1/bbp-maint-run.1", 0o644),
+        ("usr/share/bash-completion/completions/bbp-maint", 0o644),
+        ("usr/share/zsh/site-functions/_bbp-maint", 0o644),
+        ("usr/share/fish/vendor_completions.d/bbp-maint.fish", 0o644),
+        ("etc/bbp-maint/config.toml", 0o640),
+        ("var/lib/bbp-maint", 0o750),
+        ("run/bbp-maint", 0o755),
+        ("var/log/bailbondpro/maintenance.log", 0o640),
+        ("usr/lib/tmpfiles.d/bbp-maint.conf", 0o644),
+        ("etc/systemd/system/bbp-maint-monthly.timer", 0o644),
+        ("etc/cron.d/bbp-maint", 0o644),
+        ("etc/logrotate.d/bbp-maint", 0o644),
+    ];
+    for (p, m) in expect {
+        assert_eq!(mode(&r.join(p)), m, "{p}");
+    }
+    let bin = r.join("usr/bin/bbp-maint");
+    let out = Command::new(&bin).arg("--version").output().unwrap();
+    assert_eq!(code(&out), 0);
+    // The installed example passes its own check.
+    let out = Command::new(&bin)
+        .args(["config", "check"])
+        .arg(r.join("etc/bbp-maint/config.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // The units name the installed binary and user, and still verify.
+    let unit = fs::read_to_string(r.join("etc/systemd/system/bbp-maint-daily.service")).unwrap();
+    assert!(
+        unit.contains("ExecStart=/usr/bin/bbp-maint --quiet run daily"),
+        "{unit}"
+    );
+    assert!(unit.contains("\nUser=root\n"), "{unit}");
+    let units: Vec<PathBuf> = fs::read_dir(r.join("etc/systemd/system"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    verify_units(&units, &bin);
+    let cron = fs::read_to_string(r.join("etc/cron.d/bbp-maint")).unwrap();
+    assert!(
+        cron.contains("root  /usr/bin/bbp-maint --quiet run daily"),
+        "{cron}"
+    );
+
+    // A second install never overwrites the operator's configuration.
+    let conf = r.join("etc/bbp-maint/config.toml");
+    fs::write(&conf, "# mine\n").unwrap();
+    let said = install(&[]);
+    assert_eq!(fs::read_to_string(&conf).unwrap(), "# mine\n");
+    assert!(said.contains("left as it is"), "{said}");
+    assert!(r.join("etc/bbp-maint/config.toml.example").exists());
+
+    // A missing binary is said, not half-installed.
+    let out = Command::new(kit("scripts/install"))
+        .args(["--bin", "/nonexistent/bbp-maint"])
+        .env("DESTDIR", r.join("other"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!r.join("other/usr").exists());
+}

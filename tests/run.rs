@@ -1,0 +1,719 @@
+//! `run daily|weekly|monthly`, its maintenance log, alerts, `--ping-url`,
+//! `--prom-textfile` and `window`, against real services on loopback.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The files the daily tasks read: a fresh backup with its checksum, a
+/// quiet log, a directory for `disk clean`, the state directory.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(pg: &Pg) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        for sub in ["backups", "logs", "tmp", "state"] {
+            fs::create_dir(p.join(sub)).unwrap();
+        }
+        let dump = p.join("backups/app.dump");
+        pg.pg_dump("postgres", &["-Fc", "-f", dump.to_str().unwrap()]);
+        let sum = Command::new("sha256sum").arg(&dump).output().unwrap();
+        fs::write(p.join("backups/app.dump.sha256"), &sum.stdout).unwrap();
+        fs::write(p.join("logs/app.log"), "request served\nall good\n").unwrap();
+        Fixture { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.path("maintenance.log")).unwrap_or_default()
+    }
+
+    /// The services' config plus the run's files; `extra` is appended.
+    fn config(&self, services: &str, extra: &str) -> String {
+        let p = self.dir.path().display();
+        format!(
+            r#"{services}
+[disk]
+state_dir = "{p}/state"
+include_mounts = ["/"]
+warn_pct = 99
+crit_pct = 100
+inode_warn_pct = 99
+inode_crit_pct = 100
+
+[logs]
+paths = ["{p}/logs/*.log"]
+
+[backup]
+dir = "{p}/backups"
+min_size = "100"
+
+[[clean.rule]]
+dir = "{p}/tmp"
+glob = "bailbondpro_*"
+older_than = "1d"
+
+[run]
+log = "{p}/maintenance.log"
+grace = "5s"
+{extra}
+"#
+        )
+    }
+}
+
+fn task<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["data"]["tasks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["name"] == name))
+        .unwrap_or_else(|| panic!("no task {name} in {doc:#}"))
+}
+
+const DAILY: [&str; 5] = ["health", "disk", "logs", "backup-verify", "disk-clean"];
+
+fn promtool() -> &'static str {
+    let ok = Command::new("promtool")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        ok,
+        "promtool not found: install it with `apt-get install prometheus` (scripts/deps does)"
+    );
+    "promtool"
+}
+
+#[test]
+fn daily_runs_every_task_logs_each_and_pings() {
+    let h = Healthy::start();
+    let fx = Fixture::new(&h.pg);
+    let sb = Sandbox::new(&fx.config(&h.config(), ""));
+    let ping = Recorder::start(200);
+    let prom = fx.path("bbp.prom");
+    let out = sb.run(&[
+        "--json",
+        "--ping-url",
+        &ping.url("/ping/abc"),
+        "--prom-textfile",
+        prom.to_str().unwrap(),
+        "run",
+        "daily",
+    ]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}\n{}", stderr(&out));
+    assert_eq!(doc["command"], "run-daily");
+    for name in DAILY {
+        let t = task(&doc, name);
+        assert_eq!(t["status"], "ok", "{t:#}");
+        // The task's own report, whole.
+        assert_eq!(t["report"]["schema_version"], 1, "{t:#}");
+        assert!(
+            t["report"]["checks"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+        );
+        assert!(t["last_success"].as_i64().is_some());
+    }
+    assert_eq!(task(&doc, "health")["report"]["command"], "health");
+
+    // One line per task, in order, then the summary.
+    let log = fx.log();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), DAILY.len() + 1, "{log}");
+    let stamp = regex_like_stamp;
+    for (line, display) in lines.iter().zip([
+        "Health Check",
+        "Disk Usage",
+        "Log Review",
+        "Backup Verification",
+        "Temporary File Cleanup",
+    ]) {
+        assert!(stamp(line), "{line}");
+        assert!(
+            line[22..].starts_with(&format!("✓ Completed maintenance task: {display} (")),
+            "{line}"
+        );
+        assert!(line.ends_with(" s)") || line.ends_with(" ms)"), "{line}");
+    }
+    assert!(
+        lines[5].contains("✓ All 5 maintenance tasks completed successfully"),
+        "{log}"
+    );
+
+    // healthchecks.io: /start, then /0 with the output as the body, same rid.
+    let start = ping.next(Duration::from_secs(5)).expect("no start ping");
+    let end = ping.next(Duration::from_secs(5)).expect("no exit ping");
+    let rid = |t: &str| t.split("rid=").nth(1).unwrap().to_string();
+    assert!(
+        start.target.starts_with("/ping/abc/start?rid="),
+        "{start:?}"
+    );
+    assert!(end.target.starts_with("/ping/abc/0?rid="), "{end:?}");
+    assert_eq!(rid(&start.target), rid(&end.target));
+    // The body is the output's tail.
+    assert!(!end.body.is_empty());
+    assert!(out.stdout.ends_with(&end.body), "{}", end.text());
+
+    // The textfile passes promtool and has the per-task gauges.
+    let text = fs::read_to_string(&prom).unwrap();
+    for family in [
+        "bbp_maint_task_status{command=\"run-daily\",task=\"health\"} 0",
+        "bbp_maint_task_duration_seconds{command=\"run-daily\",task=\"disk\"}",
+        "bbp_maint_task_last_success_timestamp_seconds{command=\"run-daily\",task=\"logs\"}",
+    ] {
+        assert!(text.contains(family), "{family} not in\n{text}");
+    }
+    let check = Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(fs::File::open(&prom).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+/// `[YYYY-MM-DD HH:MM:SS] ` at the start of a line.
+fn regex_like_stamp(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > 22
+        && b[0] == b'['
+        && b[20] == b']'
+        && b[21] == b' '
+        && line[1..20].chars().enumerate().all(|(i, c)| match i {
+            4 | 7 => c == '-',
+            10 => c == ' ',
+            13 | 16 => c == ':',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+#[test]
+fn redis_down_fails_the_run_alerts_and_the_rest_still_runs() {
+    let h = Healthy::start();
+    let fx = Fixture::new(&h.pg);
+    let hook = Recorder::start(200);
+    let alert_file = fx.path("alert.txt");
+    let services = format!(
+        "{}\n[health]\nessential = [\"database\", \"api\", \"redis\"]\n",
+        h.config()
+    );
+    let sb = Sandbox::new(&fx.config(&services, ""));
+    let Healthy { redis, .. } = h;
+    drop(redis);
+    let cmd = format!(
+        "cat > {0} && printf '%s\\n' \"$1\" \"$BBP_MAINT_EXIT_CODE\" >> {0}",
+        alert_file.display()
+    );
+    let out = sb.run(&[
+        "--json",
+        "run",
+        "daily",
+        "--alert-webhook",
+        &hook.url("/hooks/slack"),
+        "--alert-command",
+        &cmd,
+    ]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 2, "{doc:#}\n{}", stderr(&out));
+    let health = task(&doc, "health");
+    assert_eq!(health["status"], "critical");
+    assert!(
+        health["message"].as_str().unwrap().contains("redis"),
+        "{health:#}"
+    );
+    for name in &DAILY[1..] {
+        assert_eq!(task(&doc, name)["status"], "ok", "{name} did not run");
+    }
+
+    let req = hook.next(Duration::from_secs(5)).expect("no webhook");
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.target, "/hooks/slack");
+    let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.contains("CRITICAL") && text.contains("health"),
+        "{text}"
+    );
+    assert_eq!(body["report"]["command"], "run-daily");
+    assert_eq!(body["report"]["exit_code"], 2);
+
+    let alert = fs::read_to_string(&alert_file).expect("the alert command did not run");
+    assert!(alert.contains("1 of 5 maintenance tasks failed"), "{alert}");
+    assert!(alert.contains("CRITICAL health:"), "{alert}");
+    assert!(alert.contains("bbp-maint run daily on "), "{alert}");
+    assert!(alert.trim_end().ends_with('2'), "{alert}");
+
+    let log = fx.log();
+    assert_eq!(log.lines().count(), 6, "{log}");
+    assert!(
+        log.lines()
+            .next()
+            .unwrap()
+            .contains("✗ Failed maintenance task: Health Check ("),
+        "{log}"
+    );
+    assert!(log.contains("✗ 1 of 5 maintenance tasks failed"), "{log}");
+}
+
+#[test]
+fn a_failed_alert_never_changes_the_exit_code() {
+    let fx = tempfile::tempdir().unwrap();
+    let closed = free_port();
+    let sb = Sandbox::new(&format!(
+        "[run]\nlog = \"{}/m.log\"\nalert_timeout = \"2s\"\n[run.daily]\ntasks = [\"backup-verify\"]\n[backup]\ndir = \"{}/none\"\n",
+        fx.path().display(),
+        fx.path().display()
+    ));
+    let out = sb.run(&[
+        "run",
+        "daily",
+        "--alert-webhook",
+        &format!("http://127.0.0.1:{closed}/x"),
+        "--alert-command",
+        "exit 7",
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("alert webhook"), "{err}");
+    assert!(err.contains("alert command failed"), "{err}");
+}
+
+#[test]
+fn a_hung_task_is_cut_at_its_timeout_and_the_rest_runs() {
+    let pg = Pg::start();
+    let redis = Redis::start(None);
+    let api = HttpServer::start(Behaviour::Hang);
+    let ext = HttpServer::start(Behaviour::Status(200));
+    let fx = Fixture::new(&pg);
+    let services = config_for(
+        &pg.url(),
+        &redis.url(),
+        &api.url("/api/health"),
+        &ext.url("/"),
+    )
+    .replace("[api]\nurl", "[api]\ntimeout = \"60s\"\nurl")
+    .replace("timeout = \"2s\"\n\n[storage]", "\n[storage]");
+    let sb = Sandbox::new(&fx.config(
+        &services,
+        "[run.timeouts]\nhealth = \"1s\"\n[run.daily]\ntasks = [\"health\", \"disk\", \"logs\"]\n",
+    ));
+    let t0 = Instant::now();
+    let out = sb.run(&["--json", "run", "daily"]);
+    let took = t0.elapsed();
+    let doc = json(&out);
+    assert_eq!(code(&out), 2, "{doc:#}");
+    let health = task(&doc, "health");
+    assert_eq!(health["status"], "critical");
+    assert_eq!(health["timed_out"], true);
+    assert!(
+        health["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("timed out after 1s"),
+        "{health:#}"
+    );
+    assert!(health["duration_ms"].as_u64().unwrap() < 3000, "{health:#}");
+    assert_eq!(task(&doc, "disk")["status"], "ok");
+    assert_eq!(task(&doc, "logs")["status"], "ok");
+    // The API would have kept it 60 s.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert!(fx.log().contains("✗ Failed maintenance task: Health Check"));
+}
+
+#[test]
+fn a_second_run_at_once_exits_75_and_sigterm_ends_the_first() {
+    let pg = Pg::start();
+    let redis = Redis::start(None);
+    let api = HttpServer::start(Behaviour::Hang);
+    let ext = HttpServer::start(Behaviour::Status(200));
+    let fx = Fixture::new(&pg);
+    let services = config_for(
+        &pg.url(),
+        &redis.url(),
+        &api.url("/api/health"),
+        &ext.url("/"),
+    )
+    .replace("[api]\nurl", "[api]\ntimeout = \"60s\"\nurl")
+    .replace("timeout = \"2s\"\n\n[storage]", "\n[storage]");
+    let sb = Sandbox::new(&fx.config(&services, "[run.daily]\ntasks = [\"health\", \"disk\"]\n"));
+    let mut first = sb
+        .cmd(&["run", "daily"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The API's request arrives once the first run holds its lock and is inside `health`.
+    api.accepted
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the first run never reached the API");
+    let second = sb.run(&["run", "daily"]);
+    assert_eq!(code(&second), 75, "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("run-daily.lock"),
+        "{}",
+        stderr(&second)
+    );
+    // The task's own lock is held too: a manual `health` waits its turn.
+    let manual = sb.run(&["health"]);
+    assert_eq!(code(&manual), 75, "{}", stderr(&manual));
+
+    let pid = first.id() as i32;
+    let t0 = Instant::now();
+    assert!(
+        Command::new("kill")
+            .arg(pid.to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = first.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    let log = fx.log();
+    assert!(
+        log.contains("✗ Interrupted maintenance task: Health Check: interrupted"),
+        "{log}"
+    );
+}
+
+#[test]
+fn schedules_naming_missing_or_unbuilt_tasks_are_config_errors() {
+    let sb = Sandbox::new("[run.weekly]\ntasks = [\"disk\", \"vacuum\"]\n");
+    for args in [vec!["config", "check"], vec!["run", "weekly"]] {
+        let out = sb.run(&args);
+        assert_eq!(code(&out), 78, "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("run.weekly.tasks[1]"), "{err}");
+        assert!(
+            err.contains("task 'vacuum' is not available in this build"),
+            "{err}"
+        );
+    }
+    let sb = Sandbox::new("[run.daily]\ntasks = [\"helth\"]\n");
+    let out = sb.run(&["config", "check"]);
+    assert_eq!(code(&out), 78);
+    assert!(
+        stderr(&out).contains("unknown task \"helth\""),
+        "{}",
+        stderr(&out)
+    );
+    let sb = Sandbox::new("[run.timeouts]\nhealth = \"0s\"\n");
+    assert_eq!(code(&sb.run(&["config", "check"])), 78);
+    // The defaults name only tasks this build has.
+    let sb = Sandbox::new("");
+    let out = sb.run(&["--json", "config", "show"]);
+    assert_eq!(code(&out), 0);
+    let shown = json(&out);
+    assert_eq!(
+        shown["run"]["daily"]["tasks"],
+        serde_json::json!(["health", "disk", "logs", "backup-verify", "disk-clean"])
+    );
+    assert_eq!(
+        shown["run"]["monthly"]["tasks"],
+        serde_json::json!(["dr-test"])
+    );
+}
+
+/// The weekday name (Mon…Sun) `days` days from today, in local time as
+/// bbp-maint sees it (the tests run with no TZ set, as bbp-maint does).
+fn weekday_in(days: i64) -> String {
+    let out = Command::new("date")
+        .args(["-d", &format!("+{days} days"), "+%a"])
+        .env_clear()
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn window_says_inside_or_outside_and_heavy_tasks_consult_it() {
+    let always = Sandbox::new(
+        "[[window]]\nname = \"any\"\nwhen = \"daily 00:00-24:00\"\nimpact = \"none\"\nservices = [\"api\"]\n",
+    );
+    let out = always.run(&["--json", "window"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let doc = json(&out);
+    assert_eq!(doc["data"]["inside"], true);
+    assert_eq!(doc["data"]["current"]["name"], "any");
+
+    // Only on the day after tomorrow: never now, whatever the hour.
+    let later = weekday_in(2);
+    let fx = tempfile::tempdir().unwrap();
+    let not_now = Sandbox::new(&format!(
+        "[[window]]\nname = \"later\"\nwhen = \"{later} 02:00-03:00\"\n[run]\nlog = \"{}/m.log\"\n",
+        fx.path().display()
+    ));
+    let out = not_now.run(&["--json", "window"]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let doc = json(&out);
+    assert_eq!(doc["data"]["inside"], false);
+    assert_eq!(doc["data"]["next"]["name"], "later");
+    assert!(
+        doc["data"]["next"]["starts_at"]
+            .as_str()
+            .unwrap()
+            .contains("T02:00:00"),
+        "{doc:#}"
+    );
+    // `window && heavy-thing`: the shell sees the answer.
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} --config {} window >/dev/null && echo ran",
+            bin_path(),
+            not_now.config_path().display()
+        ))
+        .env("BBP_MAINT_RUNTIME_DIR", fx.path().join("run"))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&st), "");
+
+    // The monthly drill is heavy: outside the window it is not run.
+    let out = not_now.run(&["--json", "run", "monthly"]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let doc = json(&out);
+    let dr = task(&doc, "dr-test");
+    assert_eq!(dr["status"], "warning");
+    assert!(
+        dr["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the maintenance windows"),
+        "{dr:#}"
+    );
+    assert!(dr["report"].is_null());
+
+    // No window configured: exit 1, and said.
+    let out = Sandbox::new("").run(&["window"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stdout(&out).contains("no maintenance window"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn monthly_with_first_sunday_does_nothing_on_other_days() {
+    let out = Command::new("date").arg("+%u %d").output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    let (dow, dom) = s.trim().split_once(' ').unwrap();
+    let first_sunday = dow == "7" && dom.parse::<u32>().unwrap() <= 7;
+    let fx = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new(&format!(
+        "[run]\nlog = \"{}/m.log\"\n[backup]\ndir = \"{}/none\"\n",
+        fx.path().display(),
+        fx.path().display()
+    ));
+    let out = sb.run(&["--json", "run", "monthly", "--first-sunday"]);
+    let doc = json(&out);
+    if first_sunday {
+        // It ran the drill, which finds no backup.
+        assert_eq!(code(&out), 2, "{doc:#}");
+        assert_eq!(task(&doc, "dr-test")["status"], "critical");
+    } else {
+        assert_eq!(code(&out), 0, "{doc:#}");
+        assert_eq!(doc["data"]["skipped"], true);
+        assert!(!Path::new(&fx.path().join("m.log")).exists());
+    }
+}
+
+#[test]
+fn ping_url_reports_config_errors_and_a_dead_ping_changes_nothing() {
+    let ping = Recorder::start(200);
+    let sb = Sandbox::new("[redis]\ntimout = \"1s\"\n");
+    let out = sb.run(&["--ping-url", &ping.url("/p/"), "health"]);
+    assert_eq!(code(&out), 78);
+    let start = ping.next(Duration::from_secs(5)).expect("no start ping");
+    assert!(start.target.starts_with("/p/start?rid="), "{start:?}");
+    let end = ping.next(Duration::from_secs(5)).expect("no exit ping");
+    assert!(end.target.starts_with("/p/78?rid="), "{end:?}");
+    assert!(end.text().contains("redis.timout"), "{}", end.text());
+
+    // A ping service that is down: the job's own code stands.
+    let dead = format!("http://127.0.0.1:{}/p", free_port());
+    let always = Sandbox::new("[[window]]\nname = \"any\"\nwhen = \"daily 00:00-24:00\"\n");
+    let out = always.run(&["--ping-url", &dead, "window"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ping to 127.0.0.1 failed"),
+        "{}",
+        stderr(&out)
+    );
+    // Not a URL: a usage error.
+    assert_eq!(code(&always.run(&["--ping-url", "nope", "window"])), 64);
+}
+
+#[test]
+fn a_restore_cut_at_its_timeout_stops_and_drops_its_scratch_database() {
+    let pg = Pg::start();
+    pg.psql("postgres", "CREATE DATABASE big");
+    // Enough rows that the restore and its index build outlast the timeout.
+    pg.psql(
+        "big",
+        "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 1500000) g;
+         CREATE INDEX ON t (h); CREATE INDEX ON t (id);",
+    );
+    let fx = Fixture::new(&pg);
+    let dump = fx.path("backups/app.dump");
+    pg.pg_dump("big", &["-Fc", "-Z0", "-f", dump.to_str().unwrap()]);
+    let sum = Command::new("sha256sum").arg(&dump).output().unwrap();
+    fs::write(fx.path("backups/app.dump.sha256"), &sum.stdout).unwrap();
+    let services = format!("[database]\nurl = \"{}\"\ntimeout = \"5s\"\n", pg.url());
+    let sb = Sandbox::new(&fx.config(
+        &services,
+        "[run.timeouts]\nbackup-verify-restore = \"1s\"\n[run.weekly]\ntasks = [\"backup-verify-restore\", \"disk-forecast\"]\n",
+    ));
+    let t0 = Instant::now();
+    let out = sb.run(&["--json", "run", "weekly"]);
+    let took = t0.elapsed();
+    let doc = json(&out);
+    assert_eq!(code(&out), 2, "{doc:#}\n{}", stderr(&out));
+    let t = task(&doc, "backup-verify-restore");
+    assert_eq!(t["timed_out"], true, "{t:#}");
+    assert!(
+        t["message"]
+            .as_str()
+            .unwrap()
+            .contains("stopped and cleaned up"),
+        "{t:#}"
+    );
+    assert_eq!(task(&doc, "disk-forecast")["status"], "ok");
+    assert!(
+        pg.scratch_databases().is_empty(),
+        "scratch database left: {:?}",
+        pg.scratch_databases()
+    );
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+#[test]
+fn a_task_that_never_returns_is_abandoned_and_fail_fast_stops_the_rest() {
+    let fx = tempfile::tempdir().unwrap();
+    let p = fx.path();
+    // Opening a FIFO nobody writes to blocks in open(2): no poll can stop it.
+    let fifo = p.join("stuck.log");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let cfg = format!(
+        r#"[run]
+log = "{p}/m.log"
+grace = "1s"
+[run.timeouts]
+logs = "1s"
+[run.daily]
+tasks = ["logs", "disk"]
+[disk]
+state_dir = "{p}/state"
+include_mounts = ["/"]
+warn_pct = 99
+crit_pct = 100
+[logs]
+paths = ["{fifo}"]
+"#,
+        p = p.display(),
+        fifo = fifo.display()
+    );
+    let sb = Sandbox::new(&cfg);
+    let t0 = Instant::now();
+    let out = sb.run(&["--json", "run", "daily"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 2, "{doc:#}");
+    let logs = task(&doc, "logs");
+    assert!(
+        logs["message"].as_str().unwrap().ends_with("was abandoned"),
+        "{logs:#}"
+    );
+    assert_eq!(task(&doc, "disk")["status"], "ok");
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+
+    // --fail-fast: the rest is reported, not run.
+    let out = sb.run(&["--json", "run", "daily", "--fail-fast"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 2, "{doc:#}");
+    let disk = task(&doc, "disk");
+    assert_eq!(disk["status"], "unknown");
+    assert_eq!(disk["message"], "not run: --fail-fast after 'logs' failed");
+    assert!(disk["report"].is_null());
+    // --continue and --fail-fast exclude each other.
+    assert_eq!(
+        code(&sb.run(&["run", "daily", "--fail-fast", "--continue"])),
+        64
+    );
+}
+
+#[test]
+fn three_schedules_at_once_share_the_log_line_by_line() {
+    let fx = tempfile::tempdir().unwrap();
+    let p = fx.path().display().to_string();
+    let sb = Sandbox::new(&format!(
+        r#"[run]
+log = "{p}/m.log"
+[run.daily]
+tasks = ["disk", "disk-clean"]
+[run.weekly]
+tasks = ["disk-forecast", "disk-clean"]
+[run.monthly]
+tasks = ["disk-clean", "disk"]
+[disk]
+state_dir = "{p}/state"
+include_mounts = ["/"]
+warn_pct = 99
+crit_pct = 100
+[[clean.rule]]
+dir = "{p}"
+glob = "bailbondpro_*"
+older_than = "1d"
+"#
+    ));
+    let rounds = 5;
+    for _ in 0..rounds {
+        let children: Vec<_> = ["daily", "weekly", "monthly"]
+            .iter()
+            .map(|s| {
+                sb.cmd(&["--quiet", "run", s])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut c in children {
+            // 0 or, when two schedules met on a task's lock, 3.
+            let st = c.wait().unwrap().code().unwrap();
+            assert!(st == 0 || st == 3, "exit {st}");
+        }
+    }
+    let log = fs::read_to_string(fx.path().join("m.log")).unwrap();
+    assert_eq!(log.lines().count(), rounds * 3 * 3, "{log}");
+    for line in log.lines() {
+        assert!(regex_like_stamp(line), "{line}");
+        let rest = &line[22..];
+        assert!(
+            ["✓ ", "⚠ ", "✗ "].iter().any(|m| rest.starts_with(m)),
+            "{line}"
+        );
+    }
+}
