@@ -318,6 +318,64 @@ fn example_config_is_valid() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
+/// The sandbox's configuration, as `scripts/sandbox config` prints it
+/// without starting anything, is valid, and everything bbp-maint writes or
+/// removes under it stays in the sandbox directory (the built-in clean rule
+/// would sweep the real /tmp).
+#[test]
+fn sandbox_config_is_valid_and_stays_in_the_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = dir.path().join("sb");
+    let out = Command::new("bash")
+        .arg(kit("scripts/sandbox"))
+        .arg("config")
+        .env("BBP_SANDBOX", &sb)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let file = dir.path().join("config.toml");
+    fs::write(&file, &out.stdout).unwrap();
+    let out = Command::new(bin_path())
+        .args(["config", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = Command::new(bin_path())
+        .arg("--config")
+        .arg(&file)
+        .args(["config", "show", "--json"])
+        .env_remove("BBP_MAINT_RUNTIME_DIR")
+        .env_remove("BBP_MAINT_STATE_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut paths = vec![
+        &c["general"]["runtime_dir"],
+        &c["disk"]["state_dir"],
+        &c["backup"]["dir"],
+        &c["run"]["log"],
+    ];
+    paths.extend(
+        c["clean"]["rule"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["dir"]),
+    );
+    paths.extend(c["logs"]["paths"].as_array().unwrap());
+    for p in paths {
+        let p = p.as_str().unwrap_or_default();
+        assert!(
+            Path::new(p).starts_with(&sb),
+            "{p} is outside {}",
+            sb.display()
+        );
+    }
+    assert!(!c["window"].as_array().unwrap().is_empty());
+}
+
 fn mode(p: &Path) -> u32 {
     fs::metadata(p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
