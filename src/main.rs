@@ -6,6 +6,7 @@ mod backup;
 mod cli;
 mod commands;
 mod config;
+mod db;
 mod disk;
 mod exit;
 mod lock;
@@ -15,13 +16,19 @@ mod render;
 mod report;
 mod signals;
 mod units;
+// `run` (another branch) uses all of it; here only `vacuum` does.
+#[allow(dead_code)]
+mod window;
 
 use std::io::{self, IsTerminal, Write};
 
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use cli::{BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DiskCommand, GenerateCommand};
+use cli::{
+    BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DbCommand, DiskCommand,
+    GenerateCommand,
+};
 use config::{Config, ConfigError, Overrides, ProcessEnv};
 use exit::ExitCode;
 use render::{Format, RenderOptions};
@@ -113,6 +120,12 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         })?,
         Command::DrTest(args) => job(cli, "dr-test", |cfg| commands::dr::run(cfg, args, &ui(cli)))?,
         Command::Logs(args) => job(cli, "logs", |cfg| commands::logs::run(cfg, args))?,
+        Command::Db(DbCommand::Analyze(args)) => {
+            job(cli, "db-analyze", |cfg| commands::db::analyze(cfg, args))?
+        }
+        Command::Vacuum(args) => job(cli, "vacuum", |cfg| {
+            commands::vacuum::run(cfg, args, &ui(cli))
+        })?,
         Command::Disk(args) => match (&args.command, &args.top) {
             (Some(DiskCommand::Clean { dry_run }), _) => {
                 job(cli, "disk-clean", |cfg| commands::clean::run(cfg, *dry_run))?
@@ -219,6 +232,8 @@ fn job_name(c: &Command) -> Option<&'static str> {
         Command::Logs(_) => "logs",
         Command::Backup(_) => "backup-verify",
         Command::DrTest(_) => "dr-test",
+        Command::Db(_) => "db-analyze",
+        Command::Vacuum(_) => "vacuum",
         Command::Config(_) | Command::Generate(_) => return None,
     })
 }

@@ -4,8 +4,10 @@
 pub mod backup;
 pub mod clean;
 pub mod config;
+pub mod db;
 pub mod disk;
 pub mod dr;
 pub mod generate;
 pub mod health;
 pub mod logs;
+pub mod vacuum;
