@@ -790,10 +790,12 @@ fn wraparound(
                 .unwrap_or_default();
             let worst_tbl = tables.iter().max_by_key(|(_, a)| *a).cloned();
             let pct = pct_of(worst_db.1, max);
-            let metric = Metric::new("worst_pct", round1(pct), "%")
+            let mut metric = Metric::new("worst_pct", pct, "%")
                 .thresholds(Some(d.wraparound_warn_pct), Some(d.wraparound_crit_pct))
                 .with_min(0.0);
+            // Judged before rounding: a threshold may be a small fraction of a percent.
             let status = metric.judge();
+            metric.value = (pct * 10_000.0).round() / 10_000.0;
             let mut msg = format!(
                 "oldest {what}: database {} at {} ({:.1}% of {})",
                 worst_db.0, worst_db.1, pct, max
