@@ -245,7 +245,7 @@ fn run_analyze(
             Outcome::Failed(e) => failed.push(json!({ "table": t.qualified(), "error": e })),
         }
     }
-    let mut parts = vec![format!("{} tables analyzed", done.len())];
+    let mut parts = vec![format!("{} analyzed", plural(done.len(), "table"))];
     if !locked.is_empty() {
         parts.push(format!("{} skipped (locked)", locked.len()));
     }
@@ -290,8 +290,8 @@ fn sizes(tables: &[Table], top: usize) -> (Check, Value) {
         .collect();
     let msg = match tables.first() {
         Some(t) => format!(
-            "{} tables, {} in all; largest {} ({} + {} indexes)",
-            tables.len(),
+            "{}, {} in all; largest {} ({} + {} indexes)",
+            plural(tables.len(), "table"),
             bytes(total as u64),
             t.qualified(),
             bytes(t.table_bytes as u64),
@@ -417,16 +417,20 @@ fn judge_bloat(
     };
     let mut msg = match judged.first() {
         Some((b, n, _)) if warn > 0 => format!(
-            "{warn} {kind} over {}% bloat; most: {n} {} ({:.0}%)",
+            "{warn} of {} {kind} over {}% bloat; most: {n} {} ({:.0}%)",
+            judged.len(),
             d.bloat_warn_pct,
             bytes(b.bloat_bytes as u64),
             b.bloat_pct
         ),
-        _ => format!(
-            "{} {kind}, {} estimated bloat in all",
+        Some((b, n, _)) if b.bloat_bytes > 0 => format!(
+            "{} {kind}, {} estimated bloat in all; most: {n} {} ({:.0}%)",
             judged.len(),
-            bytes(total.max(0) as u64)
+            bytes(total.max(0) as u64),
+            bytes(b.bloat_bytes as u64),
+            b.bloat_pct
         ),
+        _ => format!("{} {kind}, no bloat", judged.len()),
     };
     if method != "estimate" {
         msg.push_str(&format!(" ({method})"));
@@ -495,7 +499,7 @@ fn unused_indexes(d: &Db, indexes: &[Index], server: &Server) -> (Check, Value) 
             Status::Ok,
             format!(
                 "{} never scanned, but {since} is less than db.unused_index_min_days",
-                unused.len()
+                plural(unused.len(), "index").replace("indexs", "indexes")
             ),
         )
     } else if big.is_empty() {
@@ -503,7 +507,7 @@ fn unused_indexes(d: &Db, indexes: &[Index], server: &Server) -> (Check, Value) 
             Status::Ok,
             format!(
                 "{} never scanned, all smaller than {} ({since})",
-                unused.len(),
+                plural(unused.len(), "index").replace("indexs", "indexes"),
                 bytes(d.unused_index_min_size.0)
             ),
         )
@@ -512,7 +516,7 @@ fn unused_indexes(d: &Db, indexes: &[Index], server: &Server) -> (Check, Value) 
             Status::Warning,
             format!(
                 "{} never scanned in {since}: {} ({}); {} in all",
-                unused.len(),
+                plural(unused.len(), "index").replace("indexs", "indexes"),
                 big[0].qualified(),
                 bytes(big[0].bytes as u64),
                 bytes(wasted as u64)
@@ -549,8 +553,8 @@ fn missing_indexes(d: &Db, tables: &[Table]) -> (Check, Value) {
     let msg = match found.first() {
         None => "no large table is read mostly by sequential scans".into(),
         Some(t) => format!(
-            "{} large tables read mostly by sequential scans; {} ({}, {} seq scans, {})",
-            found.len(),
+            "{} read mostly by sequential scans; {} ({}, {} seq scans, {})",
+            plural(found.len(), "large table"),
             t.qualified(),
             bytes(t.table_bytes as u64),
             t.seq_scan,
@@ -625,8 +629,8 @@ fn slow_queries(s: &mut Session, d: &Db, server: &Server) -> Result<(Check, Valu
             humantime::format_duration(d.slow_query_warn.0)
         ),
         Some(r) => format!(
-            "{} queries average {} or more; slowest {:.0} ms x {}: {}",
-            rows.len(),
+            "{} {} or more on average; slowest {:.0} ms x {}: {}",
+            plural(rows.len(), "query").replace("querys", "queries"),
             humantime::format_duration(d.slow_query_warn.0),
             r.mean_ms,
             r.calls,
@@ -668,8 +672,8 @@ fn dead_tuples(d: &Db, tables: &[Table]) -> (Check, Value) {
     let msg = match judged.first() {
         None => format!("{total} dead tuples in all, no table over the thresholds"),
         Some((t, _)) => format!(
-            "{} tables over {}% dead tuples; most: {} {} dead ({:.0}%)",
-            judged.len(),
+            "{} over {}% dead tuples; most: {} {} dead ({:.0}%)",
+            plural(judged.len(), "table"),
             d.dead_tuples_warn_pct,
             t.qualified(),
             t.dead,
@@ -753,8 +757,8 @@ fn staleness(d: &Db, tables: &[Table]) -> (Check, Value) {
     } else {
         let first = &rows[0];
         format!(
-            "{} tables stale ({never} never vacuumed or analyzed); e.g. {}",
-            rows.len(),
+            "{} stale ({never} never vacuumed or analyzed); e.g. {}",
+            plural(rows.len(), "table"),
             first["table"].as_str().unwrap_or_default()
         )
     };
@@ -917,7 +921,12 @@ fn judge_sessions(d: &Db, sessions: &[db::Activity]) -> (Check, Check, Value) {
                 "no {what} {} or longer{note}",
                 humantime::format_duration(warn)
             ),
-            Some((a, s)) => format!("{} {what}; longest {}{note}", found.len(), describe(a, *s)),
+            Some((a, s)) => format!(
+                "{} {what} {} or longer; longest {}{note}",
+                found.len(),
+                humantime::format_duration(warn),
+                describe(a, *s)
+            ),
         };
         (
             Check::new(name, m.judge(), msg).with_metric(m),
@@ -958,6 +967,14 @@ fn judge_sessions(d: &Db, sessions: &[db::Activity]) -> (Check, Check, Value) {
     );
     let v = json!({ "long_running": long_rows, "idle_in_transaction": idle_rows, "not_visible": invisible });
     (long, idle, v)
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 fn round1(x: f64) -> f64 {

@@ -253,12 +253,14 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
             continue;
         }
         let mut done = 0;
+        let mut took = Duration::ZERO;
         let mut locked = Vec::new();
         let mut failed = Vec::new();
         for (step, outcome) in &of_kind {
             let (status, secs, note) = match outcome {
                 Outcome::Done(t) => {
                     done += 1;
+                    took += *t;
                     ("done", t.as_secs_f64(), None)
                 }
                 Outcome::LockTimeout { blockers } => {
@@ -320,6 +322,7 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
         }
         report.push(
             Check::new(kind, status, msg)
+                .with_duration(took)
                 .with_metric(Metric::new("done", done as f64, ""))
                 .with_metric(Metric::new("skipped_locked", locked.len() as f64, ""))
                 .with_metric(Metric::new("failed", failed.len() as f64, "")),
@@ -340,9 +343,10 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
             "freed",
             Status::Ok,
             format!(
-                "{} freed in {} tables",
+                "{} freed in {} table{}",
                 signed_bytes(freed_total),
-                measured.len()
+                measured.len(),
+                if measured.len() == 1 { "" } else { "s" }
             ),
         )
         .with_metric(Metric::new("freed_bytes", freed_total as f64, "B")),
