@@ -691,3 +691,36 @@ fn table_bloat_agrees_with_check_postgres() {
         assert!(diff <= 0.25, "{table}: ours {a}, check_postgres {b}");
     }
 }
+
+#[test]
+fn exact_measures_with_pgstattuple_where_it_is_installed() {
+    let pg = cluster(&format!("{CHURN}ANALYZE;"));
+    let sb = Sandbox::new(&config(&app_url(&pg, "postgres", PG_PASSWORD), &[]));
+    let (_, doc, err) = run_json(&sb, &["db", "analyze", "--no-analyze", "--exact", "--json"]);
+    assert_eq!(doc["data"]["table_bloat"]["method"], "estimate", "{doc:#}");
+    assert!(
+        err.contains("--exact needs the pgstattuple extension in app"),
+        "{err}"
+    );
+
+    pg.psql(APP, "CREATE EXTENSION pgstattuple");
+    // pgstatindex counts dead index entries as used until VACUUM removes them.
+    pg.psql(APP, "VACUUM churn");
+    let (_, doc, err) = run_json(&sb, &["db", "analyze", "--no-analyze", "--exact", "--json"]);
+    let tb = &doc["data"]["table_bloat"];
+    assert_eq!(tb["method"], "pgstattuple", "{doc:#}\n{err}");
+    assert!(
+        message(&doc, "table_bloat").ends_with("(pgstattuple)"),
+        "{doc:#}"
+    );
+    // 10,000 live rows in pages that held 50,000 row versions below the truncated tail.
+    let churn = find(&tb["relations"], "table", "public.churn").unwrap();
+    assert!(churn["bloat_pct"].as_f64().unwrap() > 60.0, "{churn}");
+    let idx = find(
+        &doc["data"]["index_bloat"]["relations"],
+        "index",
+        "public.churn_n_idx",
+    )
+    .unwrap();
+    assert!(idx["bloat_pct"].as_f64().unwrap() > 30.0, "{idx}");
+}
