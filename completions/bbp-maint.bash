@@ -22,6 +22,9 @@ _bbp__maint() {
             bbp__maint,config)
                 cmd="bbp__maint__subcmd__config"
                 ;;
+            bbp__maint,db)
+                cmd="bbp__maint__subcmd__db"
+                ;;
             bbp__maint,disk)
                 cmd="bbp__maint__subcmd__disk"
                 ;;
@@ -42,6 +45,9 @@ _bbp__maint() {
                 ;;
             bbp__maint,run)
                 cmd="bbp__maint__subcmd__run"
+                ;;
+            bbp__maint,vacuum)
+                cmd="bbp__maint__subcmd__vacuum"
                 ;;
             bbp__maint,window)
                 cmd="bbp__maint__subcmd__window"
@@ -75,6 +81,18 @@ _bbp__maint() {
                 ;;
             bbp__maint__subcmd__config__subcmd__help,show)
                 cmd="bbp__maint__subcmd__config__subcmd__help__subcmd__show"
+                ;;
+            bbp__maint__subcmd__db,analyze)
+                cmd="bbp__maint__subcmd__db__subcmd__analyze"
+                ;;
+            bbp__maint__subcmd__db,help)
+                cmd="bbp__maint__subcmd__db__subcmd__help"
+                ;;
+            bbp__maint__subcmd__db__subcmd__help,analyze)
+                cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__analyze"
+                ;;
+            bbp__maint__subcmd__db__subcmd__help,help)
+                cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__help"
                 ;;
             bbp__maint__subcmd__disk,clean)
                 cmd="bbp__maint__subcmd__disk__subcmd__clean"
@@ -112,6 +130,9 @@ _bbp__maint() {
             bbp__maint__subcmd__help,config)
                 cmd="bbp__maint__subcmd__help__subcmd__config"
                 ;;
+            bbp__maint__subcmd__help,db)
+                cmd="bbp__maint__subcmd__help__subcmd__db"
+                ;;
             bbp__maint__subcmd__help,disk)
                 cmd="bbp__maint__subcmd__help__subcmd__disk"
                 ;;
@@ -133,6 +154,9 @@ _bbp__maint() {
             bbp__maint__subcmd__help,run)
                 cmd="bbp__maint__subcmd__help__subcmd__run"
                 ;;
+            bbp__maint__subcmd__help,vacuum)
+                cmd="bbp__maint__subcmd__help__subcmd__vacuum"
+                ;;
             bbp__maint__subcmd__help,window)
                 cmd="bbp__maint__subcmd__help__subcmd__window"
                 ;;
@@ -144,6 +168,9 @@ _bbp__maint() {
                 ;;
             bbp__maint__subcmd__help__subcmd__config,show)
                 cmd="bbp__maint__subcmd__help__subcmd__config__subcmd__show"
+                ;;
+            bbp__maint__subcmd__help__subcmd__db,analyze)
+                cmd="bbp__maint__subcmd__help__subcmd__db__subcmd__analyze"
                 ;;
             bbp__maint__subcmd__help__subcmd__disk,clean)
                 cmd="bbp__maint__subcmd__help__subcmd__disk__subcmd__clean"
@@ -161,7 +188,7 @@ _bbp__maint() {
 
     case "${cmd}" in
         bbp__maint)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version health disk logs backup dr-test run window config generate help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version health disk logs backup dr-test run window db vacuum config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -479,6 +506,128 @@ _bbp__maint() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__db)
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version analyze help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__db__subcmd__analyze)
+            opts="-q -v -h -V --no-analyze --exact --table --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --table)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__db__subcmd__help)
+            opts="analyze help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__db__subcmd__help__subcmd__analyze)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__db__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -871,7 +1020,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__subcmd__maint__subcmd__help)
-            opts="health disk logs backup dr-test run window config generate help"
+            opts="health disk logs backup dr-test run window db vacuum config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -941,6 +1090,34 @@ _bbp__maint() {
             return 0
             ;;
         bbp__subcmd__maint__subcmd__help__subcmd__config__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__db)
+            opts="analyze"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__db__subcmd__analyze)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1094,6 +1271,20 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__vacuum)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bbp__subcmd__maint__subcmd__help__subcmd__window)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1170,6 +1361,48 @@ _bbp__maint() {
                     return 0
                     ;;
                 --alert-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__vacuum)
+            opts="-q -v -h -V --all --table --reindex --full --reindex-database --force --dry-run --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --table)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -47,6 +47,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "backup" -d 'Ver
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "run" -d 'Run a schedule\'s tasks (automated-maintenance.sh): a maintenance log, alerts, one exit code'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "window" -d 'Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "db" -d 'Database maintenance report: statistics, sizes, bloat, indexes, slow queries, vacuum, wraparound'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "vacuum" -d 'VACUUM (ANALYZE) the tables that need it; REINDEX bloated indexes; measured before and after'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -227,6 +229,68 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s v -l verb
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s h -l help -d 'Print help'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l table -d 'Only this table (table or schema.table); may be repeated [default: db.analyze_tables, else all]' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l no-analyze -d 'Only read: do not run ANALYZE first'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l exact -d 'Measure bloat with pgstattuple/pgstatindex (reads every relation) instead of estimating it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l table -d 'Only this table (table or schema.table); may be repeated' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l all -d 'Every table, not only those whose dead tuples cross the thresholds'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l reindex -d 'Also REINDEX INDEX CONCURRENTLY the indexes whose estimated bloat crosses db.bloat_warn_pct'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l full -d 'VACUUM FULL (rewrites each table under an exclusive lock; inside a maintenance window unless --force)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l reindex-database -d 'REINDEX DATABASE after vacuuming (inside a maintenance window unless --force)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l force -d 'Run --full or --reindex-database outside the configured maintenance windows'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l dry-run -d 'Print the plan and change nothing'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
@@ -336,18 +400,21 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Write man pages (bbp-maint.1 and one per subcommand) into DIR'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "run" -d 'Run a schedule\'s tasks (automated-maintenance.sh): a maintenance log, alerts, one exit code'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "window" -d 'Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "run" -d 'Run a schedule\'s tasks (automated-maintenance.sh): a maintenance log, alerts, one exit code'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "window" -d 'Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "db" -d 'Database maintenance report: statistics, sizes, bloat, indexes, slow queries, vacuum, wraparound'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "vacuum" -d 'VACUUM (ANALYZE) the tables that need it; REINDEX bloated indexes; measured before and after'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from disk" -f -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Print the completion script for SHELL on stdout'

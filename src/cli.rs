@@ -98,6 +98,13 @@ pub enum Command {
     /// Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts
     Window,
 
+    /// Database maintenance report: statistics, sizes, bloat, indexes, slow queries, vacuum, wraparound
+    #[command(subcommand)]
+    Db(DbCommand),
+
+    /// VACUUM (ANALYZE) the tables that need it; REINDEX bloated indexes; measured before and after
+    Vacuum(VacuumArgs),
+
     /// Validate a configuration file or print the effective configuration
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -266,6 +273,58 @@ impl Schedule {
             Schedule::Monthly => "monthly",
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions
+    Analyze(DbAnalyzeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbAnalyzeArgs {
+    /// Only read: do not run ANALYZE first
+    #[arg(long)]
+    pub no_analyze: bool,
+
+    /// Measure bloat with pgstattuple/pgstatindex (reads every relation) instead of estimating it
+    #[arg(long)]
+    pub exact: bool,
+
+    /// Only this table (table or schema.table); may be repeated [default: db.analyze_tables, else all]
+    #[arg(long, value_name = "TABLE")]
+    pub table: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// Every table, not only those whose dead tuples cross the thresholds
+    #[arg(long, conflicts_with = "table")]
+    pub all: bool,
+
+    /// Only this table (table or schema.table); may be repeated
+    #[arg(long, value_name = "TABLE")]
+    pub table: Vec<String>,
+
+    /// Also REINDEX INDEX CONCURRENTLY the indexes whose estimated bloat crosses db.bloat_warn_pct
+    #[arg(long)]
+    pub reindex: bool,
+
+    /// VACUUM FULL (rewrites each table under an exclusive lock; inside a maintenance window unless --force)
+    #[arg(long)]
+    pub full: bool,
+
+    /// REINDEX DATABASE after vacuuming (inside a maintenance window unless --force)
+    #[arg(long)]
+    pub reindex_database: bool,
+
+    /// Run --full or --reindex-database outside the configured maintenance windows
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ mod backup;
 mod cli;
 mod commands;
 mod config;
+mod db;
 mod disk;
 mod exit;
 mod lock;
@@ -23,7 +24,10 @@ use std::io::{self, IsTerminal, Write};
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use cli::{BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DiskCommand, GenerateCommand};
+use cli::{
+    BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DbCommand, DiskCommand,
+    GenerateCommand,
+};
 use config::{Config, ConfigError, Overrides, ProcessEnv};
 use exit::ExitCode;
 use render::{Format, RenderOptions};
@@ -157,6 +161,12 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             let cfg = load_config(cli)?;
             return Ok(emit(cli, &commands::window::run(&cfg)?));
         }
+        Command::Db(DbCommand::Analyze(args)) => {
+            job(cli, "db-analyze", |cfg| commands::db::analyze(cfg, args))?
+        }
+        Command::Vacuum(args) => job(cli, "vacuum", |cfg| {
+            commands::vacuum::run(cfg, args, &ui(cli))
+        })?,
         Command::Disk(args) => match (&args.command, &args.top) {
             (Some(DiskCommand::Clean { dry_run }), _) => {
                 job(cli, "disk-clean", |cfg| commands::clean::run(cfg, *dry_run))?
@@ -270,6 +280,8 @@ fn job_name(c: &Command) -> Option<&'static str> {
             cli::Schedule::Monthly => "run-monthly",
         },
         Command::Window => "window",
+        Command::Db(_) => "db-analyze",
+        Command::Vacuum(_) => "vacuum",
         Command::Config(_) | Command::Generate(_) => return None,
     })
 }

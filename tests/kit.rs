@@ -249,7 +249,7 @@ fn logrotate_rules_parse_and_rotate() {
 
 /// The manifests as JSON, through Python's YAML parser.
 fn k8s_docs() -> Vec<serde_json::Value> {
-    let out = tool("python3", "python3")
+    let out = tool("/usr/bin/python3", "python3-yaml")
         .args([
             "-c",
             "import sys, json, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",

@@ -395,14 +395,14 @@ fn a_second_run_at_once_exits_75_and_sigterm_ends_the_first() {
 
 #[test]
 fn schedules_naming_missing_or_unbuilt_tasks_are_config_errors() {
-    let sb = Sandbox::new("[run.weekly]\ntasks = [\"disk\", \"vacuum\"]\n");
+    let sb = Sandbox::new("[run.weekly]\ntasks = [\"disk\", \"deps-audit\"]\n");
     for args in [vec!["config", "check"], vec!["run", "weekly"]] {
         let out = sb.run(&args);
         assert_eq!(code(&out), 78, "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
         assert!(err.contains("run.weekly.tasks[1]"), "{err}");
         assert!(
-            err.contains("task 'vacuum' is not available in this build"),
+            err.contains("task 'deps-audit' is not available in this build"),
             "{err}"
         );
     }

@@ -18,7 +18,10 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::backup::Ui;
-use crate::cli::{BackupVerifyArgs, DrTestArgs, HealthArgs, LogsArgs, RunArgs, Schedule};
+use crate::cli::{
+    BackupVerifyArgs, DbAnalyzeArgs, DrTestArgs, HealthArgs, LogsArgs, RunArgs, Schedule,
+    VacuumArgs,
+};
 use crate::config::Config;
 use crate::report::{Check, Report, ReportBuilder, Status};
 use crate::{lock, signals, window};
@@ -146,6 +149,47 @@ pub const TASKS: &[Task] = &[
         lock: "backup-verify",
         timeout: Duration::from_secs(3 * 60 * MIN),
         heavy: true,
+    },
+    Task {
+        name: "db-analyze",
+        display: "Database Analysis",
+        run: |cfg, _| {
+            super::db::analyze(
+                cfg,
+                &DbAnalyzeArgs {
+                    no_analyze: false,
+                    exact: false,
+                    table: vec![],
+                },
+            )
+        },
+        lock: "db-analyze",
+        timeout: Duration::from_secs(60 * MIN),
+        heavy: false,
+    },
+    Task {
+        name: "vacuum",
+        display: "Database Vacuum",
+        // The default plan plus REINDEX CONCURRENTLY of bloated indexes:
+        // both online, under lock_timeout, so no window is needed.
+        run: |cfg, ui| {
+            super::vacuum::run(
+                cfg,
+                &VacuumArgs {
+                    all: false,
+                    table: vec![],
+                    reindex: true,
+                    full: false,
+                    reindex_database: false,
+                    force: false,
+                    dry_run: false,
+                },
+                ui,
+            )
+        },
+        lock: "vacuum",
+        timeout: Duration::from_secs(3 * 60 * MIN),
+        heavy: false,
     },
     Task {
         name: "disk-forecast",
@@ -510,12 +554,15 @@ fn execute(
                     as Box<dyn std::any::Any + Send>)
             }
         };
+        // A signal may reach the task before this loop's next look at it;
+        // the task then returns "interrupted", which is the run's, not a failure.
+        if signals::signalled() {
+            signals::clear_cancel();
+            return Err(signals::Interrupted.into());
+        }
         let duration = t0.elapsed();
         if cancelled_at.is_some() {
             signals::clear_cancel();
-            if signals::signalled() {
-                return Err(signals::Interrupted.into());
-            }
             return Ok(Outcome {
                 status: Status::Critical,
                 message: format!("timed out after {limit}; stopped and cleaned up"),

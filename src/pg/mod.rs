@@ -80,6 +80,16 @@ pub fn connect(p: &ConnParams, session: &Session) -> Result<postgres::Client> {
     }
 }
 
+/// Asks the server to cancel whatever `token`'s session is running, over
+/// the same kind of connection (TLS or not) the session itself uses.
+pub fn cancel(token: &postgres::CancelToken, p: &ConnParams) -> Result<()> {
+    match tls_connector(p)? {
+        Some(tls) => token.cancel_query(tls)?,
+        None => token.cancel_query(postgres::NoTls)?,
+    }
+    Ok(())
+}
+
 /// libpq's meaning of each `sslmode`: `prefer` and `require` encrypt without
 /// checking the certificate, except that `require` with a root certificate
 /// present checks the chain like `verify-ca`; `verify-full` also checks the

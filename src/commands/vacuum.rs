@@ -1,0 +1,426 @@
+//! `vacuum`: the guide's `VACUUM ANALYZE; REINDEX DATABASE`, guarded and
+//! measured. By default only the tables whose dead tuples cross the
+//! thresholds; REINDEX only of bloated indexes and only CONCURRENTLY; VACUUM
+//! FULL and REINDEX DATABASE only on their own flag and inside a
+//! maintenance window. Every statement has a lock timeout: a table the
+//! application holds is skipped with a warning naming the holder.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use crate::cli::{UsageError, VacuumArgs};
+use crate::commands::backup::Ui;
+use crate::commands::db::{bloated_indexes, dead_status, select};
+use crate::config::Config;
+use crate::db::{self, Outcome, Session, Table};
+use crate::report::{Check, Metric, Report, ReportBuilder, Status};
+use crate::units::bytes;
+use crate::window;
+
+/// One statement of the plan.
+#[derive(Debug, Clone)]
+struct Step {
+    kind: &'static str,
+    sql: String,
+    /// The table it is about (for before/after and for naming a lock's holder).
+    table: Option<u32>,
+    /// The relation whose lock it waits for.
+    lock_rel: Option<u32>,
+    label: String,
+    why: String,
+}
+
+pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
+    let mut report = ReportBuilder::new("vacuum");
+    let mut s = match Session::open(cfg, "bbp-maint vacuum") {
+        Ok(s) => s,
+        Err(e) => {
+            report.push(Check::new("connection", Status::Critical, format!("{e:#}")));
+            return Ok(report.finish());
+        }
+    };
+    let server = db::server(&mut s.client).map_err(|e| db::read_error(e, "server settings"))?;
+    let (tables, _) = db::tables_any(&mut s.client, server.version_num)
+        .map_err(|e| db::read_error(e, "table statistics"))?;
+    let d = &cfg.db;
+
+    // Which tables, and why.
+    let named = if args.table.is_empty() {
+        None
+    } else {
+        Some(select(&tables, &args.table, &server.database).map_err(UsageError)?)
+    };
+    let chosen: Vec<&Table> = tables
+        .iter()
+        .filter(|t| match &named {
+            Some(set) => set.contains(&t.oid),
+            None => args.all || dead_status(d, t) != Status::Ok,
+        })
+        .collect();
+    let (mine, not_owner): (Vec<&Table>, Vec<&Table>) =
+        chosen.into_iter().partition(|t| t.can_maintain);
+
+    // Heavy work only inside a maintenance window, unless --force.
+    let heavy: Vec<&str> = [
+        (args.full, "VACUUM FULL"),
+        (args.reindex_database, "REINDEX DATABASE"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    if !heavy.is_empty() && !cfg.windows.is_empty() && !args.force {
+        let now = jiff::Zoned::now();
+        if window::current(&cfg.windows, &now).is_none() {
+            let next = window::next(&cfg.windows, &now)
+                .map(|(w, at)| {
+                    format!(
+                        "; next: {} ({}) at {}",
+                        w.name,
+                        w.when,
+                        at.strftime("%a %Y-%m-%d %H:%M %Z")
+                    )
+                })
+                .unwrap_or_default();
+            report.push(Check::new(
+                "window",
+                Status::Warning,
+                format!(
+                    "{} refused: outside every maintenance window{next}; nothing was done (--force to run anyway)",
+                    heavy.join(" and ")
+                ),
+            ));
+            report.merge_data(obj(
+                json!({ "dry_run": args.dry_run, "plan": [], "refused": heavy }),
+            ));
+            return Ok(report.finish());
+        }
+    }
+
+    let mut plan: Vec<Step> = mine
+        .iter()
+        .map(|t| {
+            let why = if named.is_some() {
+                "named".to_string()
+            } else if args.all {
+                "--all".to_string()
+            } else {
+                format!("{} dead tuples ({:.0}%)", t.dead, t.dead_pct())
+            };
+            let (kind, sql) = if args.full {
+                (
+                    "vacuum_full",
+                    format!("VACUUM (FULL, ANALYZE) {}", t.sql_name()),
+                )
+            } else {
+                ("vacuum", format!("VACUUM (ANALYZE) {}", t.sql_name()))
+            };
+            Step {
+                kind,
+                sql,
+                table: Some(t.oid),
+                lock_rel: Some(t.oid),
+                label: t.qualified(),
+                why,
+            }
+        })
+        .collect();
+
+    if args.reindex {
+        let indexes =
+            db::indexes_any(&mut s.client).map_err(|e| db::read_error(e, "index statistics"))?;
+        let bloat = db::index_bloat(&mut s.client).map_err(|e| db::read_error(e, "index bloat"))?;
+        let bloated = bloated_indexes(d, &bloat);
+        let owned: HashSet<u32> = tables
+            .iter()
+            .filter(|t| t.can_maintain)
+            .map(|t| t.oid)
+            .collect();
+        for i in &indexes {
+            let Some(b) = bloated.get(&i.oid) else {
+                continue;
+            };
+            if !i.valid || !owned.contains(&i.table_oid) {
+                continue;
+            }
+            if named
+                .as_ref()
+                .is_some_and(|set| !set.contains(&i.table_oid))
+            {
+                continue;
+            }
+            plan.push(Step {
+                kind: "reindex",
+                sql: format!("REINDEX INDEX CONCURRENTLY {}", i.sql_name()),
+                table: Some(i.table_oid),
+                lock_rel: Some(i.table_oid),
+                label: i.qualified(),
+                why: format!(
+                    "estimated bloat {} ({:.0}%)",
+                    bytes(b.bloat_bytes as u64),
+                    b.bloat_pct
+                ),
+            });
+        }
+    }
+    if args.reindex_database {
+        plan.push(Step {
+            kind: "reindex_database",
+            sql: format!("REINDEX DATABASE {}", db::ident(&server.database)),
+            table: None,
+            lock_rel: None,
+            label: server.database.clone(),
+            why: "--reindex-database".into(),
+        });
+    }
+
+    let plan_json: Vec<Value> = plan
+        .iter()
+        .map(|p| json!({ "kind": p.kind, "relation": p.label, "sql": p.sql, "why": p.why }))
+        .collect();
+    let skipped_owner: Vec<String> = not_owner.iter().map(|t| t.qualified()).collect();
+    if !skipped_owner.is_empty() {
+        report.detail(format!(
+            "skipped (the role does not own them): {}",
+            skipped_owner.join(", ")
+        ));
+    }
+
+    if args.dry_run {
+        for p in &plan {
+            report.detail(format!("would run: {};  -- {}", p.sql, p.why));
+        }
+        let msg = if plan.is_empty() {
+            "nothing to do: no table crosses the dead-tuple thresholds (dry run)".to_string()
+        } else {
+            format!(
+                "{} statements planned; dry run, nothing changed",
+                plan.len()
+            )
+        };
+        report.push(Check::new("plan", Status::Ok, msg).with_metric(Metric::new(
+            "statements",
+            plan.len() as f64,
+            "",
+        )));
+        report.merge_data(obj(json!({
+            "dry_run": true, "plan": plan_json, "skipped_not_owner": skipped_owner, "tables": [],
+        })));
+        return Ok(report.finish());
+    }
+
+    // Run, measured.
+    let before: HashMap<u32, &Table> = tables.iter().map(|t| (t.oid, t)).collect();
+    let pb = progress(plan.len() as u64, ui);
+    let mut results: Vec<(Step, Outcome)> = Vec::new();
+    for step in plan {
+        pb.set_message(step.label.clone());
+        let outcome = s.maintain(&step.sql, step.lock_rel)?;
+        if let Outcome::LockTimeout { blockers } = &outcome {
+            let line = format!(
+                "WARNING: {} skipped: lock not granted within {} ({})",
+                step.label,
+                humantime::format_duration(s.lock_timeout()),
+                if blockers.is_empty() {
+                    "the holder is gone".into()
+                } else {
+                    blockers.join("; ")
+                }
+            );
+            pb.suspend(|| eprintln!("bbp-maint: {line}"));
+        }
+        if step.kind == "reindex" && !matches!(outcome, Outcome::Done(_)) {
+            drop_leftover_ccnew(&mut s, &step);
+        }
+        results.push((step, outcome));
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+
+    let (after_tables, _) = db::tables_any(&mut s.client, server.version_num)
+        .map_err(|e| db::read_error(e, "table statistics"))?;
+    let after: HashMap<u32, &Table> = after_tables.iter().map(|t| (t.oid, t)).collect();
+
+    let mut rows = Vec::new();
+    let mut freed_total: i64 = 0;
+    let mut measured: HashSet<u32> = HashSet::new();
+    for kind in ["vacuum", "vacuum_full", "reindex", "reindex_database"] {
+        let of_kind: Vec<&(Step, Outcome)> =
+            results.iter().filter(|(s, _)| s.kind == kind).collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        let mut done = 0;
+        let mut took = Duration::ZERO;
+        let mut locked = Vec::new();
+        let mut failed = Vec::new();
+        for (step, outcome) in &of_kind {
+            let (status, secs, note) = match outcome {
+                Outcome::Done(t) => {
+                    done += 1;
+                    took += *t;
+                    ("done", t.as_secs_f64(), None)
+                }
+                Outcome::LockTimeout { blockers } => {
+                    locked.push(step.label.clone());
+                    ("skipped_locked", 0.0, Some(blockers.join("; ")))
+                }
+                Outcome::Failed(e) => {
+                    failed.push(format!("{}: {e}", step.label));
+                    ("failed", 0.0, Some(e.clone()))
+                }
+            };
+            let mut row = json!({
+                "kind": step.kind, "relation": step.label, "sql": step.sql, "why": step.why,
+                "outcome": status, "seconds": (secs * 1000.0).round() / 1000.0, "note": note,
+            });
+            // Before/after per table, once per table (a VACUUM and a REINDEX of it share one).
+            if let Some(oid) = step.table
+                && let (Some(b), Some(a)) = (before.get(&oid), after.get(&oid))
+            {
+                let freed = (b.table_bytes + b.index_bytes) - (a.table_bytes + a.index_bytes);
+                row["before"] = json!({ "dead": b.dead, "table_bytes": b.table_bytes, "index_bytes": b.index_bytes });
+                row["after"] = json!({ "dead": a.dead, "table_bytes": a.table_bytes, "index_bytes": a.index_bytes });
+                row["freed_bytes"] = json!(freed);
+                if measured.insert(oid) {
+                    freed_total += freed;
+                    report.detail(format!(
+                        "{}: dead {} → {}, {} + {} idx → {} + {} idx, freed {} ({})",
+                        b.qualified(),
+                        b.dead,
+                        a.dead,
+                        bytes(b.table_bytes as u64),
+                        bytes(b.index_bytes as u64),
+                        bytes(a.table_bytes as u64),
+                        bytes(a.index_bytes as u64),
+                        signed_bytes(freed),
+                        status
+                    ));
+                }
+            }
+            rows.push(row);
+        }
+        let status = if !failed.is_empty() {
+            Status::Critical
+        } else if !locked.is_empty() {
+            Status::Warning
+        } else {
+            Status::Ok
+        };
+        let mut msg = format!("{done} of {} done", of_kind.len());
+        if !locked.is_empty() {
+            msg.push_str(&format!(
+                "; {} skipped, locked by another session: {}",
+                locked.len(),
+                locked.join(", ")
+            ));
+        }
+        if !failed.is_empty() {
+            msg.push_str(&format!("; {} failed: {}", failed.len(), failed.join("; ")));
+        }
+        report.push(
+            Check::new(kind, status, msg)
+                .with_duration(took)
+                .with_metric(Metric::new("done", done as f64, ""))
+                .with_metric(Metric::new("skipped_locked", locked.len() as f64, ""))
+                .with_metric(Metric::new("failed", failed.len() as f64, "")),
+        );
+    }
+    if results.is_empty() {
+        report.push(Check::new(
+            "vacuum",
+            Status::Ok,
+            format!(
+                "nothing to do: no table crosses the dead-tuple thresholds ({}% and {} tuples)",
+                d.dead_tuples_warn_pct, d.dead_tuples_min
+            ),
+        ));
+    }
+    report.push(
+        Check::new(
+            "freed",
+            Status::Ok,
+            format!(
+                "{} freed in {} table{}",
+                signed_bytes(freed_total),
+                measured.len(),
+                if measured.len() == 1 { "" } else { "s" }
+            ),
+        )
+        .with_metric(Metric::new("freed_bytes", freed_total as f64, "B")),
+    );
+    report.merge_data(obj(json!({
+        "dry_run": false, "plan": plan_json, "skipped_not_owner": skipped_owner,
+        "tables": rows, "freed_bytes": freed_total,
+    })));
+    Ok(report.finish())
+}
+
+/// A REINDEX CONCURRENTLY that failed leaves an invalid `<index>_ccnew`
+/// behind, which every write then maintains for nothing: drop what we made.
+fn drop_leftover_ccnew(s: &mut Session, step: &Step) {
+    let Some(table) = step.table else { return };
+    let name = step
+        .label
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let rows = s.client.query(
+        "SELECT n.nspname::text, c.relname::text FROM pg_index i \
+           JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+          WHERE i.indrelid = $1 AND NOT i.indisvalid AND c.relname LIKE $2",
+        &[&table, &format!("{}\\_ccnew%", name.replace('_', "\\_"))],
+    );
+    for r in rows.into_iter().flatten() {
+        let (schema, idx): (String, String) = (r.get(0), r.get(1));
+        let sql = format!(
+            "DROP INDEX CONCURRENTLY IF EXISTS {}.{}",
+            db::ident(&schema),
+            db::ident(&idx)
+        );
+        if let Ok(Outcome::Done(_)) = s.maintain(&sql, Some(table)) {
+            eprintln!(
+                "bbp-maint: dropped the invalid index {schema}.{idx} left by the failed REINDEX"
+            );
+        } else {
+            eprintln!(
+                "bbp-maint: warning: the failed REINDEX left the invalid index {schema}.{idx}; drop it with DROP INDEX CONCURRENTLY"
+            );
+        }
+    }
+}
+
+fn signed_bytes(n: i64) -> String {
+    if n < 0 {
+        format!("-{}", bytes(n.unsigned_abs()))
+    } else {
+        bytes(n as u64)
+    }
+}
+
+fn obj(v: Value) -> serde_json::Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+fn progress(len: u64, ui: &Ui) -> indicatif::ProgressBar {
+    if !ui.progress || len == 0 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("vacuum {bar:30} {pos}/{len} {elapsed} {msg}")
+    {
+        pb.set_style(style);
+    }
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}

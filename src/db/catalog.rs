@@ -1,0 +1,652 @@
+//! The SQL catalogue: every statistics, size and bloat query of `db analyze`
+//! and `vacuum`, each returning typed rows. Everything here reads; nothing
+//! needs more than the statistics views a monitoring role can see.
+
+use postgres::Client;
+
+/// System schemas, left out of every per-relation query.
+const USER_RELATIONS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp_'";
+
+/// The server and the database, read once.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub database: String,
+    pub version_num: i32,
+    pub version: String,
+    pub freeze_max_age: i64,
+    pub multixact_freeze_max_age: i64,
+    /// Days of statistics behind `idx_scan` and `seq_scan`: since the last
+    /// reset, else at least since the server started.
+    pub stats_days: f64,
+    pub stats_reset_known: bool,
+    pub blks_hit: i64,
+    pub blks_read: i64,
+    /// (schema, version) of the extension when installed in this database.
+    pub pg_stat_statements: Option<(String, String)>,
+    pub pgstattuple: Option<(String, String)>,
+}
+
+pub fn server(c: &mut Client) -> Result<Server, postgres::Error> {
+    let r = c.query_one(
+        "SELECT current_database()::text, current_setting('server_version_num')::int, \
+                current_setting('server_version'), \
+                current_setting('autovacuum_freeze_max_age')::int8, \
+                current_setting('autovacuum_multixact_freeze_max_age')::int8, \
+                (extract(epoch FROM now() - coalesce(d.stats_reset, pg_postmaster_start_time())) / 86400)::float8, \
+                d.stats_reset IS NOT NULL, \
+                coalesce(d.blks_hit, 0)::int8, coalesce(d.blks_read, 0)::int8, \
+                (SELECT array[n.nspname::text, e.extversion] FROM pg_extension e \
+                   JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'), \
+                (SELECT array[n.nspname::text, e.extversion] FROM pg_extension e \
+                   JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pgstattuple') \
+           FROM pg_stat_database d WHERE d.datname = current_database()",
+        &[],
+    )?;
+    let ext =
+        |v: Option<Vec<String>>| v.and_then(|v| Some((v.first()?.clone(), v.get(1)?.clone())));
+    Ok(Server {
+        database: r.get(0),
+        version_num: r.get(1),
+        version: r.get(2),
+        freeze_max_age: r.get(3),
+        multixact_freeze_max_age: r.get(4),
+        stats_days: r.get(5),
+        stats_reset_known: r.get(6),
+        blks_hit: r.get(7),
+        blks_read: r.get(8),
+        pg_stat_statements: ext(r.get(9)),
+        pgstattuple: ext(r.get(10)),
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub oid: u32,
+    pub schema: String,
+    pub name: String,
+    /// Heap + TOAST + free space and visibility maps.
+    pub table_bytes: i64,
+    pub index_bytes: i64,
+    pub live: i64,
+    pub dead: i64,
+    pub seq_scan: i64,
+    pub seq_tup_read: i64,
+    /// `None`: the table has no index.
+    pub idx_scan: Option<i64>,
+    /// Days since the last manual or automatic vacuum; `None`: never.
+    pub vacuum_days: Option<f64>,
+    pub analyze_days: Option<f64>,
+    /// Transaction-ID and multixact age, the table's or its TOAST table's, whichever is older.
+    pub xid_age: i64,
+    pub mxid_age: i64,
+    /// The role may VACUUM and ANALYZE it (owner, database owner, superuser, or MAINTAIN).
+    pub can_maintain: bool,
+    pub autovacuum_disabled: bool,
+}
+
+impl Table {
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+    pub fn sql_name(&self) -> String {
+        format!("{}.{}", ident(&self.schema), ident(&self.name))
+    }
+    pub fn dead_pct(&self) -> f64 {
+        let total = self.live + self.dead;
+        if total == 0 {
+            0.0
+        } else {
+            100.0 * self.dead as f64 / total as f64
+        }
+    }
+}
+
+pub fn ident(s: &str) -> String {
+    crate::pg::scratch::ident(s)
+}
+
+/// How sizes are read: from the files (`pg_table_size`, which takes an
+/// ACCESS SHARE lock on each table) or, when some table is locked by the
+/// application, from the catalogue's page counts as of the last VACUUM or
+/// ANALYZE, which need no lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sizes {
+    Files,
+    Catalog,
+}
+
+/// The tables, sizes from the files; from the catalogue if a table's lock
+/// was not granted within the lock timeout.
+pub fn tables_any(
+    c: &mut Client,
+    version_num: i32,
+) -> Result<(Vec<Table>, Sizes), postgres::Error> {
+    match tables(c, version_num, Sizes::Files) {
+        Err(e) if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+            Ok((tables(c, version_num, Sizes::Catalog)?, Sizes::Catalog))
+        }
+        r => r.map(|t| (t, Sizes::Files)),
+    }
+}
+
+pub fn indexes_any(c: &mut Client) -> Result<Vec<Index>, postgres::Error> {
+    match indexes(c, Sizes::Files) {
+        Err(e) if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+            indexes(c, Sizes::Catalog)
+        }
+        r => r,
+    }
+}
+
+pub fn tables(
+    c: &mut Client,
+    version_num: i32,
+    sizes: Sizes,
+) -> Result<Vec<Table>, postgres::Error> {
+    // MAINTAIN (PostgreSQL 17) lets a role vacuum tables it does not own.
+    let maintain = if version_num >= 170_000 {
+        " OR has_table_privilege(c.oid, 'MAINTAIN')"
+    } else {
+        ""
+    };
+    let (table_size, index_size) = match sizes {
+        Sizes::Files => ("pg_table_size(c.oid)", "pg_indexes_size(c.oid)"),
+        Sizes::Catalog => (
+            "((c.relpages::int8 + coalesce(t.relpages, 0)) * current_setting('block_size')::int8)",
+            "(coalesce((SELECT sum(ci.relpages) FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid \
+               WHERE i.indrelid = c.oid), 0)::int8 * current_setting('block_size')::int8)",
+        ),
+    };
+    let sql = format!(
+        "SELECT c.oid, n.nspname::text, c.relname::text, \
+                {table_size}::int8, {index_size}::int8, \
+                coalesce(s.n_live_tup, 0)::int8, coalesce(s.n_dead_tup, 0)::int8, \
+                coalesce(s.seq_scan, 0)::int8, coalesce(s.seq_tup_read, 0)::int8, \
+                CASE WHEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid) \
+                     THEN coalesce(s.idx_scan, 0)::int8 END, \
+                (extract(epoch FROM now() - greatest(s.last_vacuum, s.last_autovacuum)) / 86400)::float8, \
+                (extract(epoch FROM now() - greatest(s.last_analyze, s.last_autoanalyze)) / 86400)::float8, \
+                greatest(age(c.relfrozenxid), age(t.relfrozenxid))::int8, \
+                greatest(mxid_age(c.relminmxid), mxid_age(t.relminmxid))::int8, \
+                (pg_has_role(c.relowner, 'USAGE') OR pg_has_role(d.datdba, 'USAGE'){maintain}), \
+                coalesce(c.reloptions @> ARRAY['autovacuum_enabled=false'], false) \
+           FROM pg_class c \
+           JOIN pg_namespace n ON n.oid = c.relnamespace \
+           JOIN pg_database d ON d.datname = current_database() \
+           LEFT JOIN pg_class t ON t.oid = c.reltoastrelid \
+           LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid \
+          WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't' AND {USER_RELATIONS}"
+    );
+    let rows = c.query(&sql, &[])?;
+    let mut out: Vec<Table> = rows
+        .iter()
+        .map(|r| Table {
+            oid: r.get(0),
+            schema: r.get(1),
+            name: r.get(2),
+            table_bytes: r.get(3),
+            index_bytes: r.get(4),
+            live: r.get(5),
+            dead: r.get(6),
+            seq_scan: r.get(7),
+            seq_tup_read: r.get(8),
+            idx_scan: r.get(9),
+            vacuum_days: r.get(10),
+            analyze_days: r.get(11),
+            xid_age: r.get(12),
+            mxid_age: r.get(13),
+            can_maintain: r.get(14),
+            autovacuum_disabled: r.get(15),
+        })
+        .collect();
+    // Largest first, then by name: the order every list of tables is shown in.
+    out.sort_by(|a, b| {
+        (b.table_bytes + b.index_bytes)
+            .cmp(&(a.table_bytes + a.index_bytes))
+            .then_with(|| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)))
+    });
+    Ok(out)
+}
+
+#[derive(Debug, Clone)]
+pub struct Index {
+    pub oid: u32,
+    pub table_oid: u32,
+    pub schema: String,
+    pub table: String,
+    pub name: String,
+    pub bytes: i64,
+    pub scans: i64,
+    pub unique: bool,
+    /// Backs a primary key, unique or exclusion constraint.
+    pub constraint: bool,
+    pub valid: bool,
+    pub btree: bool,
+}
+
+impl Index {
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+    pub fn sql_name(&self) -> String {
+        format!("{}.{}", ident(&self.schema), ident(&self.name))
+    }
+}
+
+pub fn indexes(c: &mut Client, sizes: Sizes) -> Result<Vec<Index>, postgres::Error> {
+    let size = match sizes {
+        Sizes::Files => "pg_relation_size(i.indexrelid)",
+        Sizes::Catalog => "(ci.relpages::int8 * current_setting('block_size')::int8)",
+    };
+    let sql = format!(
+        "SELECT i.indexrelid, i.indrelid, n.nspname::text, ct.relname::text, ci.relname::text, \
+                {size}::int8, coalesce(s.idx_scan, 0)::int8, \
+                i.indisunique, \
+                EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid \
+                          AND k.contype IN ('p', 'u', 'x')), \
+                i.indisvalid, am.amname = 'btree' \
+           FROM pg_index i \
+           JOIN pg_class ci ON ci.oid = i.indexrelid \
+           JOIN pg_class ct ON ct.oid = i.indrelid \
+           JOIN pg_namespace n ON n.oid = ct.relnamespace \
+           JOIN pg_am am ON am.oid = ci.relam \
+           LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid \
+          WHERE ct.relkind IN ('r', 'm') AND ct.relpersistence <> 't' AND {USER_RELATIONS} \
+          ORDER BY 6 DESC, 3, 5"
+    );
+    Ok(c.query(&sql, &[])?
+        .iter()
+        .map(|r| Index {
+            oid: r.get(0),
+            table_oid: r.get(1),
+            schema: r.get(2),
+            table: r.get(3),
+            name: r.get(4),
+            bytes: r.get(5),
+            scans: r.get(6),
+            unique: r.get(7),
+            constraint: r.get(8),
+            valid: r.get(9),
+            btree: r.get(10),
+        })
+        .collect())
+}
+
+/// A bloat estimate (or measurement, with `--exact`) for one relation.
+#[derive(Debug, Clone)]
+pub struct Bloat {
+    pub oid: u32,
+    pub real_bytes: i64,
+    pub bloat_bytes: i64,
+    pub bloat_pct: f64,
+    pub fillfactor: i32,
+    /// Some column has no statistics (never analyzed, or not readable by
+    /// this role): any estimate would be nonsense, so there is none.
+    pub stats_missing: bool,
+}
+
+/// Table bloat, the estimate of ioguix's `table_bloat.sql` (the one
+/// postgres-checkup runs): the tuple width from `pg_stats` (null fractions
+/// and average widths, with the null bitmap and alignment), TOAST pages, and
+/// the fillfactor reserve, against `relpages`. `is_na` marks tables with a
+/// column without statistics.
+pub const TABLE_BLOAT_SQL: &str = "
+SELECT tblid, (bs * tblpages)::int8 AS real_size,
+       (CASE WHEN tblpages - est_tblpages_ff > 0 THEN (tblpages - est_tblpages_ff) * bs ELSE 0 END)::int8 AS bloat_size,
+       (CASE WHEN tblpages > 0 AND tblpages - est_tblpages_ff > 0
+             THEN 100 * (tblpages - est_tblpages_ff) / tblpages::float8 ELSE 0 END)::float8 AS bloat_pct,
+       fillfactor::int4, is_na
+FROM (
+  SELECT ceil(reltuples / ((bs - page_hdr) * fillfactor / (tpl_size * 100))) + ceil(toasttuples / 4) AS est_tblpages_ff,
+         tblpages, fillfactor, bs, tblid, is_na
+  FROM (
+    SELECT (4 + tpl_hdr_size + tpl_data_size + (2 * ma)
+            - CASE WHEN tpl_hdr_size % ma = 0 THEN ma ELSE tpl_hdr_size % ma END
+            - CASE WHEN ceil(tpl_data_size)::int % ma = 0 THEN ma ELSE ceil(tpl_data_size)::int % ma END
+           ) AS tpl_size,
+           (heappages + toastpages) AS tblpages, reltuples, toasttuples, bs, page_hdr, tblid, fillfactor, is_na
+    FROM (
+      SELECT tbl.oid AS tblid, tbl.reltuples, tbl.relpages AS heappages,
+             coalesce(toast.relpages, 0) AS toastpages,
+             coalesce(toast.reltuples, 0) AS toasttuples,
+             coalesce(substring(array_to_string(tbl.reloptions, ' ') FROM 'fillfactor=([0-9]+)')::smallint, 100) AS fillfactor,
+             current_setting('block_size')::numeric AS bs,
+             CASE WHEN version() ~ 'mingw32' OR version() ~ '64-bit|x86_64|ppc64|ia64|amd64|aarch64' THEN 8 ELSE 4 END AS ma,
+             24 AS page_hdr,
+             23 + CASE WHEN max(coalesce(s.null_frac, 0)) > 0 THEN (7 + count(s.attname)) / 8 ELSE 0::int END AS tpl_hdr_size,
+             sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 0)) AS tpl_data_size,
+             bool_or(att.atttypid = 'pg_catalog.name'::regtype)
+               OR sum(CASE WHEN att.attnum > 0 THEN 1 ELSE 0 END) <> count(s.attname)
+               OR tbl.reltuples < 0 AS is_na
+      FROM pg_attribute AS att
+      JOIN pg_class AS tbl ON att.attrelid = tbl.oid
+      JOIN pg_namespace AS n ON n.oid = tbl.relnamespace
+      LEFT JOIN pg_stats AS s ON s.schemaname = n.nspname AND s.tablename = tbl.relname
+                             AND s.inherited = false AND s.attname = att.attname
+      LEFT JOIN pg_class AS toast ON tbl.reltoastrelid = toast.oid
+      WHERE NOT att.attisdropped AND att.attnum > 0
+        AND tbl.relkind IN ('r', 'm') AND tbl.relpersistence <> 't' AND __USER__
+      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    ) AS s
+  ) AS s2
+) AS s3";
+
+/// Btree index bloat, ioguix's `btree_bloat.sql`: index tuple width from the
+/// indexed columns' statistics (expression columns from the index's own),
+/// the null bitmap, page and special-space overhead, and the fillfactor
+/// (90 by default). A column without statistics marks the index `is_na`
+/// instead of silently dropping it from the sum.
+pub const INDEX_BLOAT_SQL: &str = "
+SELECT idxoid, (bs * relpages)::int8 AS real_size,
+       (CASE WHEN relpages > est_pages_ff THEN bs * (relpages - est_pages_ff) ELSE 0 END)::int8 AS bloat_size,
+       (CASE WHEN relpages > est_pages_ff THEN 100 * (relpages - est_pages_ff)::float8 / relpages ELSE 0 END)::float8 AS bloat_pct,
+       fillfactor::int4, is_na
+FROM (
+  SELECT coalesce(1 + ceil(reltuples / floor((bs - pageopqdata - pagehdr) * fillfactor / (100 * (4 + nulldatahdrwidth)::float8))), 0) AS est_pages_ff,
+         bs, idxoid, relpages, fillfactor, is_na
+  FROM (
+    SELECT maxalign, bs, reltuples, relpages, idxoid, fillfactor,
+           (index_tuple_hdr_bm + maxalign
+              - CASE WHEN index_tuple_hdr_bm % maxalign = 0 THEN maxalign ELSE index_tuple_hdr_bm % maxalign END
+              + nulldatawidth + maxalign
+              - CASE WHEN nulldatawidth = 0 THEN 0
+                     WHEN nulldatawidth::integer % maxalign = 0 THEN maxalign
+                     ELSE nulldatawidth::integer % maxalign END
+           )::numeric AS nulldatahdrwidth,
+           pagehdr, pageopqdata, is_na
+    FROM (
+      SELECT i.reltuples, i.relpages, i.idxoid, i.fillfactor,
+             current_setting('block_size')::numeric AS bs,
+             CASE WHEN version() ~ 'mingw32' OR version() ~ '64-bit|x86_64|ppc64|ia64|amd64|aarch64' THEN 8 ELSE 4 END AS maxalign,
+             24 AS pagehdr, 16 AS pageopqdata,
+             CASE WHEN max(coalesce(s.null_frac, 0)) = 0 THEN 8 ELSE 8 + ((32 + 8 - 1) / 8) END AS index_tuple_hdr_bm,
+             sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 1024)) AS nulldatawidth,
+             max(CASE WHEN i.atttypid = 'pg_catalog.name'::regtype THEN 1 ELSE 0 END) > 0
+               OR count(s.attname) < count(*) OR i.reltuples < 0 AS is_na
+      FROM (
+        SELECT ct.relname AS tblname, ct.relnamespace, ic.idxname, ic.reltuples, ic.relpages,
+               ic.idxoid, ic.fillfactor,
+               coalesce(a1.attname, a2.attname) AS attname,
+               coalesce(a1.atttypid, a2.atttypid) AS atttypid,
+               CASE WHEN a1.attnum IS NULL THEN ic.idxname ELSE ct.relname END AS attrelname
+        FROM (
+          SELECT idxname, reltuples, relpages, tbloid, idxoid, fillfactor, indkey,
+                 pg_catalog.generate_series(1, indnatts) AS attpos
+          FROM (
+            SELECT ci.relname AS idxname, ci.reltuples, ci.relpages, i.indrelid AS tbloid,
+                   i.indexrelid AS idxoid,
+                   coalesce(substring(array_to_string(ci.reloptions, ' ') FROM 'fillfactor=([0-9]+)')::smallint, 90) AS fillfactor,
+                   i.indnatts,
+                   pg_catalog.string_to_array(pg_catalog.textin(pg_catalog.int2vectorout(i.indkey)), ' ')::int[] AS indkey
+            FROM pg_catalog.pg_index i
+            JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid
+            JOIN pg_catalog.pg_namespace n ON n.oid = ci.relnamespace
+            WHERE ci.relam = (SELECT oid FROM pg_am WHERE amname = 'btree')
+              AND ci.relpages > 0 AND __USER__
+          ) AS idx_data
+        ) AS ic
+        JOIN pg_catalog.pg_class ct ON ct.oid = ic.tbloid
+        LEFT JOIN pg_catalog.pg_attribute a1 ON ic.indkey[ic.attpos] <> 0
+             AND a1.attrelid = ic.tbloid AND a1.attnum = ic.indkey[ic.attpos]
+        LEFT JOIN pg_catalog.pg_attribute a2 ON ic.indkey[ic.attpos] = 0
+             AND a2.attrelid = ic.idxoid AND a2.attnum = ic.attpos
+      ) i
+      JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
+      LEFT JOIN pg_catalog.pg_stats s ON s.schemaname = n.nspname
+           AND s.tablename = i.attrelname AND s.attname = i.attname
+      GROUP BY 1, 2, 3, 4, 5, 6, 7
+    ) AS rows_data_stats
+  ) AS rows_hdr_pdg_stats
+) AS relation_stats";
+
+fn bloat_rows(c: &mut Client, sql: &str) -> Result<Vec<Bloat>, postgres::Error> {
+    let sql = sql.replace("__USER__", USER_RELATIONS);
+    Ok(c.query(&sql, &[])?
+        .iter()
+        .map(|r| Bloat {
+            oid: r.get(0),
+            real_bytes: r.get(1),
+            bloat_bytes: r.get(2),
+            bloat_pct: r.get(3),
+            fillfactor: r.get(4),
+            stats_missing: r.get(5),
+        })
+        .collect())
+}
+
+pub fn table_bloat(c: &mut Client) -> Result<Vec<Bloat>, postgres::Error> {
+    bloat_rows(c, TABLE_BLOAT_SQL)
+}
+
+pub fn index_bloat(c: &mut Client) -> Result<Vec<Bloat>, postgres::Error> {
+    bloat_rows(c, INDEX_BLOAT_SQL)
+}
+
+/// Measured table bloat with `pgstattuple` (reads the whole table): dead
+/// tuples and free space beyond the fillfactor's reserve.
+pub fn exact_table_bloat(
+    c: &mut Client,
+    ext_schema: &str,
+    oid: u32,
+) -> Result<Bloat, postgres::Error> {
+    let sql = format!(
+        "SELECT p.table_len::int8, \
+                (p.dead_tuple_len + p.free_space)::int8, \
+                coalesce(substring(array_to_string(c.reloptions, ' ') FROM 'fillfactor=([0-9]+)')::int4, 100) \
+           FROM pg_class c, {}.pgstattuple($1::oid::regclass) p WHERE c.oid = $1",
+        ident(ext_schema)
+    );
+    let r = c.query_one(&sql, &[&oid])?;
+    let (len, wasted, ff): (i64, i64, i32) = (r.get(0), r.get(1), r.get(2));
+    let reserve = len as f64 * f64::from(100 - ff) / 100.0;
+    let bloat = (wasted as f64 - reserve).max(0.0);
+    Ok(Bloat {
+        oid,
+        real_bytes: len,
+        bloat_bytes: bloat as i64,
+        bloat_pct: if len > 0 {
+            100.0 * bloat / len as f64
+        } else {
+            0.0
+        },
+        fillfactor: ff,
+        stats_missing: false,
+    })
+}
+
+/// Measured btree bloat with `pgstatindex`: leaf density against the
+/// fillfactor, plus empty and deleted pages.
+pub fn exact_index_bloat(
+    c: &mut Client,
+    ext_schema: &str,
+    oid: u32,
+) -> Result<Bloat, postgres::Error> {
+    let sql = format!(
+        "SELECT p.index_size::int8, coalesce(p.avg_leaf_density, 0)::float8, \
+                (p.leaf_pages + p.empty_pages + p.deleted_pages)::int8, \
+                (p.empty_pages + p.deleted_pages)::int8, \
+                current_setting('block_size')::int8, \
+                coalesce(substring(array_to_string(c.reloptions, ' ') FROM 'fillfactor=([0-9]+)')::int4, 90) \
+           FROM pg_class c, {}.pgstatindex($1::oid::regclass) p WHERE c.oid = $1",
+        ident(ext_schema)
+    );
+    let r = c.query_one(&sql, &[&oid])?;
+    let (size, density, leaf, empty, bs, ff): (i64, f64, i64, i64, i64, i32) =
+        (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5));
+    let live_leaf = (leaf - empty) as f64;
+    let density = if density.is_finite() { density } else { 0.0 };
+    let wasted_leaf = live_leaf * (1.0 - (density / f64::from(ff)).min(1.0));
+    let bloat = ((wasted_leaf + empty as f64) * bs as f64).max(0.0);
+    Ok(Bloat {
+        oid,
+        real_bytes: size,
+        bloat_bytes: bloat as i64,
+        bloat_pct: if size > 0 {
+            100.0 * bloat / size as f64
+        } else {
+            0.0
+        },
+        fillfactor: ff,
+        stats_missing: false,
+    })
+}
+
+/// Column names of `pg_stat_statements` by the installed extension's
+/// version: 1.8 (PostgreSQL 13) split planning from execution time
+/// (`total_time` became `total_exec_time`); 1.11 (PostgreSQL 17) renamed
+/// `blk_read_time` to `shared_blk_read_time`.
+pub fn statements_columns(version: &str) -> StatementsColumns {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let v = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    let (total, mean) = if v >= (1, 8) {
+        ("total_exec_time", "mean_exec_time")
+    } else {
+        ("total_time", "mean_time")
+    };
+    let io = if v >= (1, 11) {
+        "shared_blk_read_time + shared_blk_write_time"
+    } else {
+        "blk_read_time + blk_write_time"
+    };
+    StatementsColumns { total, mean, io }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct StatementsColumns {
+    pub total: &'static str,
+    pub mean: &'static str,
+    pub io: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub query: String,
+    pub calls: i64,
+    pub total_ms: f64,
+    pub mean_ms: f64,
+    pub rows: i64,
+    pub io_ms: f64,
+}
+
+/// The slowest statements of this database by mean time, at least `min_mean_ms`.
+pub fn slow_statements(
+    c: &mut Client,
+    ext_schema: &str,
+    version: &str,
+    min_mean_ms: f64,
+    limit: i64,
+) -> Result<Vec<Statement>, postgres::Error> {
+    let col = statements_columns(version);
+    let sql = format!(
+        "SELECT left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 200), calls::int8, \
+                {total}::float8, {mean}::float8, rows::int8, ({io})::float8 \
+           FROM {schema}.pg_stat_statements \
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+            AND {mean} >= $1 \
+          ORDER BY {mean} DESC LIMIT $2",
+        total = col.total,
+        mean = col.mean,
+        io = col.io,
+        schema = ident(ext_schema)
+    );
+    Ok(c.query(&sql, &[&min_mean_ms, &limit])?
+        .iter()
+        .map(|r| Statement {
+            query: r.get(0),
+            calls: r.get(1),
+            total_ms: r.get(2),
+            mean_ms: r.get(3),
+            rows: r.get(4),
+            io_ms: r.get(5),
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseAge {
+    pub name: String,
+    pub xid_age: i64,
+    pub mxid_age: i64,
+}
+
+/// Every database of the cluster: wraparound is a cluster-wide danger.
+pub fn database_ages(c: &mut Client) -> Result<Vec<DatabaseAge>, postgres::Error> {
+    Ok(c.query(
+        "SELECT datname::text, age(datfrozenxid)::int8, mxid_age(datminmxid)::int8 \
+           FROM pg_database ORDER BY 2 DESC, 1",
+        &[],
+    )?
+    .iter()
+    .map(|r| DatabaseAge {
+        name: r.get(0),
+        xid_age: r.get(1),
+        mxid_age: r.get(2),
+    })
+    .collect())
+}
+
+#[derive(Debug, Clone)]
+pub struct Activity {
+    pub pid: i32,
+    pub user: Option<String>,
+    pub application: Option<String>,
+    pub database: Option<String>,
+    /// `None`: another role's session, not visible without `pg_read_all_stats`.
+    pub state: Option<String>,
+    pub query_secs: Option<f64>,
+    pub xact_secs: Option<f64>,
+    pub state_secs: Option<f64>,
+    pub xmin_age: Option<i64>,
+    pub query: Option<String>,
+}
+
+pub fn activity(c: &mut Client) -> Result<Vec<Activity>, postgres::Error> {
+    Ok(c.query(
+        "SELECT pid, usename::text, application_name, datname::text, state, \
+                extract(epoch FROM now() - query_start)::float8, \
+                extract(epoch FROM now() - xact_start)::float8, \
+                extract(epoch FROM now() - state_change)::float8, \
+                greatest(age(backend_xmin), age(backend_xid))::int8, \
+                left(regexp_replace(query, '\\s+', ' ', 'g'), 120) \
+           FROM pg_stat_activity \
+          WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() \
+          ORDER BY xact_start NULLS LAST, pid",
+        &[],
+    )?
+    .iter()
+    .map(|r| Activity {
+        pid: r.get(0),
+        user: r.get(1),
+        application: r.get(2),
+        database: r.get(3),
+        state: r.get(4),
+        query_secs: r.get(5),
+        xact_secs: r.get(6),
+        state_secs: r.get(7),
+        xmin_age: r.get(8),
+        query: r.get(9),
+    })
+    .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_columns_follow_the_extension_version() {
+        assert_eq!(statements_columns("1.7").mean, "mean_time");
+        assert_eq!(statements_columns("1.7").total, "total_time");
+        assert_eq!(statements_columns("1.8").mean, "mean_exec_time");
+        assert_eq!(
+            statements_columns("1.10").io,
+            "blk_read_time + blk_write_time"
+        );
+        assert_eq!(statements_columns("1.10").mean, "mean_exec_time");
+        assert_eq!(
+            statements_columns("1.11").io,
+            "shared_blk_read_time + shared_blk_write_time"
+        );
+    }
+}

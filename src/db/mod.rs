@@ -1,0 +1,244 @@
+//! The database side of `db analyze` and `vacuum`: one session with the
+//! timeouts and the cancel watcher, the SQL catalogue (statistics, sizes, the
+//! bloat estimates), and running one maintenance statement so that a lock
+//! held by the application skips the relation instead of waiting on it.
+
+pub mod catalog;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use postgres::error::SqlState;
+
+use crate::config::Config;
+use crate::pg::{self, ConnParams};
+use crate::signals;
+
+pub use catalog::*;
+
+/// `table` or `schema.table`, unquoted; `None` if it is not a name.
+pub fn parse_table_name(s: &str) -> Option<(Option<&str>, &str)> {
+    let ok = |p: &str| !p.is_empty() && !p.chars().any(|c| c.is_whitespace() || c == '"');
+    match s.split_once('.') {
+        Some((schema, name)) if ok(schema) && ok(name) && !name.contains('.') => {
+            Some((Some(schema), name))
+        }
+        None if ok(s) => Some((None, s)),
+        _ => None,
+    }
+}
+
+/// One session for a job: `application_name` says who it is, every
+/// statement has a statement and a lock timeout, and SIGINT cancels the
+/// running statement on the server (not only our side of it).
+pub struct Session {
+    pub client: postgres::Client,
+    read_timeout: Duration,
+    maintenance_timeout: Duration,
+    lock_timeout: Duration,
+    watcher: Option<Watcher>,
+}
+
+struct Watcher {
+    stop: Arc<AtomicBool>,
+    handle: thread::JoinHandle<()>,
+}
+
+impl Session {
+    pub fn open(cfg: &Config, application_name: &str) -> Result<Session> {
+        let connect_timeout = cfg.timeout(cfg.database_checks.timeout);
+        let mut client = pg::connect(
+            &cfg.database,
+            &pg::Session {
+                application_name,
+                timeout: connect_timeout,
+            },
+        )?;
+        let db = &cfg.db;
+        let read_timeout = cfg.timeout(db.statement_timeout);
+        let maintenance_timeout = cfg.timeout(db.maintenance_timeout);
+        let lock_timeout = cfg.timeout(db.lock_timeout);
+        set_timeouts(&mut client, read_timeout, lock_timeout)
+            .map_err(|e| anyhow::anyhow!(pg::describe(&e, &cfg.database)))
+            .context("cannot set the session's timeouts")?;
+        let watcher = spawn_watcher(client.cancel_token(), cfg.database.clone())?;
+        Ok(Session {
+            client,
+            read_timeout,
+            maintenance_timeout,
+            lock_timeout,
+            watcher: Some(watcher),
+        })
+    }
+
+    pub fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+    }
+
+    /// Runs one maintenance statement (ANALYZE, VACUUM, REINDEX) on `rel`
+    /// under the maintenance statement timeout. A lock not granted within
+    /// the lock timeout is `Skipped`, naming who holds it. `Err` only when
+    /// the run was interrupted.
+    pub fn maintain(&mut self, sql: &str, rel: Option<u32>) -> Result<Outcome> {
+        signals::check()?;
+        let t0 = Instant::now();
+        let r = set_timeouts(
+            &mut self.client,
+            self.maintenance_timeout,
+            self.lock_timeout,
+        )
+        .and_then(|_| self.client.batch_execute(sql));
+        let took = t0.elapsed();
+        let reset = set_timeouts(&mut self.client, self.read_timeout, self.lock_timeout);
+        signals::check()?;
+        let outcome = match r {
+            Ok(()) => Outcome::Done(took),
+            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => Outcome::LockTimeout {
+                blockers: rel.map(|oid| self.blockers(oid)).unwrap_or_default(),
+            },
+            Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) => Outcome::Failed(format!(
+                "cancelled by statement_timeout after {}",
+                humantime::format_duration(round_secs(took))
+            )),
+            Err(e) => Outcome::Failed(error_text(&e)),
+        };
+        reset.context("cannot restore the session's timeouts")?;
+        Ok(outcome)
+    }
+
+    /// Who holds a lock on `oid` (pid, user, application, state, query), for
+    /// the warning that says why a relation was skipped.
+    fn blockers(&mut self, oid: u32) -> Vec<String> {
+        let rows = self.client.query(
+            "SELECT a.pid, coalesce(a.usename, '?'), coalesce(a.application_name, ''), \
+                    coalesce(a.state, '?'), l.mode, left(coalesce(a.query, ''), 80) \
+               FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+              WHERE l.relation = $1 AND l.granted AND l.pid <> pg_backend_pid() \
+              ORDER BY a.pid",
+            &[&oid],
+        );
+        match rows {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| {
+                    let (pid, user, app, state, mode, query): (
+                        i32,
+                        String,
+                        String,
+                        String,
+                        String,
+                        String,
+                    ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5));
+                    let app = if app.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({app})")
+                    };
+                    format!("pid {pid} {user}{app} holds {mode}, {state}: {query}")
+                })
+                .collect(),
+            Err(_) => vec![],
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(w) = self.watcher.take() {
+            w.stop.store(true, Ordering::Relaxed);
+            let _ = w.handle.join();
+        }
+    }
+}
+
+fn set_timeouts(
+    client: &mut postgres::Client,
+    statement: Duration,
+    lock: Duration,
+) -> Result<(), postgres::Error> {
+    client.batch_execute(&format!(
+        "SET statement_timeout = {}; SET lock_timeout = {}",
+        statement.as_millis().clamp(1, i32::MAX as u128),
+        lock.as_millis().clamp(1, i32::MAX as u128)
+    ))
+}
+
+/// Polls the signal flag; on SIGINT or SIGTERM sends the server a cancel
+/// request for whatever the session runs, once.
+fn spawn_watcher(token: postgres::CancelToken, params: ConnParams) -> Result<Watcher> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&stop);
+    let handle = thread::Builder::new()
+        .name("pg-cancel".into())
+        .spawn(move || {
+            while !seen.load(Ordering::Relaxed) {
+                if signals::interrupted() {
+                    if let Err(e) = pg::cancel(&token, &params) {
+                        eprintln!("bbp-maint: warning: cannot cancel the running statement: {e:#}");
+                    }
+                    return;
+                }
+                thread::sleep(Duration::from_millis(25));
+            }
+        })
+        .context("cannot start a thread")?;
+    Ok(Watcher { stop, handle })
+}
+
+fn round_secs(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs().max(if d.is_zero() { 0 } else { 1 }))
+}
+
+/// The server's message for an error it sent, else the client's.
+pub fn error_text(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// Whether a read failed because the role may not read it: such a check is
+/// skipped, not failed.
+pub fn is_permission(e: &postgres::Error) -> bool {
+    e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE)
+}
+
+/// What became of one maintenance statement.
+#[derive(Debug)]
+pub enum Outcome {
+    Done(Duration),
+    /// The lock was not granted within `lock_timeout`; who held it.
+    LockTimeout {
+        blockers: Vec<String>,
+    },
+    Failed(String),
+}
+
+/// An error on a read, turned into `Interrupted` when a signal caused it.
+pub fn read_error(e: postgres::Error, what: &str) -> anyhow::Error {
+    if signals::interrupted() {
+        return signals::Interrupted.into();
+    }
+    anyhow::anyhow!("{what}: {}", error_text(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names() {
+        assert_eq!(parse_table_name("bonds"), Some((None, "bonds")));
+        assert_eq!(
+            parse_table_name("public.bonds"),
+            Some((Some("public"), "bonds"))
+        );
+        assert_eq!(parse_table_name("a.b.c"), None);
+        assert_eq!(parse_table_name(".b"), None);
+        assert_eq!(parse_table_name(""), None);
+        assert_eq!(parse_table_name("a b"), None);
+    }
+}
