@@ -448,6 +448,67 @@ fn sigint_cancels_the_running_statement_on_the_server() {
     holder.batch_execute("ROLLBACK").unwrap();
 }
 
+/// SIGINT while REINDEX CONCURRENTLY waits for a writer: the server-side
+/// statement is cancelled, and the invalid `_ccnew` copy it had already
+/// made is dropped rather than left for every write to maintain.
+#[test]
+fn sigint_mid_reindex_leaves_no_invalid_index() {
+    let pg = cluster(&format!("{CHURN}ANALYZE;"));
+    let sb = Sandbox::new(&config(
+        &app_url(&pg, "postgres", PG_PASSWORD),
+        &[("lock_timeout", "\"10min\"")],
+    ));
+    // An open write transaction: REINDEX CONCURRENTLY makes its copy, then
+    // waits for this writer before building it.
+    let mut holder = client(&app_url(&pg, "postgres", PG_PASSWORD));
+    holder
+        .batch_execute("BEGIN; INSERT INTO churn (id, n) VALUES (100000, 1)")
+        .unwrap();
+    let mut child = sb
+        .cmd(&["vacuum", "--table", "churn", "--reindex", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(
+        &pg,
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'bbp-maint vacuum' \
+           AND query ILIKE 'REINDEX%' AND wait_event_type = 'Lock') \
+           AND EXISTS (SELECT 1 FROM pg_class WHERE relname LIKE '%\\_ccnew%')",
+        Duration::from_secs(60),
+        "the REINDEX to wait for the writer with its copy made",
+    );
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The REINDEX is cancelled on the server while the writer still holds
+    // it back (so it cannot have finished instead); only then does the
+    // writer go, which the drop of the copy waits for.
+    wait_until(
+        &pg,
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'bbp-maint vacuum' \
+           AND query ILIKE 'REINDEX%' AND state = 'active')",
+        Duration::from_secs(10),
+        "the server-side REINDEX to be cancelled",
+    );
+    holder.batch_execute("ROLLBACK").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        pg.psql(APP, "SELECT count(*) FROM pg_index WHERE NOT indisvalid"),
+        "0",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn a_read_only_role_gets_skips_not_failures_and_no_extension_is_a_note() {
     let pg = cluster(&format!("{CHURN}ANALYZE;"));

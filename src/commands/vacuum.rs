@@ -217,7 +217,16 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
     let mut results: Vec<(Step, Outcome)> = Vec::new();
     for step in plan {
         pb.set_message(step.label.clone());
-        let outcome = s.maintain(&step.sql, step.lock_rel)?;
+        let outcome = match s.maintain(&step.sql, step.lock_rel) {
+            Ok(o) => o,
+            Err(e) => {
+                // Interrupted mid-REINDEX: the half-built copy goes too.
+                if step.kind == "reindex" {
+                    drop_leftover_ccnew(&mut s, &step);
+                }
+                return Err(e);
+            }
+        };
         if let Outcome::LockTimeout { blockers } = &outcome {
             let line = format!(
                 "WARNING: {} skipped: lock not granted within {} ({})",
@@ -358,8 +367,9 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
     Ok(report.finish())
 }
 
-/// A REINDEX CONCURRENTLY that failed leaves an invalid `<index>_ccnew`
-/// behind, which every write then maintains for nothing: drop what we made.
+/// A REINDEX CONCURRENTLY that failed or was interrupted leaves an invalid
+/// `<index>_ccnew` behind, which every write then maintains for nothing:
+/// drop what we made.
 fn drop_leftover_ccnew(s: &mut Session, step: &Step) {
     let Some(table) = step.table else { return };
     let name = step
@@ -381,7 +391,9 @@ fn drop_leftover_ccnew(s: &mut Session, step: &Step) {
             db::ident(&schema),
             db::ident(&idx)
         );
-        if let Ok(Outcome::Done(_)) = s.maintain(&sql, Some(table)) {
+        // Not through `maintain`, which refuses to start once interrupted;
+        // the session's lock_timeout still bounds the wait.
+        if s.client.batch_execute(&sql).is_ok() {
             eprintln!(
                 "bbp-maint: dropped the invalid index {schema}.{idx} left by the failed REINDEX"
             );
