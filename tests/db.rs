@@ -464,7 +464,7 @@ fn sigint_mid_reindex_leaves_no_invalid_index() {
     holder
         .batch_execute("BEGIN; INSERT INTO churn (id, n) VALUES (100000, 1)")
         .unwrap();
-    let mut child = sb
+    let child = sb
         .cmd(&["vacuum", "--table", "churn", "--reindex", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
