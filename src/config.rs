@@ -568,6 +568,86 @@ impl Default for Dr {
     }
 }
 
+/// `[deps]`: where `deps audit` looks for lockfiles, where its advisories
+/// come from, what fails the run, and the advisories ignored for a while.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Deps {
+    /// Directories walked for lockfiles (or lockfiles themselves).
+    pub paths: Vec<PathBuf>,
+    /// The offline database (`deps update-db` keeps it) [default: <state dir>/osv].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db: Option<PathBuf>,
+    /// An older database is a WARNING: stale must not read as clean.
+    pub db_max_age: Dur,
+    /// Ask the OSV API instead of the offline database.
+    pub online: bool,
+    pub osv_url: String,
+    /// Where `deps update-db` downloads `<ecosystem>/all.zip` from.
+    pub export_url: String,
+    pub ecosystems: Vec<String>,
+    /// Findings at or above this severity are CRITICAL, below it WARNING.
+    pub fail_on: String,
+    /// Leave dev-only packages out.
+    pub production: bool,
+    /// Each OSV API request.
+    pub timeout: Dur,
+    /// Each export download.
+    pub download_timeout: Dur,
+    #[serde(rename = "ignore")]
+    pub ignores: Vec<DepsIgnore>,
+}
+
+impl Default for Deps {
+    fn default() -> Self {
+        Deps {
+            paths: vec![PathBuf::from("/opt/bailbondpro")],
+            db: None,
+            db_max_age: Dur::secs(3 * 86_400),
+            online: false,
+            osv_url: "https://api.osv.dev".into(),
+            export_url: "https://osv-vulnerabilities.storage.googleapis.com".into(),
+            ecosystems: vec!["npm".into(), "crates.io".into()],
+            fail_on: "high".into(),
+            production: false,
+            timeout: Dur::secs(30),
+            download_timeout: Dur::secs(600),
+            ignores: vec![],
+        }
+    }
+}
+
+/// An advisory ignored on purpose, with a reason and an end date.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepsIgnore {
+    pub id: String,
+    pub reason: String,
+    /// A date (`2026-12-31` or `"2026-12-31"`): from the day after, the
+    /// finding shows again and the stale entry is a WARNING.
+    pub until: toml::Value,
+}
+
+impl DepsIgnore {
+    pub fn until_date(&self) -> Result<jiff::civil::Date, String> {
+        let s = match &self.until {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Datetime(d) if d.date.is_some() && d.time.is_none() => d.to_string(),
+            other => {
+                return Err(format!(
+                    "{} is not a date; write e.g. until = 2026-12-31",
+                    other.type_str()
+                ));
+            }
+        };
+        s.parse::<jiff::civil::Date>()
+            .map_err(|_| format!("{s:?} is not a date; write e.g. until = 2026-12-31"))
+    }
+}
+
+pub const DEPS_ECOSYSTEMS: [&str; 2] = ["npm", "crates.io"];
+pub const DEPS_SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
+
 pub const HEALTH_CHECKS: [&str; 5] = ["database", "redis", "api", "storage", "external"];
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -606,6 +686,7 @@ struct FileConfig {
     logs: Logs,
     backup: Backup,
     dr: Dr,
+    deps: Deps,
 }
 
 /// Flags that override the file and the environment.
@@ -631,6 +712,7 @@ pub struct Config {
     pub logs: Logs,
     pub backup: Backup,
     pub dr: Dr,
+    pub deps: Deps,
 }
 
 impl Config {
@@ -686,14 +768,22 @@ impl Config {
             logs,
             backup,
             dr,
+            mut deps,
         } = parsed;
 
         // Environment layer.
         if let Some(dir) = env.var("BBP_MAINT_RUNTIME_DIR") {
             general.runtime_dir = PathBuf::from(dir);
         }
-        if let Some(dir) = env.var("BBP_MAINT_STATE_DIR") {
+        let state_override = env.var("BBP_MAINT_STATE_DIR");
+        if let Some(dir) = &state_override {
             disk.state_dir = PathBuf::from(dir);
+        }
+        if deps.db.is_none() {
+            let state = state_override
+                .map(PathBuf::from)
+                .unwrap_or_else(default_state_dir);
+            deps.db = Some(state.join("osv"));
         }
         if let Some(url) = env.var("REDIS_URL") {
             check_redis_url(&url).map_err(|p| ConfigError::new("environment", "REDIS_URL", p))?;
@@ -726,6 +816,7 @@ impl Config {
             logs,
             backup,
             dr,
+            deps,
         })
     }
 
@@ -775,6 +866,7 @@ impl Config {
         put("logs", toml::Value::try_from(&self.logs));
         put("backup", toml::Value::try_from(&self.backup));
         put("dr", toml::Value::try_from(&self.dr));
+        put("deps", toml::Value::try_from(&self.deps));
         let mut value = toml::Value::Table(doc);
         mask_secrets(&mut value);
         let header = match &self.file {
@@ -1029,11 +1121,79 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
     if b.restore_jobs == 0 {
         return err("backup.restore_jobs", "must be at least 1".into());
     }
+    validate_deps(&c.deps, source)?;
     if !(0.0..=1.0).contains(&c.health.degraded_ratio) {
         return err(
             "health.degraded_ratio",
             format!("{} is not a ratio between 0 and 1", c.health.degraded_ratio),
         );
+    }
+    Ok(())
+}
+
+fn validate_deps(d: &Deps, source: &str) -> Result<(), ConfigError> {
+    let err = |key: String, problem: String| Err(ConfigError::new(source, key, problem));
+    if !DEPS_SEVERITIES.contains(&d.fail_on.as_str()) {
+        return err(
+            "deps.fail_on".into(),
+            format!(
+                "{:?} is not one of {}",
+                d.fail_on,
+                DEPS_SEVERITIES.join(", ")
+            ),
+        );
+    }
+    for (i, e) in d.ecosystems.iter().enumerate() {
+        if !DEPS_ECOSYSTEMS.contains(&e.as_str()) {
+            return err(
+                format!("deps.ecosystems[{i}]"),
+                format!(
+                    "unknown ecosystem {e:?}; known: {}",
+                    DEPS_ECOSYSTEMS.join(", ")
+                ),
+            );
+        }
+    }
+    check_http_url(&d.osv_url).or_else(|p| err("deps.osv_url".into(), p))?;
+    check_http_url(&d.export_url).or_else(|p| err("deps.export_url".into(), p))?;
+    for (key, t) in [
+        ("deps.timeout", d.timeout),
+        ("deps.download_timeout", d.download_timeout),
+    ] {
+        if t.0.is_zero() {
+            return err(key.into(), "a timeout of 0 would fail every request".into());
+        }
+    }
+    let mut ids = std::collections::HashSet::new();
+    for (i, ig) in d.ignores.iter().enumerate() {
+        let key = |k: &str| format!("deps.ignore[{i}].{k}");
+        // OSV ids are PREFIX-rest (GHSA-xxxx-xxxx-xxxx, CVE-2024-1, RUSTSEC-2024-0001).
+        let well_formed = ig.id.split_once('-').is_some_and(|(p, rest)| {
+            !p.is_empty()
+                && p.chars().all(|c| c.is_ascii_alphanumeric())
+                && !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        });
+        if !well_formed {
+            return err(
+                key("id"),
+                format!(
+                    "{:?} is not an advisory id (e.g. GHSA-xxxx-xxxx-xxxx, CVE-2024-1234, RUSTSEC-2024-0001)",
+                    ig.id
+                ),
+            );
+        }
+        if !ids.insert(ig.id.to_ascii_uppercase()) {
+            return err(key("id"), format!("{:?} is ignored twice", ig.id));
+        }
+        if ig.reason.trim().is_empty() {
+            return err(key("reason"), "say why the advisory is ignored".into());
+        }
+        if let Err(p) = ig.until_date() {
+            return err(key("until"), p);
+        }
     }
     Ok(())
 }

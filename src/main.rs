@@ -6,6 +6,7 @@ mod backup;
 mod cli;
 mod commands;
 mod config;
+mod deps;
 mod disk;
 mod exit;
 mod lock;
@@ -21,7 +22,10 @@ use std::io::{self, IsTerminal, Write};
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use cli::{BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DiskCommand, GenerateCommand};
+use cli::{
+    BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DepsCommand, DiskCommand,
+    GenerateCommand,
+};
 use config::{Config, ConfigError, Overrides, ProcessEnv};
 use exit::ExitCode;
 use render::{Format, RenderOptions};
@@ -59,6 +63,7 @@ fn run() -> ExitCode {
             // Machines reading JSON or a Nagios line get one even now.
             if let Some(name) = job_name(&cli.command)
                 && output_format(&cli) != Format::Human
+                && !(output_format(&cli) == Format::Sarif && code == ExitCode::Usage)
             {
                 let mut report = report::ReportBuilder::new(name)
                     .finish_with(Status::Unknown, format!("{}: {e:#}", label(code)));
@@ -83,6 +88,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
     let env = ProcessEnv;
     let mut out = Vec::new();
     let format = output_format(cli);
+    if format == Format::Sarif && !matches!(cli.command, Command::Deps(DepsCommand::Audit(_))) {
+        return Err(cli::UsageError("--format sarif is only for `deps audit`".into()).into());
+    }
     let code = match &cli.command {
         Command::Generate(GenerateCommand::Completions { shell }) => {
             commands::generate::completions(*shell, &mut out)?
@@ -113,6 +121,12 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         })?,
         Command::DrTest(args) => job(cli, "dr-test", |cfg| commands::dr::run(cfg, args, &ui(cli)))?,
         Command::Logs(args) => job(cli, "logs", |cfg| commands::logs::run(cfg, args))?,
+        Command::Deps(DepsCommand::Audit(args)) => {
+            job(cli, "deps-audit", |cfg| commands::deps::audit(cfg, args))?
+        }
+        Command::Deps(DepsCommand::UpdateDb(args)) => job(cli, "deps-update-db", |cfg| {
+            commands::deps::update_db(cfg, args)
+        })?,
         Command::Disk(args) => match (&args.command, &args.top) {
             (Some(DiskCommand::Clean { dry_run }), _) => {
                 job(cli, "disk-clean", |cfg| commands::clean::run(cfg, *dry_run))?
@@ -219,6 +233,8 @@ fn job_name(c: &Command) -> Option<&'static str> {
         Command::Logs(_) => "logs",
         Command::Backup(_) => "backup-verify",
         Command::DrTest(_) => "dr-test",
+        Command::Deps(DepsCommand::Audit(_)) => "deps-audit",
+        Command::Deps(DepsCommand::UpdateDb(_)) => "deps-update-db",
         Command::Config(_) | Command::Generate(_) => return None,
     })
 }

@@ -1,0 +1,498 @@
+//! The offline advisory database: a directory of OSV JSON records, OSV
+//! `all.zip` exports, or what `deps update-db` keeps (generations under the
+//! database directory, `current` a symlink swapped atomically to the newest).
+//! Records are parsed once, in parallel, and indexed by package.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail};
+
+use super::Ecosystem;
+use super::osv::Record;
+
+/// A record larger than this is refused: no real advisory comes near it,
+/// and a zip entry claiming more is not read into memory.
+pub const MAX_RECORD: u64 = 16 << 20;
+
+pub struct Db {
+    pub root: PathBuf,
+    pub records: Vec<Record>,
+    /// (ecosystem, package name) → indices into `records`.
+    pub index: HashMap<(Ecosystem, String), Vec<usize>>,
+    /// Records read in all (before keeping only the packages asked about).
+    pub total: usize,
+    pub withdrawn: usize,
+    /// Records read per ecosystem (an ecosystem with none was not checked).
+    pub per_ecosystem: HashMap<Ecosystem, usize>,
+    /// Records that could not be read: "file: problem".
+    pub errors: Vec<String>,
+    /// When the database was last fetched (meta.json), else the newest file.
+    pub updated: Option<SystemTime>,
+}
+
+impl Db {
+    pub fn lookup(&self, eco: Ecosystem, name: &str) -> &[usize] {
+        self.index
+            .get(&(eco, name.to_string()))
+            .map_or(&[], |v| v.as_slice())
+    }
+}
+
+/// The directory to read: `current`'s target when update-db made one, else
+/// the directory itself. Resolved once, so a swap during the run is not seen.
+pub fn resolve_root(db: &Path) -> Result<PathBuf> {
+    let meta = std::fs::metadata(db)
+        .with_context(|| format!("advisory database {}: cannot read", db.display()))?;
+    if meta.is_file() {
+        return Ok(db.to_path_buf());
+    }
+    let current = db.join("current");
+    if current.exists() {
+        return std::fs::canonicalize(&current)
+            .with_context(|| format!("advisory database {}: cannot resolve", current.display()));
+    }
+    Ok(db.to_path_buf())
+}
+
+/// One raw record and where it came from.
+type Raw = (String, Vec<u8>);
+
+/// Reads every record under `root`, keeping those about the packages in
+/// `wanted` (all when `wanted` is None).
+pub fn load(root: &Path, wanted: Option<&HashSet<(Ecosystem, String)>>) -> Result<Db> {
+    let mut files = Vec::new();
+    collect(root, &mut files)?;
+    let mut updated = read_meta_time(root);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Raw>>(8);
+    let rx = std::sync::Mutex::new(rx);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 4);
+    let mut errors: Vec<String> = Vec::new();
+    let mut newest_mtime: Option<SystemTime> = None;
+    type Out = (
+        Vec<Record>,
+        usize,
+        usize,
+        Vec<String>,
+        HashMap<Ecosystem, usize>,
+    );
+    let results: Vec<Out> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut kept = Vec::new();
+                    let (mut total, mut withdrawn, mut errs) = (0, 0, Vec::new());
+                    let mut per: HashMap<Ecosystem, usize> = HashMap::new();
+                    loop {
+                        let batch = match rx.lock().map(|r| r.recv()) {
+                            Ok(Ok(b)) => b,
+                            _ => break,
+                        };
+                        for (src, bytes) in batch {
+                            match serde_json::from_slice::<Record>(&bytes) {
+                                Ok(r) => {
+                                    total += 1;
+                                    let mut ecos: Vec<Ecosystem> =
+                                        r.packages().map(|p| p.0).collect();
+                                    ecos.dedup();
+                                    for e in ecos {
+                                        *per.entry(e).or_default() += 1;
+                                    }
+                                    if r.withdrawn.is_some() {
+                                        withdrawn += 1;
+                                        continue;
+                                    }
+                                    let keep = match wanted {
+                                        None => true,
+                                        Some(w) => r
+                                            .packages()
+                                            .any(|(e, n)| w.contains(&(e, n.to_string()))),
+                                    };
+                                    if keep {
+                                        kept.push(r);
+                                    }
+                                }
+                                Err(e) => errs.push(format!("{src}: not an OSV record: {e}")),
+                            }
+                        }
+                    }
+                    (kept, total, withdrawn, errs, per)
+                })
+            })
+            .collect();
+        let mut batch = Vec::with_capacity(256);
+        let send = |b: &mut Vec<Raw>| {
+            if !b.is_empty() {
+                let _ = tx.send(std::mem::take(b));
+            }
+        };
+        for f in &files {
+            if let Ok(m) = std::fs::metadata(f).and_then(|m| m.modified()) {
+                newest_mtime = Some(newest_mtime.map_or(m, |n| n.max(m)));
+            }
+            let shown = f.display().to_string();
+            let is_zip = f.extension().is_some_and(|e| e == "zip");
+            let r = if is_zip {
+                read_zip(f, &mut |raw| {
+                    batch.push(raw);
+                    if batch.len() >= 256 {
+                        send(&mut batch);
+                    }
+                })
+            } else {
+                read_json_file(f).map(|raw| {
+                    batch.push(raw);
+                    1
+                })
+            };
+            if let Err(e) = r {
+                errors.push(format!("{shown}: {e:#}"));
+            }
+            if batch.len() >= 256 {
+                send(&mut batch);
+            }
+        }
+        send(&mut batch);
+        drop(tx);
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    let mut db = Db {
+        root: root.to_path_buf(),
+        records: Vec::new(),
+        index: HashMap::new(),
+        total: 0,
+        withdrawn: 0,
+        per_ecosystem: HashMap::new(),
+        errors,
+        updated: None,
+    };
+    for (kept, total, withdrawn, errs, per) in results {
+        for (e, n) in per {
+            *db.per_ecosystem.entry(e).or_default() += n;
+        }
+        db.records.extend(kept);
+        db.total += total;
+        db.withdrawn += withdrawn;
+        db.errors.extend(errs);
+    }
+    // Records in a stable order, whatever thread read them.
+    db.records.sort_by(|a, b| a.id.cmp(&b.id));
+    for (i, r) in db.records.iter().enumerate() {
+        let mut seen = HashSet::new();
+        for (e, n) in r.packages() {
+            if seen.insert((e, n)) {
+                db.index.entry((e, n.to_string())).or_default().push(i);
+            }
+        }
+    }
+    if updated.is_none() {
+        updated = newest_mtime;
+    }
+    db.updated = updated;
+    Ok(db)
+}
+
+fn collect(root: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let meta = std::fs::metadata(root)
+        .with_context(|| format!("advisory database {}: cannot read", root.display()))?;
+    if meta.is_file() {
+        out.push(root.to_path_buf());
+        return Ok(());
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let rd = std::fs::read_dir(&dir)
+            .with_context(|| format!("advisory database {}: cannot read", dir.display()))?;
+        for e in rd.flatten() {
+            let p = e.path();
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            // update-db's own files: temporary generations and the metadata.
+            if name.starts_with('.') || (dir == root && name == "meta.json") {
+                continue;
+            }
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(p);
+            } else if name.ends_with(".json") || name.ends_with(".zip") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(())
+}
+
+fn read_json_file(f: &Path) -> Result<Raw> {
+    let len = std::fs::metadata(f)?.len();
+    if len > MAX_RECORD {
+        bail!(
+            "{} is larger than the {} an advisory may have",
+            crate::units::bytes(len),
+            crate::units::bytes(MAX_RECORD)
+        );
+    }
+    Ok((f.display().to_string(), std::fs::read(f)?))
+}
+
+/// Every `.json` entry of an OSV export, handed to `each`. A file that is
+/// not a zip, or an entry that cannot be inflated, is an error.
+pub fn read_zip(f: &Path, each: &mut dyn FnMut(Raw)) -> Result<usize> {
+    let file = std::fs::File::open(f)?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| anyhow::anyhow!("not a readable zip archive ({e})"))?;
+    let mut n = 0;
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| anyhow::anyhow!("entry {i}: {e}"))?;
+        let entry_name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+        if !entry.is_file() || !entry_name.ends_with(".json") {
+            continue;
+        }
+        let name = format!("{}!{entry_name}", f.display());
+        if entry.size() > MAX_RECORD {
+            bail!(
+                "{name}: {} is larger than the {} an advisory may have",
+                crate::units::bytes(entry.size()),
+                crate::units::bytes(MAX_RECORD)
+            );
+        }
+        let mut buf = Vec::with_capacity(entry.size() as usize);
+        // The size in the header is not trusted: read at most one byte more.
+        (&mut entry)
+            .take(MAX_RECORD + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| anyhow::anyhow!("{name}: cannot inflate ({e})"))?;
+        if buf.len() as u64 > MAX_RECORD {
+            bail!(
+                "{name}: larger than the {} an advisory may have",
+                crate::units::bytes(MAX_RECORD)
+            );
+        }
+        each((name, buf));
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Default, Clone)]
+pub struct Meta {
+    pub ecosystems: std::collections::BTreeMap<String, MetaEntry>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Clone)]
+pub struct MetaEntry {
+    pub fetched_at: String,
+    pub records: usize,
+    pub url: String,
+    pub sha256: String,
+}
+
+fn read_meta(root: &Path) -> Option<Meta> {
+    serde_json::from_slice(&std::fs::read(root.join("meta.json")).ok()?).ok()
+}
+
+/// The oldest ecosystem's fetch time: the stalest part is what matters.
+fn read_meta_time(root: &Path) -> Option<SystemTime> {
+    read_meta(root)?
+        .ecosystems
+        .values()
+        .filter_map(|e| e.fetched_at.parse::<jiff::Timestamp>().ok())
+        .min()
+        .map(SystemTime::from)
+}
+
+/// What update-db did for one ecosystem.
+pub struct Fetched {
+    pub ecosystem: String,
+    pub result: Result<MetaEntry, String>,
+    /// When the download failed: the previous copy kept, if there was one.
+    pub kept_previous: Option<String>,
+    pub duration: Duration,
+}
+
+/// Downloads each ecosystem's export into a new generation, verifies it,
+/// and swaps `current` to it. A failed ecosystem keeps its previous copy
+/// (hard-linked into the new generation); nothing is swapped if no
+/// download succeeded.
+pub fn update(
+    db: &Path,
+    base_url: &str,
+    ecosystems: &[String],
+    agent: &ureq::Agent,
+    timeout: Duration,
+) -> Result<Vec<Fetched>> {
+    std::fs::create_dir_all(db)
+        .with_context(|| format!("cannot create the database directory {}", db.display()))?;
+    let previous = std::fs::canonicalize(db.join("current")).ok();
+    let prev_meta = previous.as_deref().and_then(read_meta).unwrap_or_default();
+    let stamp = jiff::Timestamp::now();
+    let gen_name = format!("gen-{}-{}", stamp.as_second(), std::process::id());
+    let tmp = db.join(format!(".{gen_name}.tmp"));
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut meta = Meta::default();
+    let mut out = Vec::new();
+    let mut any_new = false;
+    for eco in ecosystems {
+        crate::signals::check().inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&tmp);
+        })?;
+        let t0 = std::time::Instant::now();
+        let url = format!("{}/{}/all.zip", base_url.trim_end_matches('/'), eco);
+        let dir = tmp.join(eco);
+        std::fs::create_dir_all(&dir)?;
+        let dest = dir.join("all.zip");
+        let result = fetch(agent, &url, &dest, timeout).and_then(|sha| {
+            let n = read_zip(&dest, &mut |(name, bytes)| {
+                // Each entry must at least be JSON; a corrupt export would
+                // otherwise only show at the next audit.
+                if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
+                    eprintln!("bbp-maint: warning: {name}: not JSON");
+                }
+            })
+            .map_err(|e| format!("the download is not a valid export: {e:#}"))?;
+            if n == 0 {
+                return Err("the download holds no OSV records".into());
+            }
+            Ok(MetaEntry {
+                fetched_at: jiff::Timestamp::now().to_string(),
+                records: n,
+                url: url.clone(),
+                sha256: sha,
+            })
+        });
+        let mut kept_previous = None;
+        match &result {
+            Ok(m) => {
+                any_new = true;
+                meta.ecosystems.insert(eco.clone(), m.clone());
+            }
+            Err(_) => {
+                let _ = std::fs::remove_file(&dest);
+                if let Some(prev) = &previous
+                    && prev.join(eco).join("all.zip").is_file()
+                {
+                    let from = prev.join(eco).join("all.zip");
+                    if std::fs::hard_link(&from, &dest).is_err() {
+                        std::fs::copy(&from, &dest)?;
+                    }
+                    let at = prev_meta.ecosystems.get(eco).cloned();
+                    kept_previous = Some(
+                        at.as_ref()
+                            .map(|m| m.fetched_at.clone())
+                            .unwrap_or_else(|| "an earlier run".into()),
+                    );
+                    if let Some(m) = at {
+                        meta.ecosystems.insert(eco.clone(), m);
+                    }
+                } else {
+                    let _ = std::fs::remove_dir(&dir);
+                }
+            }
+        }
+        out.push(Fetched {
+            ecosystem: eco.clone(),
+            result,
+            kept_previous,
+            duration: t0.elapsed(),
+        });
+    }
+    if !any_new {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Ok(out);
+    }
+    let meta_path = tmp.join("meta.json");
+    let mut f = std::fs::File::create(&meta_path)?;
+    f.write_all(&serde_json::to_vec_pretty(&meta)?)?;
+    f.sync_all()?;
+    let gen_dir = db.join(&gen_name);
+    std::fs::rename(&tmp, &gen_dir)?;
+    // The swap: a new symlink renamed over `current` (rename is atomic).
+    let link_tmp = db.join(format!(".current-{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&link_tmp);
+    std::os::unix::fs::symlink(&gen_name, &link_tmp)?;
+    std::fs::rename(&link_tmp, db.join("current"))?;
+    if let Ok(d) = std::fs::File::open(db) {
+        let _ = d.sync_all();
+    }
+    // Generations older than the previous one go; the previous one stays,
+    // for an audit that resolved `current` before the swap.
+    let keep: HashSet<PathBuf> = [Some(gen_dir.clone()), previous.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Ok(rd) = std::fs::read_dir(db) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let p = std::fs::canonicalize(e.path()).unwrap_or(e.path());
+            if name.starts_with("gen-") && !keep.contains(&p) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Streams the body to `dest`, returning its SHA-256.
+fn fetch(agent: &ureq::Agent, url: &str, dest: &Path, timeout: Duration) -> Result<String, String> {
+    use sha2::Digest;
+    let shown = crate::config::mask_url(url).unwrap_or_else(|| url.to_string());
+    let mut resp = agent.get(url).call().map_err(|e| match e {
+        ureq::Error::Timeout(_) => format!(
+            "{shown}: no answer within {}",
+            humantime::format_duration(timeout)
+        ),
+        other => format!("{shown}: {other}"),
+    })?;
+    if !resp.status().is_success() {
+        return Err(format!("{shown}: HTTP {}", resp.status()));
+    }
+    let expected = resp.body().content_length();
+    let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+    let mut file = std::fs::File::create(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e)
+                if e.to_string().contains("timeout")
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return Err(format!(
+                    "{shown}: the download did not finish within {}",
+                    humantime::format_duration(timeout)
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "{shown}: the download broke off after {total} bytes ({e})"
+                ));
+            }
+        };
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n])
+            .map_err(|e| format!("{}: {e}", dest.display()))?;
+        total += n as u64;
+    }
+    if let Some(len) = expected
+        && len != total
+    {
+        return Err(format!("{shown}: got {total} of {len} bytes"));
+    }
+    file.sync_all()
+        .map_err(|e| format!("{}: {e}", dest.display()))?;
+    let sum = hasher.finalize();
+    Ok(sum.iter().map(|b| format!("{b:02x}")).collect())
+}
