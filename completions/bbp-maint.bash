@@ -22,6 +22,9 @@ _bbp__maint() {
             bbp__maint,config)
                 cmd="bbp__maint__subcmd__config"
                 ;;
+            bbp__maint,deps)
+                cmd="bbp__maint__subcmd__deps"
+                ;;
             bbp__maint,disk)
                 cmd="bbp__maint__subcmd__disk"
                 ;;
@@ -70,6 +73,24 @@ _bbp__maint() {
             bbp__maint__subcmd__config__subcmd__help,show)
                 cmd="bbp__maint__subcmd__config__subcmd__help__subcmd__show"
                 ;;
+            bbp__maint__subcmd__deps,audit)
+                cmd="bbp__maint__subcmd__deps__subcmd__audit"
+                ;;
+            bbp__maint__subcmd__deps,help)
+                cmd="bbp__maint__subcmd__deps__subcmd__help"
+                ;;
+            bbp__maint__subcmd__deps,update-db)
+                cmd="bbp__maint__subcmd__deps__subcmd__update__subcmd__db"
+                ;;
+            bbp__maint__subcmd__deps__subcmd__help,audit)
+                cmd="bbp__maint__subcmd__deps__subcmd__help__subcmd__audit"
+                ;;
+            bbp__maint__subcmd__deps__subcmd__help,help)
+                cmd="bbp__maint__subcmd__deps__subcmd__help__subcmd__help"
+                ;;
+            bbp__maint__subcmd__deps__subcmd__help,update-db)
+                cmd="bbp__maint__subcmd__deps__subcmd__help__subcmd__update__subcmd__db"
+                ;;
             bbp__maint__subcmd__disk,clean)
                 cmd="bbp__maint__subcmd__disk__subcmd__clean"
                 ;;
@@ -106,6 +127,9 @@ _bbp__maint() {
             bbp__maint__subcmd__help,config)
                 cmd="bbp__maint__subcmd__help__subcmd__config"
                 ;;
+            bbp__maint__subcmd__help,deps)
+                cmd="bbp__maint__subcmd__help__subcmd__deps"
+                ;;
             bbp__maint__subcmd__help,disk)
                 cmd="bbp__maint__subcmd__help__subcmd__disk"
                 ;;
@@ -133,6 +157,12 @@ _bbp__maint() {
             bbp__maint__subcmd__help__subcmd__config,show)
                 cmd="bbp__maint__subcmd__help__subcmd__config__subcmd__show"
                 ;;
+            bbp__maint__subcmd__help__subcmd__deps,audit)
+                cmd="bbp__maint__subcmd__help__subcmd__deps__subcmd__audit"
+                ;;
+            bbp__maint__subcmd__help__subcmd__deps,update-db)
+                cmd="bbp__maint__subcmd__help__subcmd__deps__subcmd__update__subcmd__db"
+                ;;
             bbp__maint__subcmd__help__subcmd__disk,clean)
                 cmd="bbp__maint__subcmd__help__subcmd__disk__subcmd__clean"
                 ;;
@@ -149,7 +179,7 @@ _bbp__maint() {
 
     case "${cmd}" in
         bbp__maint)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version health disk logs backup dr-test config generate help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version health disk logs backup dr-test deps config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -160,7 +190,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -194,7 +224,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -270,7 +300,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -304,7 +334,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -338,7 +368,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -428,7 +458,181 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__deps)
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version audit update-db help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__deps__subcmd__audit)
+            opts="-q -v -h -V --lockfile --db --online --fail-on --production --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lockfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fail-on)
+                    COMPREPLY=($(compgen -W "critical high medium low" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__deps__subcmd__help)
+            opts="audit update-db help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__deps__subcmd__help__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__deps__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__deps__subcmd__help__subcmd__update__subcmd__db)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__deps__subcmd__update__subcmd__db)
+            opts="-q -v -h -V --db --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -466,7 +670,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -500,7 +704,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -584,7 +788,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -618,7 +822,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -652,7 +856,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -746,7 +950,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -784,7 +988,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -807,7 +1011,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__subcmd__maint__subcmd__help)
-            opts="health disk logs backup dr-test config generate help"
+            opts="health disk logs backup dr-test deps config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -877,6 +1081,48 @@ _bbp__maint() {
             return 0
             ;;
         bbp__subcmd__maint__subcmd__help__subcmd__config__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__deps)
+            opts="audit update-db"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__deps__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__deps__subcmd__update__subcmd__db)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1040,7 +1286,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)

@@ -27,7 +27,8 @@ end
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -37,13 +38,14 @@ complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l json -d 'Same as --
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "deps" -d 'Audit lockfiles against OSV advisories; refresh the offline advisory database'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -55,7 +57,8 @@ external\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -65,13 +68,14 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l json -d '
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l top -d 'Instead of the filesystems, list the N largest directories under PATH (as du -x counts them)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -82,14 +86,15 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -100,7 +105,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_see
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from help" -f -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -110,7 +115,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l since -d 'O
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -121,12 +127,13 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l json -d 'Sa
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -136,14 +143,15 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fi
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -157,7 +165,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_s
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -166,7 +174,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l report-d
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -177,12 +186,76 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l json -d 
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l lockfile -d 'Audit this lockfile (package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, Cargo.lock); may be repeated' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l db -d 'Offline advisories: a directory of OSV records or all.zip exports [default: deps.db]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l fail-on -d 'Findings at or above this severity are CRITICAL (exit 2), below it WARNING (exit 1) [default: deps.fail_on, high]' -r -f -a "critical\t''
+high\t''
+medium\t''
+low\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l online -d 'Ask the OSV API (deps.osv_url) instead of the offline database'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l production -d 'Leave out dev-only packages'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l db -d 'The database directory [default: deps.db]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from help" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from help" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -192,7 +265,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fi
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
@@ -200,7 +273,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fi
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -210,12 +284,13 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_s
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -225,7 +300,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_s
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
@@ -233,7 +308,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_s
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -243,7 +319,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "man" -d 'Write man pages (bbp-maint.1 and one per subcommand) into DIR'
@@ -251,7 +327,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -261,13 +338,14 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l out-dir -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -277,21 +355,24 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Write man pages (bbp-maint.1 and one per subcommand) into DIR'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test deps config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test deps config generate help" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test deps config generate help" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test deps config generate help" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test deps config generate help" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test deps config generate help" -f -a "deps" -d 'Audit lockfiles against OSV advisories; refresh the offline advisory database'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test deps config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test deps config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test deps config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from disk" -f -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Print the completion script for SHELL on stdout'

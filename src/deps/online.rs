@@ -17,6 +17,12 @@ const BATCH: usize = 1000;
 /// Pages per query before giving up: a server that never stops paging is broken.
 const MAX_PAGES: usize = 100;
 const MAX_BODY: u64 = 64 << 20;
+/// Ids are `GHSA-xxxx`, `RUSTSEC-2024-0001`: only what a path cannot hold is escaped.
+const ID_ESCAPE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 #[derive(Deserialize)]
 struct BatchResponse {
@@ -167,7 +173,7 @@ impl Online {
             let url = format!(
                 "{}/v1/vulns/{}",
                 self.base.trim_end_matches('/'),
-                percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
+                percent_encoding::utf8_percent_encode(id, ID_ESCAPE)
             );
             let bytes = self.get(&url)?;
             let rec: Record = serde_json::from_slice(&bytes)
