@@ -57,6 +57,83 @@ pub fn resolve_root(db: &Path) -> Result<PathBuf> {
     Ok(db.to_path_buf())
 }
 
+/// The parts of a record the index needs, borrowed from the raw bytes.
+#[derive(serde::Deserialize)]
+struct Head<'a> {
+    #[serde(default, borrow)]
+    withdrawn: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    affected: Vec<HeadAffected<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct HeadAffected<'a> {
+    #[serde(default, borrow)]
+    package: Option<HeadPackage<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct HeadPackage<'a> {
+    #[serde(borrow)]
+    ecosystem: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+}
+
+struct Worker<'w> {
+    wanted: Option<&'w HashSet<(Ecosystem, String)>>,
+    kept: Vec<Record>,
+    total: usize,
+    withdrawn: usize,
+    errs: Vec<String>,
+    per: HashMap<Ecosystem, usize>,
+}
+
+impl Worker<'_> {
+    /// Most records are about packages not installed: a first pass reads
+    /// only the package names (borrowed, nothing allocated for the rest);
+    /// the full parse is for the records that matter.
+    fn take(&mut self, (src, bytes): Raw) {
+        let head = match serde_json::from_slice::<Head>(&bytes) {
+            Ok(h) => h,
+            Err(e) => {
+                self.errs.push(format!("{src}: not an OSV record: {e}"));
+                return;
+            }
+        };
+        self.total += 1;
+        let mut ecos: Vec<Ecosystem> = head
+            .affected
+            .iter()
+            .filter_map(|a| super::osv::ecosystem_of(&a.package.as_ref()?.ecosystem))
+            .collect();
+        ecos.sort();
+        ecos.dedup();
+        for e in ecos {
+            *self.per.entry(e).or_default() += 1;
+        }
+        if head.withdrawn.is_some() {
+            self.withdrawn += 1;
+            return;
+        }
+        let keep = match self.wanted {
+            None => true,
+            Some(w) => head.affected.iter().any(|a| {
+                a.package.as_ref().is_some_and(|p| {
+                    super::osv::ecosystem_of(&p.ecosystem)
+                        .is_some_and(|e| w.contains(&(e, p.name.to_string())))
+                })
+            }),
+        };
+        if keep {
+            match serde_json::from_slice::<Record>(&bytes) {
+                Ok(r) => self.kept.push(r),
+                Err(e) => self.errs.push(format!("{src}: not an OSV record: {e}")),
+            }
+        }
+    }
+}
+
 /// One raw record and where it came from.
 type Raw = (String, Vec<u8>);
 
@@ -66,14 +143,14 @@ pub fn load(root: &Path, wanted: Option<&HashSet<(Ecosystem, String)>>) -> Resul
     let mut files = Vec::new();
     collect(root, &mut files)?;
     let mut updated = read_meta_time(root);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Raw>>(8);
-    let rx = std::sync::Mutex::new(rx);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
         .clamp(1, 4);
-    let mut errors: Vec<String> = Vec::new();
-    let mut newest_mtime: Option<SystemTime> = None;
+    let newest_mtime = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .max();
     type Out = (
         Vec<Record>,
         usize,
@@ -81,89 +158,63 @@ pub fn load(root: &Path, wanted: Option<&HashSet<(Ecosystem, String)>>) -> Resul
         Vec<String>,
         HashMap<Ecosystem, usize>,
     );
+    // Archives are read whole, once: seeking a buffered file per entry
+    // would read it again and again.
+    let blobs: Vec<Option<std::io::Result<Vec<u8>>>> = files
+        .iter()
+        .map(|f| {
+            f.extension()
+                .is_some_and(|e| e == "zip")
+                .then(|| std::fs::read(f))
+        })
+        .collect();
+    // Inflating is most of the work: each thread walks the archives itself
+    // and takes every n-th entry (and every n-th loose file).
     let results: Vec<Out> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut kept = Vec::new();
-                    let (mut total, mut withdrawn, mut errs) = (0, 0, Vec::new());
-                    let mut per: HashMap<Ecosystem, usize> = HashMap::new();
-                    loop {
-                        let batch = match rx.lock().map(|r| r.recv()) {
-                            Ok(Ok(b)) => b,
-                            _ => break,
+            .map(|k| {
+                let (files, blobs) = (&files, &blobs);
+                s.spawn(move || {
+                    let mut w = Worker {
+                        wanted,
+                        kept: Vec::new(),
+                        total: 0,
+                        withdrawn: 0,
+                        errs: Vec::new(),
+                        per: HashMap::new(),
+                    };
+                    for (fi, f) in files.iter().enumerate() {
+                        let is_zip = blobs[fi].is_some();
+                        let r = if let Some(blob) = &blobs[fi] {
+                            match blob {
+                                Ok(b) => read_zip_part(f, b, k, threads, &mut |raw| w.take(raw)),
+                                Err(e) => Err(anyhow::anyhow!("cannot read: {e}")),
+                            }
+                        } else if fi % threads == k {
+                            read_json_file(f).map(|raw| {
+                                w.take(raw);
+                                1
+                            })
+                        } else {
+                            Ok(0)
                         };
-                        for (src, bytes) in batch {
-                            match serde_json::from_slice::<Record>(&bytes) {
-                                Ok(r) => {
-                                    total += 1;
-                                    let mut ecos: Vec<Ecosystem> =
-                                        r.packages().map(|p| p.0).collect();
-                                    ecos.dedup();
-                                    for e in ecos {
-                                        *per.entry(e).or_default() += 1;
-                                    }
-                                    if r.withdrawn.is_some() {
-                                        withdrawn += 1;
-                                        continue;
-                                    }
-                                    let keep = match wanted {
-                                        None => true,
-                                        Some(w) => r
-                                            .packages()
-                                            .any(|(e, n)| w.contains(&(e, n.to_string()))),
-                                    };
-                                    if keep {
-                                        kept.push(r);
-                                    }
-                                }
-                                Err(e) => errs.push(format!("{src}: not an OSV record: {e}")),
+                        if let Err(e) = r {
+                            // Every thread meets a broken archive; one says so.
+                            if !is_zip || k == 0 {
+                                w.errs.push(format!("{}: {e:#}", f.display()));
                             }
                         }
                     }
-                    (kept, total, withdrawn, errs, per)
+                    (w.kept, w.total, w.withdrawn, w.errs, w.per)
                 })
             })
             .collect();
-        let mut batch = Vec::with_capacity(256);
-        let send = |b: &mut Vec<Raw>| {
-            if !b.is_empty() {
-                let _ = tx.send(std::mem::take(b));
-            }
-        };
-        for f in &files {
-            if let Ok(m) = std::fs::metadata(f).and_then(|m| m.modified()) {
-                newest_mtime = Some(newest_mtime.map_or(m, |n| n.max(m)));
-            }
-            let shown = f.display().to_string();
-            let is_zip = f.extension().is_some_and(|e| e == "zip");
-            let r = if is_zip {
-                read_zip(f, &mut |raw| {
-                    batch.push(raw);
-                    if batch.len() >= 256 {
-                        send(&mut batch);
-                    }
-                })
-            } else {
-                read_json_file(f).map(|raw| {
-                    batch.push(raw);
-                    1
-                })
-            };
-            if let Err(e) = r {
-                errors.push(format!("{shown}: {e:#}"));
-            }
-            if batch.len() >= 256 {
-                send(&mut batch);
-            }
-        }
-        send(&mut batch);
-        drop(tx);
         workers
             .into_iter()
             .map(|w| w.join().unwrap_or_default())
             .collect()
     });
+    let errors = Vec::new();
     let mut db = Db {
         root: root.to_path_buf(),
         records: Vec::new(),
@@ -247,10 +298,31 @@ fn read_json_file(f: &Path) -> Result<Raw> {
 /// not a zip, or an entry that cannot be inflated, is an error.
 pub fn read_zip(f: &Path, each: &mut dyn FnMut(Raw)) -> Result<usize> {
     let file = std::fs::File::open(f)?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+    read_zip_from(f, std::io::BufReader::new(file), 0, 1, each)
+}
+
+/// Entries `k`, `k + n`, `k + 2n`, … of the archive held in `blob`.
+fn read_zip_part(
+    f: &Path,
+    blob: &[u8],
+    k: usize,
+    n: usize,
+    each: &mut dyn FnMut(Raw),
+) -> Result<usize> {
+    read_zip_from(f, std::io::Cursor::new(blob), k, n, each)
+}
+
+fn read_zip_from<R: Read + std::io::Seek>(
+    f: &Path,
+    reader: R,
+    k: usize,
+    n: usize,
+    each: &mut dyn FnMut(Raw),
+) -> Result<usize> {
+    let mut zip = zip::ZipArchive::new(reader)
         .map_err(|e| anyhow::anyhow!("not a readable zip archive ({e})"))?;
-    let mut n = 0;
-    for i in 0..zip.len() {
+    let mut count = 0;
+    for i in (k..zip.len()).step_by(n) {
         let mut entry = zip
             .by_index(i)
             .map_err(|e| anyhow::anyhow!("entry {i}: {e}"))?;
@@ -279,9 +351,9 @@ pub fn read_zip(f: &Path, each: &mut dyn FnMut(Raw)) -> Result<usize> {
             );
         }
         each((name, buf));
-        n += 1;
+        count += 1;
     }
-    Ok(n)
+    Ok(count)
 }
 
 #[derive(serde::Serialize, serde::Deserialize, Default, Clone)]
