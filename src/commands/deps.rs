@@ -240,7 +240,14 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
                         }
                     }
                 }
-                judge_db(&db, &per_eco, d.db_max_age.0, &mut source, &mut report)
+                judge_db(
+                    &db,
+                    &db_dir,
+                    &per_eco,
+                    d.db_max_age.0,
+                    &mut source,
+                    &mut report,
+                )
             }
         };
     }
@@ -383,6 +390,7 @@ fn plural(n: usize) -> &'static str {
 
 fn judge_db(
     db: &db::Db,
+    shown: &Path,
     per_eco: &BTreeMap<&str, usize>,
     max_age: Duration,
     source: &mut Value,
@@ -428,7 +436,7 @@ fn judge_db(
             Status::Unknown,
             format!(
                 "{}: no OSV records; run `bbp-maint deps update-db`",
-                db.root.display()
+                shown.display()
             ),
         )
     } else if let Some(missing) = per_eco
@@ -440,7 +448,7 @@ fn judge_db(
             Status::Unknown,
             format!(
                 "{}: no {missing} advisories, so the {missing} packages were not checked",
-                db.root.display()
+                shown.display()
             ),
         )
     } else {
@@ -450,7 +458,7 @@ fn judge_db(
             if stale { Status::Warning } else { Status::Ok },
             format!(
                 "{}: {} records, {age_text}{}",
-                db.root.display(),
+                shown.display(),
                 db.total,
                 if stale {
                     format!(
@@ -679,8 +687,9 @@ pub fn update_db(cfg: &Config, args: &DepsUpdateDbArgs) -> Result<Report> {
                 &f.ecosystem,
                 Status::Ok,
                 format!(
-                    "{} records from {} in {:.1}s",
+                    "{} record{} from {} in {:.1}s",
                     m.records,
+                    plural(m.records),
                     crate::config::mask_url(&m.url).unwrap_or_default(),
                     f.duration.as_secs_f64()
                 ),

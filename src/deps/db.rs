@@ -436,7 +436,9 @@ pub fn update(
                 return Err("the download holds no OSV records".into());
             }
             Ok(MetaEntry {
-                fetched_at: jiff::Timestamp::now().to_string(),
+                fetched_at: jiff::Timestamp::from_second(jiff::Timestamp::now().as_second())
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
                 records: n,
                 url: url.clone(),
                 sha256: sha,
