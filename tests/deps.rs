@@ -587,7 +587,11 @@ fn malformed_input_is_named_never_a_panic() {
             "{\"lockfileVersion\": 7, \"packages\": {}}",
             "lockfileVersion 7",
         ),
-        ("y/yarn.lock", "{\"not\": \"yarn\"}\n", "yarn.lock"),
+        (
+            "y/yarn.lock",
+            "{\"not\": \"yarn\"}\n",
+            "line 1: expected `descriptor:`",
+        ),
         (
             "pn/pnpm-lock.yaml",
             "lockfileVersion: '9.0'\npackages: [\n",
@@ -977,6 +981,15 @@ fn update_db_swaps_good_exports_and_keeps_the_old_on_failure() {
             "good" => Reply::Ok("application/zip", zip),
             "truncated" => Reply::Truncated(zip[..zip.len() / 2].to_vec()),
             "notzip" => Reply::Ok("application/zip", b"<html>maintenance</html>".to_vec()),
+            "badentry" => {
+                let mut buf = std::io::Cursor::new(Vec::new());
+                let mut z = zip::ZipWriter::new(&mut buf);
+                z.start_file("GHSA-bad.json", zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                z.write_all(b"{\"id\": \"GHSA-bad\", \"affec").unwrap();
+                z.finish().unwrap();
+                Reply::Ok("application/zip", buf.into_inner())
+            }
             "hang" => Reply::Hang,
             _ => Reply::Status(500),
         }
@@ -1024,7 +1037,7 @@ fn update_db_swaps_good_exports_and_keeps_the_old_on_failure() {
             .contains("updated")
     );
 
-    for bad in ["truncated", "notzip"] {
+    for bad in ["truncated", "notzip", "badentry"] {
         *mode.lock().unwrap() = bad;
         let out = sb.run(&["--json", "deps", "update-db"]);
         let doc = json(&out);

@@ -424,14 +424,21 @@ pub fn update(
         std::fs::create_dir_all(&dir)?;
         let dest = dir.join("all.zip");
         let result = fetch(agent, &url, &dest, timeout).and_then(|sha| {
+            // Each entry must be JSON: a corrupt export would otherwise only
+            // show at the next audit, after the good copy was replaced.
+            let mut bad: Option<String> = None;
             let n = read_zip(&dest, &mut |(name, bytes)| {
-                // Each entry must at least be JSON; a corrupt export would
-                // otherwise only show at the next audit.
-                if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
-                    eprintln!("bbp-maint: warning: {name}: not JSON");
+                if bad.is_none() && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err()
+                {
+                    bad = Some(name);
                 }
             })
             .map_err(|e| format!("the download is not a valid export: {e:#}"))?;
+            if let Some(name) = bad {
+                return Err(format!(
+                    "the download is not a valid export: {name} is not JSON"
+                ));
+            }
             if n == 0 {
                 return Err("the download holds no OSV records".into());
             }
