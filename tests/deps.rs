@@ -269,6 +269,11 @@ fn npm_v3_every_form_against_osv_records() {
         c,
         &json!({"critical": 2, "high": 1, "medium": 1, "low": 1, "unknown": 1})
     );
+    assert_eq!(
+        doc["data"]["by_severity"]["high"],
+        json!([{"package": "qs", "current_version": "6.5.0", "fixed_version": "6.5.3",
+                "ids": ["GHSA-hrpp-h998-j3pp", "CVE-2022-24999"]}])
+    );
     assert_eq!(check(&doc, "vulnerabilities")["status"], "critical");
     assert_eq!(check(&doc, "lockfiles")["status"], "ok");
     assert_eq!(check(&doc, "advisories")["status"], "ok");

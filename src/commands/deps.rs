@@ -356,7 +356,27 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
         }
     }
 
+    // The guide's shape: a list per severity of what to update, to what.
+    let mut lists = serde_json::Map::new();
+    for sev in [Severity::Critical, Severity::High, Severity::Medium] {
+        lists.insert(
+            sev.as_str().into(),
+            json!(
+                active
+                    .iter()
+                    .filter(|f| f.severity == sev)
+                    .map(|f| json!({
+                        "package": f.package,
+                        "current_version": f.version,
+                        "fixed_version": f.fixed_in,
+                        "ids": f.ids,
+                    }))
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
     report.data(json!({
+        "by_severity": lists,
         "fail_on": fail_on.as_str(),
         "production": production,
         "source": source,
