@@ -25,6 +25,9 @@ _bbp__maint() {
             bbp__maint,db)
                 cmd="bbp__maint__subcmd__db"
                 ;;
+            bbp__maint,deps)
+                cmd="bbp__maint__subcmd__deps"
+                ;;
             bbp__maint,disk)
                 cmd="bbp__maint__subcmd__disk"
                 ;;
@@ -94,6 +97,24 @@ _bbp__maint() {
             bbp__maint__subcmd__db__subcmd__help,help)
                 cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__help"
                 ;;
+            bbp__maint__subcmd__deps,audit)
+                cmd="bbp__maint__subcmd__deps__subcmd__audit"
+                ;;
+            bbp__maint__subcmd__deps,help)
+                cmd="bbp__maint__subcmd__deps__subcmd__help"
+                ;;
+            bbp__maint__subcmd__deps,update-db)
+                cmd="bbp__maint__subcmd__deps__subcmd__update__subcmd__db"
+                ;;
+            bbp__maint__subcmd__deps__subcmd__help,audit)
+                cmd="bbp__maint__subcmd__deps__subcmd__help__subcmd__audit"
+                ;;
+            bbp__maint__subcmd__deps__subcmd__help,help)
+                cmd="bbp__maint__subcmd__deps__subcmd__help__subcmd__help"
+                ;;
+            bbp__maint__subcmd__deps__subcmd__help,update-db)
+                cmd="bbp__maint__subcmd__deps__subcmd__help__subcmd__update__subcmd__db"
+                ;;
             bbp__maint__subcmd__disk,clean)
                 cmd="bbp__maint__subcmd__disk__subcmd__clean"
                 ;;
@@ -132,6 +153,9 @@ _bbp__maint() {
                 ;;
             bbp__maint__subcmd__help,db)
                 cmd="bbp__maint__subcmd__help__subcmd__db"
+                ;;
+            bbp__maint__subcmd__help,deps)
+                cmd="bbp__maint__subcmd__help__subcmd__deps"
                 ;;
             bbp__maint__subcmd__help,disk)
                 cmd="bbp__maint__subcmd__help__subcmd__disk"
@@ -172,6 +196,12 @@ _bbp__maint() {
             bbp__maint__subcmd__help__subcmd__db,analyze)
                 cmd="bbp__maint__subcmd__help__subcmd__db__subcmd__analyze"
                 ;;
+            bbp__maint__subcmd__help__subcmd__deps,audit)
+                cmd="bbp__maint__subcmd__help__subcmd__deps__subcmd__audit"
+                ;;
+            bbp__maint__subcmd__help__subcmd__deps,update-db)
+                cmd="bbp__maint__subcmd__help__subcmd__deps__subcmd__update__subcmd__db"
+                ;;
             bbp__maint__subcmd__help__subcmd__disk,clean)
                 cmd="bbp__maint__subcmd__help__subcmd__disk__subcmd__clean"
                 ;;
@@ -188,7 +218,7 @@ _bbp__maint() {
 
     case "${cmd}" in
         bbp__maint)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version health disk logs backup dr-test run window db vacuum config generate help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version health disk logs backup dr-test run window db vacuum deps config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -199,7 +229,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -237,7 +267,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -317,7 +347,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -355,7 +385,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -393,7 +423,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -487,7 +517,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -525,7 +555,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -567,7 +597,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -635,6 +665,192 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bbp__subcmd__maint__subcmd__deps)
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version audit update-db help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__deps__subcmd__audit)
+            opts="-q -v -h -V --lockfile --db --online --fail-on --production --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lockfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fail-on)
+                    COMPREPLY=($(compgen -W "critical high medium low" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__deps__subcmd__help)
+            opts="audit update-db help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__deps__subcmd__help__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__deps__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__deps__subcmd__help__subcmd__update__subcmd__db)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__deps__subcmd__update__subcmd__db)
+            opts="-q -v -h -V --db --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bbp__subcmd__maint__subcmd__disk)
             opts="-q -v -h -V --top --cross-filesystems --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version clean help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -651,7 +867,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -689,7 +905,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -777,7 +993,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -815,7 +1031,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -853,7 +1069,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -951,7 +1167,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -993,7 +1209,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1020,7 +1236,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__subcmd__maint__subcmd__help)
-            opts="health disk logs backup dr-test run window db vacuum config generate help"
+            opts="health disk logs backup dr-test run window db vacuum deps config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1118,6 +1334,48 @@ _bbp__maint() {
             return 0
             ;;
         bbp__subcmd__maint__subcmd__help__subcmd__db__subcmd__analyze)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__deps)
+            opts="audit update-db"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__deps__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__subcmd__maint__subcmd__help__subcmd__deps__subcmd__update__subcmd__db)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1323,7 +1581,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1369,7 +1627,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1411,7 +1669,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1449,7 +1707,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json nagios" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
                     return 0
                     ;;
                 --color)

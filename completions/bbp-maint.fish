@@ -27,7 +27,8 @@ end
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -38,7 +39,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l json -d 'Same as --
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
@@ -49,6 +50,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "run" -d 'Run a 
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "window" -d 'Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "db" -d 'Database maintenance report: statistics, sizes, bloat, indexes, slow queries, vacuum, wraparound'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "vacuum" -d 'VACUUM (ANALYZE) the tables that need it; REINDEX bloated indexes; measured before and after'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "deps" -d 'Audit lockfiles against OSV advisories; refresh the offline advisory database'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -60,7 +62,8 @@ external\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -71,13 +74,14 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l json -d '
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand health" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l top -d 'Instead of the filesystems, list the N largest directories under PATH (as du -x counts them)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -89,14 +93,15 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and not __fish_seen_subcommand_from clean help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -108,7 +113,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_see
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from clean" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from help" -f -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand disk; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -118,7 +123,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l since -d 'O
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -130,12 +136,13 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l json -d 'Sa
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -146,14 +153,15 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fi
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and not __fish_seen_subcommand_from verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -168,7 +176,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_s
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -177,7 +185,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l report-d
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -189,14 +198,15 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l json -d 
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand dr-test" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l alert-webhook -d 'On a result that is not OK, POST a JSON message (Slack-compatible `text`, plus the report) here' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l alert-command -d 'On a result that is not OK, run this shell command with the summary on stdin ($1 subject, $2 summary)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -211,12 +221,13 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l json -d 'Sam
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -227,12 +238,13 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l json -d '
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -243,7 +255,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_s
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -251,7 +263,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -264,7 +277,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -272,7 +285,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l table -d 
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -289,12 +303,79 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l json -d '
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l lockfile -d 'Audit this lockfile (package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, Cargo.lock); may be repeated' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l db -d 'Offline advisories: a directory of OSV records or all.zip exports [default: deps.db]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l fail-on -d 'Findings at or above this severity are CRITICAL (exit 2), below it WARNING (exit 1) [default: deps.fail_on, high]' -r -f -a "critical\t''
+high\t''
+medium\t''
+low\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l online -d 'Ask the OSV API (deps.osv_url) instead of the offline database'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l production -d 'Leave out dev-only packages'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l db -d 'The database directory [default: deps.db]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from help" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from help" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -305,7 +386,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fi
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
@@ -313,7 +394,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fi
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -324,12 +406,13 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_s
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -340,7 +423,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_s
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
@@ -348,7 +431,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and __fish_s
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -359,7 +443,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -f -a "man" -d 'Write man pages (bbp-maint.1 and one per subcommand) into DIR'
@@ -367,7 +451,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and not __
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -378,13 +463,14 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from completions" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l out-dir -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
-nagios\t''"
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -395,26 +481,29 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from man" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Write man pages (bbp-maint.1 and one per subcommand) into DIR'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "run" -d 'Run a schedule\'s tasks (automated-maintenance.sh): a maintenance log, alerts, one exit code'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "window" -d 'Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "db" -d 'Database maintenance report: statistics, sizes, bloat, indexes, slow queries, vacuum, wraparound'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "vacuum" -d 'VACUUM (ANALYZE) the tables that need it; REINDEX bloated indexes; measured before and after'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum deps config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum deps config generate help" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum deps config generate help" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum deps config generate help" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum deps config generate help" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum deps config generate help" -f -a "run" -d 'Run a schedule\'s tasks (automated-maintenance.sh): a maintenance log, alerts, one exit code'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum deps config generate help" -f -a "window" -d 'Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum deps config generate help" -f -a "db" -d 'Database maintenance report: statistics, sizes, bloat, indexes, slow queries, vacuum, wraparound'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum deps config generate help" -f -a "vacuum" -d 'VACUUM (ANALYZE) the tables that need it; REINDEX bloated indexes; measured before and after'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum deps config generate help" -f -a "deps" -d 'Audit lockfiles against OSV advisories; refresh the offline advisory database'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum deps config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum deps config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run window db vacuum deps config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from disk" -f -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Print the completion script for SHELL on stdout'

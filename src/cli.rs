@@ -105,6 +105,10 @@ pub enum Command {
     /// VACUUM (ANALYZE) the tables that need it; REINDEX bloated indexes; measured before and after
     Vacuum(VacuumArgs),
 
+    /// Audit lockfiles against OSV advisories; refresh the offline advisory database
+    #[command(subcommand)]
+    Deps(DepsCommand),
+
     /// Validate a configuration file or print the effective configuration
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -325,6 +329,67 @@ pub struct VacuumArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DepsCommand {
+    /// Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)
+    Audit(DepsAuditArgs),
+    /// Download each ecosystem's OSV export, verify it, and swap it in atomically
+    UpdateDb(DepsUpdateDbArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl FailOn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Critical => "critical",
+            FailOn::High => "high",
+            FailOn::Medium => "medium",
+            FailOn::Low => "low",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DepsAuditArgs {
+    /// Directories to walk for lockfiles, skipping node_modules, target and .git [default: deps.paths]
+    #[arg(value_name = "PATH", conflicts_with = "lockfile")]
+    pub paths: Vec<PathBuf>,
+
+    /// Audit this lockfile (package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, Cargo.lock); may be repeated
+    #[arg(long, value_name = "FILE")]
+    pub lockfile: Vec<PathBuf>,
+
+    /// Offline advisories: a directory of OSV records or all.zip exports [default: deps.db]
+    #[arg(long, value_name = "PATH", conflicts_with = "online")]
+    pub db: Option<PathBuf>,
+
+    /// Ask the OSV API (deps.osv_url) instead of the offline database
+    #[arg(long)]
+    pub online: bool,
+
+    /// Findings at or above this severity are CRITICAL (exit 2), below it WARNING (exit 1) [default: deps.fail_on, high]
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+
+    /// Leave out dev-only packages
+    #[arg(long)]
+    pub production: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DepsUpdateDbArgs {
+    /// The database directory [default: deps.db]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -616,6 +616,55 @@ impl Default for Run {
     }
 }
 
+/// `[deps]`: where `deps audit` looks for lockfiles, where its advisories
+/// come from, what fails the run, and the advisories ignored for a while.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Deps {
+    /// Directories walked for lockfiles (or lockfiles themselves).
+    pub paths: Vec<PathBuf>,
+    /// The offline database (`deps update-db` keeps it) [default: <state dir>/osv].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db: Option<PathBuf>,
+    /// An older database is a WARNING: stale must not read as clean.
+    pub db_max_age: Dur,
+    /// Ask the OSV API instead of the offline database.
+    pub online: bool,
+    pub osv_url: String,
+    /// Where `deps update-db` downloads `<ecosystem>/all.zip` from.
+    pub export_url: String,
+    pub ecosystems: Vec<String>,
+    /// Findings at or above this severity are CRITICAL, below it WARNING.
+    pub fail_on: String,
+    /// Leave dev-only packages out.
+    pub production: bool,
+    /// Each OSV API request.
+    pub timeout: Dur,
+    /// Each export download.
+    pub download_timeout: Dur,
+    #[serde(rename = "ignore")]
+    pub ignores: Vec<DepsIgnore>,
+}
+
+impl Default for Deps {
+    fn default() -> Self {
+        Deps {
+            paths: vec![PathBuf::from("/opt/bailbondpro")],
+            db: None,
+            db_max_age: Dur::secs(3 * 86_400),
+            online: false,
+            osv_url: "https://api.osv.dev".into(),
+            export_url: "https://osv-vulnerabilities.storage.googleapis.com".into(),
+            ecosystems: vec!["npm".into(), "crates.io".into()],
+            fail_on: "high".into(),
+            production: false,
+            timeout: Dur::secs(30),
+            download_timeout: Dur::secs(600),
+            ignores: vec![],
+        }
+    }
+}
+
 /// `[db]`: what `db analyze` judges and what `vacuum` acts on. Bloat, dead
 /// tuples and the rest are each one check with their own thresholds.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -733,6 +782,37 @@ fn default_impact() -> String {
 
 pub const IMPACTS: [&str; 4] = ["none", "low", "medium", "high"];
 
+/// An advisory ignored on purpose, with a reason and an end date.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepsIgnore {
+    pub id: String,
+    pub reason: String,
+    /// A date (`2026-12-31` or `"2026-12-31"`): from the day after, the
+    /// finding shows again and the stale entry is a WARNING.
+    pub until: toml::Value,
+}
+
+impl DepsIgnore {
+    pub fn until_date(&self) -> Result<jiff::civil::Date, String> {
+        let s = match &self.until {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Datetime(d) if d.date.is_some() && d.time.is_none() => d.to_string(),
+            other => {
+                return Err(format!(
+                    "{} is not a date; write e.g. until = 2026-12-31",
+                    other.type_str()
+                ));
+            }
+        };
+        s.parse::<jiff::civil::Date>()
+            .map_err(|_| format!("{s:?} is not a date; write e.g. until = 2026-12-31"))
+    }
+}
+
+pub const DEPS_ECOSYSTEMS: [&str; 2] = ["npm", "crates.io"];
+pub const DEPS_SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
+
 pub const HEALTH_CHECKS: [&str; 5] = ["database", "redis", "api", "storage", "external"];
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -775,6 +855,7 @@ struct FileConfig {
     db: Db,
     #[serde(rename = "window", skip_serializing_if = "Vec::is_empty")]
     windows: Vec<WindowFile>,
+    deps: Deps,
 }
 
 /// Flags that override the file and the environment.
@@ -803,6 +884,7 @@ pub struct Config {
     pub run: Run,
     pub db: Db,
     pub windows: Vec<crate::window::Window>,
+    pub deps: Deps,
 }
 
 impl Config {
@@ -861,6 +943,7 @@ impl Config {
             run,
             db,
             windows,
+            mut deps,
         } = parsed;
         // `validate` has parsed every `when` already.
         let windows = windows
@@ -877,8 +960,15 @@ impl Config {
         if let Some(dir) = env.var("BBP_MAINT_RUNTIME_DIR") {
             general.runtime_dir = PathBuf::from(dir);
         }
-        if let Some(dir) = env.var("BBP_MAINT_STATE_DIR") {
+        let state_override = env.var("BBP_MAINT_STATE_DIR");
+        if let Some(dir) = &state_override {
             disk.state_dir = PathBuf::from(dir);
+        }
+        if deps.db.is_none() {
+            let state = state_override
+                .map(PathBuf::from)
+                .unwrap_or_else(default_state_dir);
+            deps.db = Some(state.join("osv"));
         }
         if let Some(url) = env.var("REDIS_URL") {
             check_redis_url(&url).map_err(|p| ConfigError::new("environment", "REDIS_URL", p))?;
@@ -914,6 +1004,7 @@ impl Config {
             run,
             db,
             windows,
+            deps,
         })
     }
 
@@ -978,6 +1069,7 @@ impl Config {
                 .collect();
             put("window", toml::Value::try_from(ws));
         }
+        put("deps", toml::Value::try_from(&self.deps));
         let mut value = toml::Value::Table(doc);
         mask_secrets(&mut value);
         let header = match &self.file {
@@ -1251,6 +1343,7 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
             );
         }
     }
+    validate_deps(&c.deps, source)?;
     if !(0.0..=1.0).contains(&c.health.degraded_ratio) {
         return err(
             "health.degraded_ratio",
@@ -1326,21 +1419,19 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Task names must exist, and be built into this binary: a schedule naming
-/// a task that would not run is refused before anything runs.
+/// Task names must exist: a schedule naming a task that would not run is
+/// refused before anything runs.
 fn validate_run(r: &Run, source: &str) -> Result<(), ConfigError> {
-    use crate::commands::run::{KNOWN_TASKS, task};
+    use crate::commands::run::{TASKS, task};
     let err = |key: String, problem: String| Err(ConfigError::new(source, key, problem));
     let known = |key: String, name: &str| {
-        if KNOWN_TASKS.contains(&name) {
+        if task(name).is_some() {
             Ok(())
         } else {
+            let names: Vec<&str> = TASKS.iter().map(|t| t.name).collect();
             err(
                 key,
-                format!(
-                    "unknown task {name:?}; the tasks are {}",
-                    KNOWN_TASKS.join(", ")
-                ),
+                format!("unknown task {name:?}; the tasks are {}", names.join(", ")),
             )
         }
     };
@@ -1352,9 +1443,6 @@ fn validate_run(r: &Run, source: &str) -> Result<(), ConfigError> {
         for (i, name) in list.iter().enumerate() {
             let key = format!("run.{sched}.tasks[{i}]");
             known(key.clone(), name)?;
-            if task(name).is_none() {
-                return err(key, format!("task '{name}' is not available in this build"));
-            }
             if list[..i].contains(name) {
                 return err(key, format!("task '{name}' is listed twice"));
             }
@@ -1374,6 +1462,73 @@ fn validate_run(r: &Run, source: &str) -> Result<(), ConfigError> {
     }
     if r.alert_timeout.0.is_zero() {
         return err("run.alert_timeout".into(), "must be above 0".into());
+    }
+    Ok(())
+}
+
+fn validate_deps(d: &Deps, source: &str) -> Result<(), ConfigError> {
+    let err = |key: String, problem: String| Err(ConfigError::new(source, key, problem));
+    if !DEPS_SEVERITIES.contains(&d.fail_on.as_str()) {
+        return err(
+            "deps.fail_on".into(),
+            format!(
+                "{:?} is not one of {}",
+                d.fail_on,
+                DEPS_SEVERITIES.join(", ")
+            ),
+        );
+    }
+    for (i, e) in d.ecosystems.iter().enumerate() {
+        if !DEPS_ECOSYSTEMS.contains(&e.as_str()) {
+            return err(
+                format!("deps.ecosystems[{i}]"),
+                format!(
+                    "unknown ecosystem {e:?}; known: {}",
+                    DEPS_ECOSYSTEMS.join(", ")
+                ),
+            );
+        }
+    }
+    check_http_url(&d.osv_url).or_else(|p| err("deps.osv_url".into(), p))?;
+    check_http_url(&d.export_url).or_else(|p| err("deps.export_url".into(), p))?;
+    for (key, t) in [
+        ("deps.timeout", d.timeout),
+        ("deps.download_timeout", d.download_timeout),
+    ] {
+        if t.0.is_zero() {
+            return err(key.into(), "a timeout of 0 would fail every request".into());
+        }
+    }
+    let mut ids = std::collections::HashSet::new();
+    for (i, ig) in d.ignores.iter().enumerate() {
+        let key = |k: &str| format!("deps.ignore[{i}].{k}");
+        // OSV ids are PREFIX-rest (GHSA-xxxx-xxxx-xxxx, CVE-2024-1, RUSTSEC-2024-0001).
+        let well_formed = ig.id.split_once('-').is_some_and(|(p, rest)| {
+            !p.is_empty()
+                && p.chars().all(|c| c.is_ascii_alphanumeric())
+                && !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        });
+        if !well_formed {
+            return err(
+                key("id"),
+                format!(
+                    "{:?} is not an advisory id (e.g. GHSA-xxxx-xxxx-xxxx, CVE-2024-1234, RUSTSEC-2024-0001)",
+                    ig.id
+                ),
+            );
+        }
+        if !ids.insert(ig.id.to_ascii_uppercase()) {
+            return err(key("id"), format!("{:?} is ignored twice", ig.id));
+        }
+        if ig.reason.trim().is_empty() {
+            return err(key("reason"), "say why the advisory is ignored".into());
+        }
+        if let Err(p) = ig.until_date() {
+            return err(key("until"), p);
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod config;
 mod db;
+mod deps;
 mod disk;
 mod exit;
 mod lock;
@@ -25,7 +26,7 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use cli::{
-    BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DbCommand, DiskCommand,
+    BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DbCommand, DepsCommand, DiskCommand,
     GenerateCommand,
 };
 use config::{Config, ConfigError, Overrides, ProcessEnv};
@@ -96,6 +97,7 @@ fn outcome(cli: &Cli) -> ExitCode {
             // Machines reading JSON or a Nagios line get one even now.
             if let Some(name) = job_name(&cli.command)
                 && output_format(cli) != Format::Human
+                && !(output_format(cli) == Format::Sarif && code == ExitCode::Usage)
             {
                 let mut report = report::ReportBuilder::new(name)
                     .finish_with(Status::Unknown, format!("{}: {e:#}", label(code)));
@@ -120,6 +122,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
     let env = ProcessEnv;
     let mut out = Vec::new();
     let format = output_format(cli);
+    if format == Format::Sarif && !matches!(cli.command, Command::Deps(DepsCommand::Audit(_))) {
+        return Err(cli::UsageError("--format sarif is only for `deps audit`".into()).into());
+    }
     let code = match &cli.command {
         Command::Generate(GenerateCommand::Completions { shell }) => {
             commands::generate::completions(*shell, &mut out)?
@@ -166,6 +171,12 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Vacuum(args) => job(cli, "vacuum", |cfg| {
             commands::vacuum::run(cfg, args, &ui(cli))
+        })?,
+        Command::Deps(DepsCommand::Audit(args)) => {
+            job(cli, "deps-audit", |cfg| commands::deps::audit(cfg, args))?
+        }
+        Command::Deps(DepsCommand::UpdateDb(args)) => job(cli, "deps-update-db", |cfg| {
+            commands::deps::update_db(cfg, args)
         })?,
         Command::Disk(args) => match (&args.command, &args.top) {
             (Some(DiskCommand::Clean { dry_run }), _) => {
@@ -282,6 +293,8 @@ fn job_name(c: &Command) -> Option<&'static str> {
         Command::Window => "window",
         Command::Db(_) => "db-analyze",
         Command::Vacuum(_) => "vacuum",
+        Command::Deps(DepsCommand::Audit(_)) => "deps-audit",
+        Command::Deps(DepsCommand::UpdateDb(_)) => "deps-update-db",
         Command::Config(_) | Command::Generate(_) => return None,
     })
 }

@@ -11,24 +11,91 @@ use std::time::{Duration, Instant};
 use common::*;
 
 /// The files the daily tasks read: a fresh backup with its checksum, a
-/// quiet log, a directory for `disk clean`, the state directory.
+/// quiet log, a directory for `disk clean`, the state directory, an app's
+/// lockfile, and an OSV export mirror (a real HTTP server) for
+/// `deps update-db`.
 struct Fixture {
     dir: tempfile::TempDir,
+    mirror: Mirror,
+}
+
+/// `python3 -m http.server` over the fixture's `www/`.
+struct Mirror {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Mirror {
+    fn start(root: &Path) -> Mirror {
+        let port = free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .arg("--directory")
+            .arg(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 (scripts/deps installs it)");
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "the mirror did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Mirror { child, port }
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Fixture {
     fn new(pg: &Pg) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
-        for sub in ["backups", "logs", "tmp", "state"] {
-            fs::create_dir(p.join(sub)).unwrap();
+        for sub in ["backups", "logs", "tmp", "state", "app", "www/osv/npm"] {
+            fs::create_dir_all(p.join(sub)).unwrap();
         }
+        fs::write(
+            p.join("app/package-lock.json"),
+            r#"{"name": "app", "version": "1.0.0", "lockfileVersion": 3, "packages": {
+                "": {"name": "app", "version": "1.0.0", "dependencies": {"left-pad": "^1.3.0"}},
+                "node_modules/left-pad": {"version": "1.3.0"}}}"#,
+        )
+        .unwrap();
+        // One advisory, about a version before the installed one.
+        let st = Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import json, sys, zipfile\n\
+                 r = {'id': 'GHSA-test-0001', 'modified': '2024-01-01T00:00:00Z', 'summary': 'old bug', \
+                 'affected': [{'package': {'ecosystem': 'npm', 'name': 'left-pad'}, \
+                 'ranges': [{'type': 'SEMVER', 'events': [{'introduced': '0'}, {'fixed': '1.2.0'}]}]}]}\n\
+                 with zipfile.ZipFile(sys.argv[1], 'w') as z: z.writestr(r['id'] + '.json', json.dumps(r))",
+            )
+            .arg(p.join("www/osv/npm/all.zip"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let mirror = Mirror::start(&p.join("www"));
         let dump = p.join("backups/app.dump");
         pg.pg_dump("postgres", &["-Fc", "-f", dump.to_str().unwrap()]);
         let sum = Command::new("sha256sum").arg(&dump).output().unwrap();
         fs::write(p.join("backups/app.dump.sha256"), &sum.stdout).unwrap();
         fs::write(p.join("logs/app.log"), "request served\nall good\n").unwrap();
-        Fixture { dir }
+        Fixture { dir, mirror }
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -64,11 +131,18 @@ dir = "{p}/tmp"
 glob = "bailbondpro_*"
 older_than = "1d"
 
+[deps]
+paths = ["{p}/app"]
+db = "{p}/state/osv"
+ecosystems = ["npm"]
+export_url = "http://127.0.0.1:{port}/osv"
+
 [run]
 log = "{p}/maintenance.log"
 grace = "5s"
 {extra}
-"#
+"#,
+            port = self.mirror.port
         )
     }
 }
@@ -80,7 +154,14 @@ fn task<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
         .unwrap_or_else(|| panic!("no task {name} in {doc:#}"))
 }
 
-const DAILY: [&str; 5] = ["health", "disk", "logs", "backup-verify", "disk-clean"];
+const DAILY: [&str; 6] = [
+    "health",
+    "disk",
+    "logs",
+    "backup-verify",
+    "disk-clean",
+    "deps-update-db",
+];
 
 fn promtool() -> &'static str {
     let ok = Command::new("promtool")
@@ -140,6 +221,7 @@ fn daily_runs_every_task_logs_each_and_pings() {
         "Log Review",
         "Backup Verification",
         "Temporary File Cleanup",
+        "Security Signature Update",
     ]) {
         assert!(stamp(line), "{line}");
         assert!(
@@ -149,7 +231,7 @@ fn daily_runs_every_task_logs_each_and_pings() {
         assert!(line.ends_with(" s)") || line.ends_with(" ms)"), "{line}");
     }
     assert!(
-        lines[5].contains("✓ All 5 maintenance tasks completed successfully"),
+        lines[6].contains("✓ All 6 maintenance tasks completed successfully"),
         "{log}"
     );
 
@@ -255,13 +337,13 @@ fn redis_down_fails_the_run_alerts_and_the_rest_still_runs() {
     assert_eq!(body["report"]["exit_code"], 2);
 
     let alert = fs::read_to_string(&alert_file).expect("the alert command did not run");
-    assert!(alert.contains("1 of 5 maintenance tasks failed"), "{alert}");
+    assert!(alert.contains("1 of 6 maintenance tasks failed"), "{alert}");
     assert!(alert.contains("CRITICAL health:"), "{alert}");
     assert!(alert.contains("bbp-maint run daily on "), "{alert}");
     assert!(alert.trim_end().ends_with('2'), "{alert}");
 
     let log = fx.log();
-    assert_eq!(log.lines().count(), 6, "{log}");
+    assert_eq!(log.lines().count(), 7, "{log}");
     assert!(
         log.lines()
             .next()
@@ -269,7 +351,7 @@ fn redis_down_fails_the_run_alerts_and_the_rest_still_runs() {
             .contains("✗ Failed maintenance task: Health Check ("),
         "{log}"
     );
-    assert!(log.contains("✗ 1 of 5 maintenance tasks failed"), "{log}");
+    assert!(log.contains("✗ 1 of 6 maintenance tasks failed"), "{log}");
 }
 
 #[test]
@@ -394,17 +476,14 @@ fn a_second_run_at_once_exits_75_and_sigterm_ends_the_first() {
 }
 
 #[test]
-fn schedules_naming_missing_or_unbuilt_tasks_are_config_errors() {
-    let sb = Sandbox::new("[run.weekly]\ntasks = [\"disk\", \"deps-audit\"]\n");
+fn schedules_naming_unknown_or_repeated_tasks_are_config_errors() {
+    let sb = Sandbox::new("[run.weekly]\ntasks = [\"disk\", \"vacuum\", \"disk\"]\n");
     for args in [vec!["config", "check"], vec!["run", "weekly"]] {
         let out = sb.run(&args);
         assert_eq!(code(&out), 78, "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
-        assert!(err.contains("run.weekly.tasks[1]"), "{err}");
-        assert!(
-            err.contains("task 'deps-audit' is not available in this build"),
-            "{err}"
-        );
+        assert!(err.contains("run.weekly.tasks[2]"), "{err}");
+        assert!(err.contains("task 'disk' is listed twice"), "{err}");
     }
     let sb = Sandbox::new("[run.daily]\ntasks = [\"helth\"]\n");
     let out = sb.run(&["config", "check"]);
@@ -416,14 +495,31 @@ fn schedules_naming_missing_or_unbuilt_tasks_are_config_errors() {
     );
     let sb = Sandbox::new("[run.timeouts]\nhealth = \"0s\"\n");
     assert_eq!(code(&sb.run(&["config", "check"])), 78);
-    // The defaults name only tasks this build has.
+    // The guide's lists, each schedule with only its own tasks.
     let sb = Sandbox::new("");
     let out = sb.run(&["--json", "config", "show"]);
     assert_eq!(code(&out), 0);
     let shown = json(&out);
     assert_eq!(
         shown["run"]["daily"]["tasks"],
-        serde_json::json!(["health", "disk", "logs", "backup-verify", "disk-clean"])
+        serde_json::json!([
+            "health",
+            "disk",
+            "logs",
+            "backup-verify",
+            "disk-clean",
+            "deps-update-db"
+        ])
+    );
+    assert_eq!(
+        shown["run"]["weekly"]["tasks"],
+        serde_json::json!([
+            "backup-verify-restore",
+            "db-analyze",
+            "vacuum",
+            "deps-audit",
+            "disk-forecast"
+        ])
     );
     assert_eq!(
         shown["run"]["monthly"]["tasks"],

@@ -370,7 +370,7 @@ fn redis(cfg: &Config, timeout: Duration) -> Check {
     )
 }
 
-pub fn http_agent(timeout: Duration) -> ureq::Agent {
+pub(crate) fn http_agent(timeout: Duration) -> ureq::Agent {
     use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
     ureq::Agent::config_builder()
         .timeout_global(Some(timeout))

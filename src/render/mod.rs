@@ -16,6 +16,8 @@ pub enum Format {
     Human,
     Json,
     Nagios,
+    /// SARIF 2.1.0, for `deps audit` only.
+    Sarif,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -36,6 +38,7 @@ pub fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io:
         Format::Human => human::render(report, opts, out),
         Format::Json => json::render(report, out),
         Format::Nagios => nagios::render(report, out),
+        Format::Sarif => crate::deps::sarif::render(report, out),
     }
 }
 
