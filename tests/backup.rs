@@ -109,14 +109,20 @@ fn good_dumps_of_every_format_pass() {
             "{name}: {}",
             message(&doc, "tables")
         );
-        // Every table went through pg_amcheck; with a parallel restore
-        // (custom and directory formats), some while it was still running.
+        // Every table and index went through pg_amcheck; with a parallel
+        // restore (custom and directory formats), some while it still ran.
         assert_eq!(
             metric(&doc, "amcheck", "amcheck_tables"),
             5.0,
             "{name}: {doc:#}"
         );
-        let during = metric(&doc, "amcheck", "amcheck_tables_during_restore");
+        // The sample schema: 5 primary keys, 1 unique key, 11 other indexes.
+        assert_eq!(
+            metric(&doc, "amcheck", "amcheck_indexes"),
+            17.0,
+            "{name}: {doc:#}"
+        );
+        let during = metric(&doc, "amcheck", "amcheck_during_restore");
         if name == "bbp.dump" || name == "bbp.dir" {
             assert!(during >= 1.0, "{name}: {doc:#}");
         } else {
