@@ -6,10 +6,13 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 
 use anyhow::{Context, Result, bail};
+
+use crate::signals;
 
 /// The lock is held by another run; exit code 75.
 #[derive(Debug)]
@@ -60,8 +63,17 @@ pub struct JobLock {
 
 impl JobLock {
     /// Takes `<dir>/<job>.lock`. Without `wait`, a held lock is `LockHeld`;
-    /// with it, says so on stderr and blocks until the lock is free.
+    /// with it, says so on stderr and waits until the lock is free (or a
+    /// signal arrives: exit 130).
     pub fn acquire(dir: &Path, job: &str, wait: bool) -> Result<JobLock> {
+        Self::acquire_within(dir, job, if wait { None } else { Some(Duration::ZERO) })
+    }
+
+    /// Takes `<dir>/<job>.lock`, waiting for it up to `limit` (`None`: as
+    /// long as it takes); a lock still held then is `LockHeld`. The wait
+    /// polls, rather than blocking in `flock`, so that a signal or `run`'s
+    /// cancellation ends it.
+    pub fn acquire_within(dir: &Path, job: &str, limit: Option<Duration>) -> Result<JobLock> {
         fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the lock directory {}", dir.display()))?;
         check_dir(dir)?;
@@ -75,25 +87,33 @@ impl JobLock {
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path)
             .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = Some(holder.trim().to_string()).filter(|h| !h.is_empty());
-                if !wait {
-                    return Err(LockHeld { path, holder }.into());
+        let started = Instant::now();
+        let mut said = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let mut holder = String::new();
+                    let _ = file.rewind();
+                    let _ = file.read_to_string(&mut holder);
+                    let holder = Some(holder.trim().to_string()).filter(|h| !h.is_empty());
+                    if limit.is_some_and(|l| started.elapsed() >= l) {
+                        return Err(LockHeld { path, holder }.into());
+                    }
+                    if !said {
+                        eprintln!(
+                            "bbp-maint: waiting for the lock {} (held by pid {})",
+                            path.display(),
+                            holder.as_deref().unwrap_or("?")
+                        );
+                        said = true;
+                    }
+                    signals::check()?;
+                    std::thread::sleep(Duration::from_millis(100));
                 }
-                eprintln!(
-                    "bbp-maint: waiting for the lock {} (held by pid {})",
-                    path.display(),
-                    holder.as_deref().unwrap_or("?")
-                );
-                file.lock()
-                    .with_context(|| format!("cannot lock {}", path.display()))?;
-            }
-            Err(TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+                Err(TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+                }
             }
         }
         // The pid is only a hint for the message above; the flock is the lock.

@@ -82,8 +82,38 @@ fn capture(bytes: &[u8]) {
     }
 }
 
+/// A bug must still end as UNKNOWN (3) with one line, never as a stack
+/// trace and exit 101: cron and Nagios read the code. Unwinding runs the
+/// scratch databases' and temporary files' cleanup on the way.
+#[derive(Debug)]
+struct InternalError(String);
+
+impl std::fmt::Display for InternalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "internal error (a bug in bbp-maint): {}", self.0)
+    }
+}
+
+impl std::error::Error for InternalError {}
+
+fn dispatch_guarded(cli: &Cli) -> anyhow::Result<ExitCode> {
+    std::panic::set_hook(Box::new(|info| {
+        // Threads that catch their own panics (health's checks, run's
+        // tasks) report them in their report; one line here says where.
+        eprintln!("bbp-maint: internal error: {info}");
+    }));
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli))).unwrap_or_else(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        Err(InternalError(what).into())
+    })
+}
+
 fn outcome(cli: &Cli) -> ExitCode {
-    match dispatch(cli) {
+    match dispatch_guarded(cli) {
         Ok(code) => code,
         Err(e) => {
             let code = classify(&e);

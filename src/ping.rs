@@ -22,11 +22,26 @@ pub struct Ping {
     start: Option<JoinHandle<()>>,
 }
 
+/// `<base>/<last>?<base's query>&rid=<rid>`: a URL that carries a query of
+/// its own keeps it.
+fn target(base: &str, last: &str, rid: &str) -> String {
+    match url::Url::parse(base) {
+        Ok(mut u) if !u.cannot_be_a_base() => {
+            if let Ok(mut p) = u.path_segments_mut() {
+                p.pop_if_empty().push(last);
+            }
+            u.query_pairs_mut().append_pair("rid", rid);
+            u.to_string()
+        }
+        _ => format!("{}/{last}?rid={rid}", base.trim_end_matches('/')),
+    }
+}
+
 /// Sends `/start` on a thread, so the job starts at once.
 pub fn start(url: &str) -> Ping {
-    let base = url.trim_end_matches('/').to_string();
+    let base = url.to_string();
     let rid = run_id();
-    let target = format!("{base}/start?rid={rid}");
+    let target = target(&base, "start", &rid);
     let start = std::thread::Builder::new()
         .name("ping-start".into())
         .spawn(move || send(&target, None))
@@ -43,7 +58,7 @@ impl Ping {
         }
         let tail = &output[output.len().saturating_sub(TAIL)..];
         send(
-            &format!("{}/{code}?rid={}", self.base, self.rid),
+            &target(&self.base, &code.to_string(), &self.rid),
             Some(tail),
         );
     }
@@ -109,5 +124,22 @@ mod tests {
         assert_eq!(&a[14..15], "4");
         assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
         assert_ne!(a, super::run_id());
+    }
+
+    #[test]
+    fn ping_targets_keep_the_path_and_the_query() {
+        use super::target;
+        assert_eq!(
+            target("https://hc.example/ping/abc", "start", "r1"),
+            "https://hc.example/ping/abc/start?rid=r1"
+        );
+        assert_eq!(
+            target("https://hc.example/ping/abc/", "0", "r1"),
+            "https://hc.example/ping/abc/0?rid=r1"
+        );
+        assert_eq!(
+            target("https://hc.example/ping/abc?create=1", "2", "r1"),
+            "https://hc.example/ping/abc/2?create=1&rid=r1"
+        );
     }
 }

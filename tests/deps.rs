@@ -664,6 +664,110 @@ fn malformed_input_is_named_never_a_panic() {
     assert_eq!(findings(&doc).len(), 6);
 }
 
+/// Lockfile shapes that once reached a byte-slice past the end of a name:
+/// each is named or read, never a panic (exit 101) or an "internal error".
+#[test]
+fn odd_names_in_lockfiles_never_panic() {
+    let p = Project::new();
+    let db = p.path().join("db");
+    write_db_dir(&db, &records());
+    let sb = Sandbox::new(&config(p.path(), &db, ""));
+    let cases = [
+        (
+            "v1/package-lock.json",
+            r#"{"lockfileVersion": 1, "dependencies": {"x": {"version": "npm:"}}}"#,
+        ),
+        (
+            "pn/pnpm-lock.yaml",
+            "lockfileVersion: '9.0'\npackages:\n  '/':\n    resolution: {integrity: sha512-x}\n",
+        ),
+        ("y/yarn.lock", "\"\":\n  version \"1.0.0\"\n"),
+        ("y2/yarn.lock", "\"x@npm:\":\n  version \"1.0.0\"\n"),
+    ];
+    for (rel, text) in cases {
+        let f = p.write(rel, text);
+        let out = sb.run(&["--json", "deps", "audit", "--lockfile", f.to_str().unwrap()]);
+        let c = code(&out);
+        assert!((0..=3).contains(&c), "{rel}: exit {c}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("panicked") && !stderr(&out).contains("internal error"),
+            "{rel}: {}",
+            stderr(&out)
+        );
+        json(&out);
+    }
+}
+
+/// What could not be checked keeps the run UNKNOWN even with no findings,
+/// and says so in the summary; a malicious-package record (no score) is
+/// critical.
+#[test]
+fn partial_audits_are_not_clean_and_malware_is_critical() {
+    let p = Project::new();
+    let db = p.path().join("db");
+    let mut recs = records();
+    recs.push(serde_json::json!({
+        "id": "MAL-2026-0001", "modified": "2026-01-01T00:00:00Z",
+        "summary": "Malicious code in evil-pkg (npm)",
+        "affected": [{"package": {"ecosystem": "npm", "name": "evil-pkg"}, "versions": ["1.0.0"]}]
+    }));
+    write_db_dir(&db, &recs);
+    let sb = Sandbox::new(&config(p.path(), &db, ""));
+    let clean = p.write(
+        "clean/package-lock.json",
+        r#"{"name": "a", "lockfileVersion": 3, "packages": {"": {"name": "a", "dependencies": {"zzz-clean": "1"}}, "node_modules/zzz-clean": {"version": "1.0.0"}}}"#,
+    );
+    let bad = p.write(
+        "bad/package-lock.json",
+        "{\"lockfileVersion\": 3, \"packages\": {",
+    );
+    let out = sb.run(&[
+        "--json",
+        "deps",
+        "audit",
+        "--lockfile",
+        clean.to_str().unwrap(),
+        "--lockfile",
+        bad.to_str().unwrap(),
+    ]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 3, "{doc:#}");
+    assert_eq!(
+        check(&doc, "vulnerabilities")["status"],
+        "unknown",
+        "{doc:#}"
+    );
+    let summary = doc["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("incomplete:") && !summary.starts_with("no known"),
+        "{summary}"
+    );
+    // The clean lockfile alone is clean.
+    let out = sb.run(&[
+        "--json",
+        "deps",
+        "audit",
+        "--lockfile",
+        clean.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    // Installed malware: critical, so the default --fail-on high fails the run.
+    let evil = p.write(
+        "evil/package-lock.json",
+        r#"{"name": "a", "lockfileVersion": 3, "packages": {"": {"name": "a", "dependencies": {"evil-pkg": "1"}}, "node_modules/evil-pkg": {"version": "1.0.0"}}}"#,
+    );
+    let out = sb.run(&[
+        "--json",
+        "deps",
+        "audit",
+        "--lockfile",
+        evil.to_str().unwrap(),
+    ]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 2, "{doc:#}");
+    assert_eq!(finding(&findings(&doc), "evil-pkg")["severity"], "critical");
+}
+
 #[test]
 fn broken_or_stale_database_is_never_clean() {
     let p = Project::new();

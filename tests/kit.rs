@@ -1,4 +1,4 @@
-//! The operator's kit in packaging/ and scripts/install, checked with the
+//! The operator's kit in scripts/kit/ and scripts/install, checked with the
 //! tools that will read it: systemd-analyze, logrotate, cron's rules, a
 //! YAML parser for the Kubernetes manifests, and bbp-maint itself.
 
@@ -64,7 +64,7 @@ fn verify_units(units: &[PathBuf], bin: &Path) {
 }
 
 fn unit_files() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(kit("packaging/systemd"))
+    let mut v: Vec<PathBuf> = fs::read_dir(kit("scripts/kit/systemd"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
@@ -105,7 +105,7 @@ fn systemd_units_verify_and_are_hardened() {
 
 /// `OnCalendar=` of a timer, expanded by systemd: the next `n` starts.
 fn elapses(timer: &str, n: usize) -> Vec<String> {
-    let text = fs::read_to_string(kit(&format!("packaging/systemd/{timer}"))).unwrap();
+    let text = fs::read_to_string(kit(&format!("scripts/kit/systemd/{timer}"))).unwrap();
     let spec = text
         .lines()
         .find_map(|l| l.strip_prefix("OnCalendar="))
@@ -150,7 +150,7 @@ fn timers_fire_on_the_guides_schedule() {
 
 #[test]
 fn crontab_avoids_the_percent_and_or_traps_and_its_commands_parse() {
-    let text = fs::read_to_string(kit("packaging/cron/bbp-maint")).unwrap();
+    let text = fs::read_to_string(kit("scripts/kit/cron/bbp-maint")).unwrap();
     let jobs: Vec<Vec<&str>> = text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty() && !l.contains('='))
@@ -202,7 +202,7 @@ fn logrotate_rules_parse_and_rotate() {
         "[2026-11-27 02:00:01] ✓ Completed maintenance task: Health Check (0.4 s)\n",
     )
     .unwrap();
-    let rules = fs::read_to_string(kit("packaging/logrotate/bbp-maint"))
+    let rules = fs::read_to_string(kit("scripts/kit/logrotate/bbp-maint"))
         .unwrap()
         .replace("/var/log/bailbondpro", logs.to_str().unwrap());
     let conf = d.path().join("bbp-maint.conf");
@@ -254,7 +254,7 @@ fn k8s_docs() -> Vec<serde_json::Value> {
             "-c",
             "import sys, json, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
         ])
-        .arg(kit("packaging/kubernetes/cronjobs.yaml"))
+        .arg(kit("scripts/kit/kubernetes/cronjobs.yaml"))
         .output()
         .unwrap();
     assert!(
@@ -312,7 +312,7 @@ fn kubernetes_cronjobs_forbid_overlap_and_take_the_secret() {
 fn example_config_is_valid() {
     let out = Command::new(bin_path())
         .args(["config", "check"])
-        .arg(kit("packaging/config.example.toml"))
+        .arg(kit("scripts/kit/config.example.toml"))
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));

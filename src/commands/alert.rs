@@ -96,8 +96,9 @@ fn command(
     }
     match crate::pg::scratch::wait_child(&mut child, Some(timeout)) {
         Ok(st) if st.success() => Ok(()),
-        Ok(st) => Err(format!("{cmd:?} exited with {st}")),
-        Err(e) => Err(format!("{cmd:?}: {e:#}")),
+        // Not the command itself: it may carry a token.
+        Ok(st) => Err(format!("it exited with {st}")),
+        Err(e) => Err(format!("{e:#}")),
     }
 }
 

@@ -331,7 +331,13 @@ fn bloat(
                             denied = Some(db::error_text(&e));
                             break;
                         }
-                        Err(e) => return Err(db::read_error(e, "pgstattuple")),
+                        // A timeout or a lock on one table skips that table,
+                        // not the whole report.
+                        Err(e) => eprintln!(
+                            "bbp-maint: warning: pgstattuple skipped {}: {}",
+                            t.qualified(),
+                            db::error_text(&e)
+                        ),
                     }
                 }
                 if denied.is_none() {
@@ -343,7 +349,11 @@ fn bloat(
                                 denied = Some(db::error_text(&e));
                                 break;
                             }
-                            Err(e) => return Err(db::read_error(e, "pgstatindex")),
+                            Err(e) => eprintln!(
+                                "bbp-maint: warning: pgstatindex skipped {}: {}",
+                                i.qualified(),
+                                db::error_text(&e)
+                            ),
                         }
                     }
                 }
@@ -798,11 +808,18 @@ fn wraparound(
                 .thresholds(Some(d.wraparound_warn_pct), Some(d.wraparound_crit_pct))
                 .with_min(0.0);
             // Judged before rounding: a threshold may be a small fraction of a percent.
-            let status = metric.judge();
+            // Also against the 2^31 hard stop itself, with check_postgres's
+            // 1.3e9/1.4e9 (60/65 %): a raised freeze_max_age must not push
+            // the relative thresholds past the point of no return.
+            let hard = pct_of(worst_db.1, 1 << 31);
+            let hard_metric = Metric::new("hard_limit_pct", (hard * 100.0).round() / 100.0, "%")
+                .thresholds(Some(60.0), Some(65.0))
+                .with_min(0.0);
+            let status = metric.judge().worse(hard_metric.judge());
             metric.value = (pct * 10_000.0).round() / 10_000.0;
             let mut msg = format!(
-                "oldest {what}: database {} at {} ({:.1}% of {})",
-                worst_db.0, worst_db.1, pct, max
+                "oldest {what}: database {} at {} ({:.1}% of {}, {:.1}% of the 2^31 limit)",
+                worst_db.0, worst_db.1, pct, max, hard
             );
             if let Some((t, a)) = &worst_tbl {
                 msg.push_str(&format!("; table {t} at {a} ({:.1}%)", pct_of(*a, max)));
@@ -810,6 +827,7 @@ fn wraparound(
             (
                 Check::new(name, status, msg)
                     .with_metric(metric)
+                    .with_metric(hard_metric)
                     .with_metric(Metric::new("age", worst_db.1 as f64, "")),
                 worst_tbl,
             )

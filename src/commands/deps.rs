@@ -285,16 +285,26 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
         *counts.entry(f.severity).or_default() += 1;
     }
     let ignored = findings.len() - active.len();
+    // An advisory without a rating is at least low: `--fail-on low` means
+    // every finding fails the run.
     let above = active
         .iter()
-        .filter(|f| f.severity != Severity::Unknown && f.severity >= fail_on)
+        .filter(|f| {
+            (f.severity != Severity::Unknown && f.severity >= fail_on)
+                || (f.severity == Severity::Unknown && fail_on == Severity::Low)
+        })
         .count();
+    // A lockfile or an ecosystem's advisories that could not be read: no
+    // findings then means "not known", never "none" (pip-audit's trap).
+    let incomplete = report_statuses(&report).contains(&Status::Unknown);
     let status = if !checked {
         Status::Unknown
     } else if above > 0 {
         Status::Critical
     } else if !active.is_empty() {
         Status::Warning
+    } else if incomplete {
+        Status::Unknown
     } else {
         Status::Ok
     };
@@ -311,6 +321,10 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
     };
     let message = if !checked {
         "not checked: no advisories to compare with".to_string()
+    } else if active.is_empty() && incomplete {
+        format!(
+            "incomplete: no known vulnerabilities in the {npkgs} packages read, but not everything could be checked (see the other checks){ignored_note}"
+        )
     } else if active.is_empty() {
         format!("no known vulnerabilities in {npkgs} packages{ignored_note}")
     } else {

@@ -38,8 +38,14 @@ pub fn run(cfg: &Config, args: &LogsArgs) -> Result<Report> {
     } else {
         args.files.clone()
     };
-    let (files, unmatched) =
+    let (mut files, unmatched) =
         resolve_files(&patterns, args.include_rotated || cfg.logs.include_rotated);
+    // bbp-maint's own maintenance log sits among the application's by
+    // default; its "✗ Failed …" lines are not the application's errors.
+    if args.files.is_empty() {
+        let own = std::fs::canonicalize(&cfg.run.log).ok();
+        files.retain(|f| own.is_none() || std::fs::canonicalize(f).ok() != own);
+    }
 
     // Gather: files in parallel, results kept in file order.
     let opts = Options {

@@ -346,10 +346,24 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
         } else if let Some(reason) = outside_window(&cfg, t, args.ignore_window) {
             Outcome::without_report(Status::Warning, reason)
         } else {
-            match lock::JobLock::acquire(&cfg.general.runtime_dir, t.lock, wait) {
-                Err(e) if e.is::<lock::LockHeld>() => {
-                    Outcome::without_report(Status::Unknown, format!("not run: {e}"))
+            // Another schedule (or an operator) running the same command:
+            // wait for it, up to this task's own timeout, rather than skip.
+            let lock_wait = if wait { None } else { Some(timeout) };
+            match lock::JobLock::acquire_within(&cfg.general.runtime_dir, t.lock, lock_wait) {
+                Err(e) if e.is::<signals::Interrupted>() => {
+                    log.line(&format!(
+                        "✗ Interrupted maintenance task: {}: {e:#}",
+                        t.display
+                    ));
+                    return Err(e);
                 }
+                Err(e) if e.is::<lock::LockHeld>() => Outcome::without_report(
+                    Status::Unknown,
+                    format!(
+                        "not run: {e} (waited {})",
+                        humantime::format_duration(timeout)
+                    ),
+                ),
                 Err(e) => Outcome::without_report(Status::Unknown, format!("{e:#}")),
                 Ok(_lock) => match execute(&cfg, t, timeout, cfg.run.grace.0, ui) {
                     Ok(o) => o,
@@ -676,7 +690,9 @@ impl MaintenanceLog {
 struct LastSuccess {
     path: std::path::PathBuf,
     times: BTreeMap<String, i64>,
-    changed: bool,
+    /// This run's successes: what `save` writes over the file's current
+    /// contents (another schedule may have saved since this one loaded).
+    marks: BTreeMap<String, i64>,
 }
 
 const LAST_SUCCESS_FILE: &str = "run-last-success.json";
@@ -684,16 +700,19 @@ const LAST_SUCCESS_FILE: &str = "run-last-success.json";
 impl LastSuccess {
     fn load(dir: &Path) -> LastSuccess {
         let path = dir.join(LAST_SUCCESS_FILE);
-        // A missing or damaged file only loses the old times.
-        let times = std::fs::read(&path)
+        LastSuccess {
+            times: Self::read(&path),
+            path,
+            marks: BTreeMap::new(),
+        }
+    }
+
+    /// A missing or damaged file only loses the old times.
+    fn read(path: &Path) -> BTreeMap<String, i64> {
+        std::fs::read(path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        LastSuccess {
-            path,
-            times,
-            changed: false,
-        }
+            .unwrap_or_default()
     }
 
     fn mark(&mut self, task: &str) {
@@ -701,21 +720,28 @@ impl LastSuccess {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         self.times.insert(task.to_string(), now);
-        self.changed = true;
+        self.marks.insert(task.to_string(), now);
     }
 
     fn get(&self, task: &str) -> Option<i64> {
         self.times.get(task).copied()
     }
 
+    /// Read, merge and replace under a lock of its own, so that schedules
+    /// ending together (weekly and monthly on a first Sunday) keep each
+    /// other's times.
     fn save(&self) -> Result<()> {
-        if !self.changed {
+        if self.marks.is_empty() {
             return Ok(());
         }
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
+        let lock = std::fs::File::create(dir.join(format!("{LAST_SUCCESS_FILE}.lock")))?;
+        lock.lock()?;
+        let mut times = Self::read(&self.path);
+        times.extend(self.marks.iter().map(|(k, v)| (k.clone(), *v)));
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        serde_json::to_writer(&mut tmp, &self.times)?;
+        serde_json::to_writer(&mut tmp, &times)?;
         tmp.persist(&self.path)?;
         Ok(())
     }

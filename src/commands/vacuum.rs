@@ -135,7 +135,7 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
         let bloated = bloated_indexes(d, &bloat);
         let owned: HashSet<u32> = tables
             .iter()
-            .filter(|t| t.can_maintain)
+            .filter(|t| t.can_reindex)
             .map(|t| t.oid)
             .collect();
         for i in &indexes {
@@ -391,9 +391,19 @@ fn drop_leftover_ccnew(s: &mut Session, step: &Step) {
             db::ident(&schema),
             db::ident(&idx)
         );
-        // Not through `maintain`, which refuses to start once interrupted;
-        // the session's lock_timeout still bounds the wait.
-        if s.client.batch_execute(&sql).is_ok() {
+        // Not through `maintain`, which refuses to start once interrupted.
+        // DROP INDEX CONCURRENTLY waits for the same old transactions that
+        // may have failed the REINDEX: give it longer than lock_timeout, but
+        // a bound all the same.
+        let waited = s
+            .client
+            .batch_execute("SET lock_timeout = '5min'")
+            .and_then(|_| s.client.batch_execute(&sql));
+        let _ = s.client.batch_execute(&format!(
+            "SET lock_timeout = '{}ms'",
+            s.lock_timeout().as_millis().max(1)
+        ));
+        if waited.is_ok() {
             eprintln!(
                 "bbp-maint: dropped the invalid index {schema}.{idx} left by the failed REINDEX"
             );

@@ -82,6 +82,9 @@ pub struct Table {
     pub mxid_age: i64,
     /// The role may VACUUM and ANALYZE it (owner, database owner, superuser, or MAINTAIN).
     pub can_maintain: bool,
+    /// The role may REINDEX its indexes: the database's owner may not (up to
+    /// PostgreSQL 16 REINDEX INDEX wants the table's owner; 17 also MAINTAIN).
+    pub can_reindex: bool,
     pub autovacuum_disabled: bool,
 }
 
@@ -160,7 +163,7 @@ pub fn tables(
     };
     let sql = format!(
         "SELECT c.oid, n.nspname::text, c.relname::text, \
-                {table_size}::int8, {index_size}::int8, \
+                coalesce({table_size}, 0)::int8, coalesce({index_size}, 0)::int8, \
                 coalesce(s.n_live_tup, 0)::int8, coalesce(s.n_dead_tup, 0)::int8, \
                 coalesce(s.seq_scan, 0)::int8, coalesce(s.seq_tup_read, 0)::int8, \
                 CASE WHEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid) \
@@ -170,7 +173,8 @@ pub fn tables(
                 greatest(age(c.relfrozenxid), age(t.relfrozenxid))::int8, \
                 greatest(mxid_age(c.relminmxid), mxid_age(t.relminmxid))::int8, \
                 (pg_has_role(c.relowner, 'USAGE') OR pg_has_role(d.datdba, 'USAGE'){maintain}), \
-                coalesce(c.reloptions @> ARRAY['autovacuum_enabled=false'], false) \
+                coalesce(c.reloptions @> ARRAY['autovacuum_enabled=false'], false), \
+                (pg_has_role(c.relowner, 'USAGE'){maintain}) \
            FROM pg_class c \
            JOIN pg_namespace n ON n.oid = c.relnamespace \
            JOIN pg_database d ON d.datname = current_database() \
@@ -198,6 +202,7 @@ pub fn tables(
             mxid_age: r.get(13),
             can_maintain: r.get(14),
             autovacuum_disabled: r.get(15),
+            can_reindex: r.get(16),
         })
         .collect();
     // Largest first, then by name: the order every list of tables is shown in.
@@ -241,7 +246,7 @@ pub fn indexes(c: &mut Client, sizes: Sizes) -> Result<Vec<Index>, postgres::Err
     };
     let sql = format!(
         "SELECT i.indexrelid, i.indrelid, n.nspname::text, ct.relname::text, ci.relname::text, \
-                {size}::int8, coalesce(s.idx_scan, 0)::int8, \
+                coalesce({size}, 0)::int8, coalesce(s.idx_scan, 0)::int8, \
                 i.indisunique, \
                 EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid \
                           AND k.contype IN ('p', 'u', 'x')), \

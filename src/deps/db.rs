@@ -211,7 +211,15 @@ pub fn load(root: &Path, wanted: Option<&HashSet<(Ecosystem, String)>>) -> Resul
             .collect();
         workers
             .into_iter()
-            .map(|w| w.join().unwrap_or_default())
+            .map(|w| {
+                // A worker that panicked lost its share: say so, so that the
+                // audit is not clean for want of records.
+                w.join().unwrap_or_else(|_| {
+                    let mut d: (_, _, _, Vec<String>, _) = Default::default();
+                    d.3.push(format!("{}: a reader thread failed", root.display()));
+                    d
+                })
+            })
             .collect()
     });
     let errors = Vec::new();

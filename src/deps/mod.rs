@@ -286,6 +286,9 @@ pub fn find_lockfiles(root: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Splits `name@version` (the name may start with `@scope/`).
 pub fn split_at_version(s: &str) -> Option<(&str, &str)> {
-    let i = s[1..].find('@')? + 1;
+    // The first character (a scope's `@`) is never the separator; lockfiles
+    // are input, so an empty or non-ASCII start must not panic.
+    let first = s.chars().next()?.len_utf8();
+    let i = s[first..].find('@')? + first;
     Some((&s[..i], &s[i + 1..]))
 }

@@ -281,6 +281,11 @@ impl Severity {
 /// else the database's own rating (GitHub's LOW/MODERATE/HIGH/CRITICAL),
 /// else unknown.
 pub fn severity(rec: &Record) -> (Severity, Option<f64>) {
+    // OSV's malicious-package records (MAL-…) carry no score: installed
+    // malware is critical whatever else is said.
+    if rec.id.starts_with("MAL-") || rec.aliases.iter().any(|a| a.starts_with("MAL-")) {
+        return (Severity::Critical, None);
+    }
     let vectors = rec
         .severity
         .iter()

@@ -146,7 +146,7 @@ fn target(name: &str, reference: &str, v5: bool) -> String {
     }
     // 5.x writes peers after `_` (`1.0.0_react@18.0.0`): not an alias.
     let head = reference.split('(').next().unwrap_or(reference);
-    if !v5 && head.len() > 1 && head[1..].contains('@') {
+    if !v5 && head.chars().skip(1).any(|c| c == '@') {
         return reference.to_string();
     }
     format!("{name}@{reference}")
