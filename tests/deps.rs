@@ -707,6 +707,11 @@ fn partial_audits_are_not_clean_and_malware_is_critical() {
     let db = p.path().join("db");
     let mut recs = records();
     recs.push(serde_json::json!({
+        "id": "GHSA-odd-0001", "modified": "2026-01-01T00:00:00Z", "summary": "bug in odd-ver",
+        "affected": [{"package": {"ecosystem": "npm", "name": "odd-ver"},
+                      "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "2.0.0"}]}]}]
+    }));
+    recs.push(serde_json::json!({
         "id": "MAL-2026-0001", "modified": "2026-01-01T00:00:00Z",
         "summary": "Malicious code in evil-pkg (npm)",
         "affected": [{"package": {"ecosystem": "npm", "name": "evil-pkg"}, "versions": ["1.0.0"]}]
@@ -766,6 +771,23 @@ fn partial_audits_are_not_clean_and_malware_is_critical() {
     let doc = json(&out);
     assert_eq!(code(&out), 2, "{doc:#}");
     assert_eq!(finding(&findings(&doc), "evil-pkg")["severity"], "critical");
+    // A version that is not semver cannot be placed in a range: said, not
+    // taken for "not affected".
+    let odd = p.write(
+        "odd/package-lock.json",
+        r#"{"name": "a", "lockfileVersion": 3, "packages": {"": {"name": "a", "dependencies": {"odd-ver": "1"}}, "node_modules/odd-ver": {"version": "1.2"}}}"#,
+    );
+    let out = sb.run(&[
+        "--json",
+        "deps",
+        "audit",
+        "--lockfile",
+        odd.to_str().unwrap(),
+    ]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 1, "{doc:#}");
+    let msg = check(&doc, "unevaluated")["message"].as_str().unwrap();
+    assert!(msg.contains("odd-ver@1.2 against GHSA-odd-0001"), "{msg}");
 }
 
 #[test]

@@ -149,6 +149,9 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
         .collect();
     // (lockfile index, package index) → records that affect it.
     let mut hits: Vec<((usize, usize), Vec<Record>)> = Vec::new();
+    // Advisories whose ranges could not be placed against the installed
+    // version (not semver): said, never silently taken as "not affected".
+    let mut unevaluated: Vec<String> = Vec::new();
     let mut source = json!({});
     let adv_check: Check;
     let mut checked = false;
@@ -228,13 +231,22 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
                 checked = true;
                 for (li, (_, pkgs)) in parsed.iter().enumerate() {
                     for (pi, p) in pkgs.iter().enumerate() {
-                        let recs: Vec<Record> = db
+                        let mut recs: Vec<Record> = Vec::new();
+                        for r in db
                             .lookup(p.ecosystem, &p.name)
                             .iter()
                             .map(|&i| &db.records[i])
-                            .filter(|r| osv::evaluate(r, p.ecosystem, &p.name, &p.version).affected)
-                            .cloned()
-                            .collect();
+                        {
+                            let v = osv::evaluate(r, p.ecosystem, &p.name, &p.version);
+                            if v.affected {
+                                recs.push(r.clone());
+                            } else if let Some(why) = v.unparsable {
+                                unevaluated.push(format!(
+                                    "{}@{} against {}: {why}",
+                                    p.name, p.version, r.id
+                                ));
+                            }
+                        }
                         if !recs.is_empty() {
                             hits.push(((li, pi), recs));
                         }
@@ -252,6 +264,26 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
         };
     }
     report.push(adv_check.with_duration(t1.elapsed()));
+    if !unevaluated.is_empty() {
+        let more = if unevaluated.len() > 3 {
+            format!(" (and {} more)", unevaluated.len() - 3)
+        } else {
+            String::new()
+        };
+        report.push(
+            Check::new(
+                "unevaluated",
+                Status::Warning,
+                format!(
+                    "{} advisor{} could not be evaluated: {}{more}",
+                    unevaluated.len(),
+                    if unevaluated.len() == 1 { "y" } else { "ies" },
+                    unevaluated[..unevaluated.len().min(3)].join("; ")
+                ),
+            )
+            .with_metric(Metric::new("unevaluated", unevaluated.len() as f64, "")),
+        );
+    }
 
     // Judge: one finding per package and group of aliased advisories.
     let today = jiff::Zoned::now().date();
