@@ -551,6 +551,37 @@ fn reindex_plans_only_tables_the_role_owns() {
     );
 }
 
+/// REINDEX CONCURRENTLY waits for every older transaction in the database,
+/// even one that never touched the table: within lock_timeout it is skipped
+/// naming that transaction, and leaves no invalid copy behind.
+#[test]
+fn reindex_held_up_by_an_old_transaction_names_it() {
+    let pg = cluster(&format!("{CHURN}CREATE TABLE other (x int); ANALYZE;"));
+    let sb = Sandbox::new(&config(
+        &app_url(&pg, "postgres", PG_PASSWORD),
+        &[("lock_timeout", "\"1s\"")],
+    ));
+    let mut holder = client(&app_url(&pg, "postgres", PG_PASSWORD));
+    holder
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM other")
+        .unwrap();
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let (code, doc, err) = run_json(&sb, &["vacuum", "--table", "churn", "--reindex", "--json"]);
+    assert_eq!(code, 1, "{doc:#}\n{err}");
+    let r = find(&doc["data"]["tables"], "relation", "public.churn_n_idx").unwrap();
+    assert_eq!(r["outcome"], "skipped_locked", "{r}");
+    let note = r["note"].as_str().unwrap();
+    assert!(note.contains(&format!("pid {pid} ")), "{note}");
+    assert_eq!(
+        pg.psql(APP, "SELECT count(*) FROM pg_index WHERE NOT indisvalid"),
+        "0"
+    );
+    holder.batch_execute("ROLLBACK").unwrap();
+}
+
 #[test]
 fn a_read_only_role_gets_skips_not_failures_and_no_extension_is_a_note() {
     let pg = cluster(&format!("{CHURN}ANALYZE;"));
