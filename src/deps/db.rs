@@ -419,6 +419,7 @@ pub fn update(
     let gen_name = format!("gen-{}-{}", stamp.as_second(), std::process::id());
     let tmp = db.join(format!(".{gen_name}.tmp"));
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut half_built = RemoveOnDrop(Some(tmp.clone()));
     let mut meta = Meta::default();
     let mut out = Vec::new();
     let mut any_new = false;
@@ -505,6 +506,7 @@ pub fn update(
     f.sync_all()?;
     let gen_dir = db.join(&gen_name);
     std::fs::rename(&tmp, &gen_dir)?;
+    half_built.0 = None;
     // The swap: a new symlink renamed over `current` (rename is atomic).
     let link_tmp = db.join(format!(".current-{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&link_tmp);
@@ -526,9 +528,30 @@ pub fn update(
             if name.starts_with("gen-") && !keep.contains(&p) {
                 let _ = std::fs::remove_dir_all(e.path());
             }
+            // What a killed update left half-built, a day on.
+            let stale = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(86_400));
+            if name.starts_with(".gen-") && name.ends_with(".tmp") && stale {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
         }
     }
     Ok(out)
+}
+
+/// Removes a half-built generation on every early return (`?` included).
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
 }
 
 /// Streams the body to `dest`, returning its SHA-256.
