@@ -112,73 +112,61 @@ impl Session {
     /// Who holds a lock on `oid` (pid, user, application, state, query), for
     /// the warning that says why a relation was skipped.
     fn blockers(&mut self, oid: u32) -> Vec<String> {
-        let found = match self.client.query(
+        let found = self.sessions(
             "SELECT a.pid, coalesce(a.usename, '?'), coalesce(a.application_name, ''), \
-                    coalesce(a.state, '?'), l.mode, left(coalesce(a.query, ''), 80) \
+                    coalesce(a.state, '?'), 'holds ' || l.mode, left(coalesce(a.query, ''), 80) \
                FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
               WHERE l.relation = $1 AND l.granted AND l.pid <> pg_backend_pid() \
               ORDER BY a.pid",
             &[&oid],
-        ) {
-            Ok(rows) => rows
-                .iter()
-                .map(|r| {
-                    let (pid, user, app, state, mode, query): (
-                        i32,
-                        String,
-                        String,
-                        String,
-                        String,
-                        String,
-                    ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5));
-                    let app = if app.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({app})")
-                    };
-                    format!("pid {pid} {user}{app} holds {mode}, {state}: {query}")
-                })
-                .collect::<Vec<_>>(),
-            Err(_) => vec![],
-        };
+        );
         if !found.is_empty() {
             return found;
         }
         // No lock on the relation itself: a concurrent REINDEX or DROP INDEX
         // waits for every older transaction, whatever it touched. Name the
         // oldest ones still open.
-        self.client
-            .query(
-                "SELECT a.pid, coalesce(a.usename, '?'), coalesce(a.application_name, ''), \
-                        coalesce(a.state, '?'), \
-                        extract(epoch FROM now() - a.xact_start)::int8, left(coalesce(a.query, ''), 80) \
-                   FROM pg_stat_activity a \
-                  WHERE a.xact_start IS NOT NULL AND a.pid <> pg_backend_pid() \
-                    AND a.backend_type = 'client backend' \
-                  ORDER BY a.xact_start LIMIT 3",
-                &[],
-            )
-            .map(|rows| {
-                rows.iter()
-                    .map(|r| {
-                        let (pid, user, app, state, secs, query): (
-                            i32,
-                            String,
-                            String,
-                            String,
-                            i64,
-                            String,
-                        ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5));
-                        let app = if app.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" ({app})")
-                        };
-                        format!("pid {pid} {user}{app} in a transaction for {secs} s, {state}: {query}")
-                    })
-                    .collect()
+        self.sessions(
+            "SELECT a.pid, coalesce(a.usename, '?'), coalesce(a.application_name, ''), \
+                    coalesce(a.state, '?'), \
+                    'in a transaction for ' || extract(epoch FROM now() - a.xact_start)::int8 || ' s', \
+                    left(coalesce(a.query, ''), 80) \
+               FROM pg_stat_activity a \
+              WHERE a.xact_start IS NOT NULL AND a.pid <> pg_backend_pid() \
+                AND a.backend_type = 'client backend' \
+              ORDER BY a.xact_start LIMIT 3",
+            &[],
+        )
+    }
+
+    /// `pid P user (application) WHAT, state: query` for each row of `sql`
+    /// (pid, user, application, state, what, query); none if it fails.
+    fn sessions(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Vec<String> {
+        let Ok(rows) = self.client.query(sql, params) else {
+            return vec![];
+        };
+        rows.iter()
+            .map(|r| {
+                let (pid, user, app, state, what, query): (
+                    i32,
+                    String,
+                    String,
+                    String,
+                    String,
+                    String,
+                ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5));
+                let app = if app.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({app})")
+                };
+                format!("pid {pid} {user}{app} {what}, {state}: {query}")
             })
-            .unwrap_or_default()
+            .collect()
     }
 }
 
