@@ -185,13 +185,19 @@ impl Checker {
         self.join()
     }
 
-    /// The restore failed or was interrupted: stop after the current
-    /// `pg_amcheck` (which dropping the scratch database ends anyway).
+    /// The restore failed or was interrupted: no more checks. Called once
+    /// the scratch database is dropped, which ends a running pg_amcheck, so
+    /// the thread ends promptly and its temporary passfile goes with it;
+    /// the wait is bounded all the same.
     pub fn abandon(self) {
         drop(self.tx);
-        // The thread is not joined: its pg_amcheck may still be starting,
-        // and the caller drops the database under it next.
-        drop(self.handle);
+        let t0 = std::time::Instant::now();
+        while !self.handle.is_finished() && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.handle.is_finished() {
+            let _ = self.handle.join();
+        }
     }
 
     fn join(self) -> Outcome {

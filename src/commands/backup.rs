@@ -323,11 +323,13 @@ fn restore_and_inspect(
     let checker = match (restored, checker) {
         (Ok(()), checker) => checker,
         (Err(e), checker) => {
+            // The database first: a pg_amcheck still running ends with it.
+            let dropped = db.drop_now();
             if let Some(c) = checker {
                 c.abandon();
             }
+            dropped?;
             if e.is::<signals::Interrupted>() {
-                db.drop_now()?;
                 return Err(e);
             }
             out.push(
@@ -983,8 +985,9 @@ pub fn integrity(
                 "integrity".into(),
                 Check::new("", Status::Unknown, format!("{e:#}")),
             ));
-            if let Some(a) = amcheck {
-                a.abandon();
+            // Its own connections may fare better; either way it ends here.
+            if let Some(o) = amcheck.map(Checker::finish) {
+                out.push(("amcheck".into(), Check::new("", o.status, o.message)));
             }
             return out;
         }
