@@ -345,10 +345,15 @@ impl Runs<'_> {
                 format!("pg_amcheck found problems: {}", self.problems.join(" | ")),
             )
         } else {
+            let during = if during_restore > 0 {
+                format!(" ({during_restore} of them checked during the restore)")
+            } else {
+                String::new()
+            };
             (
                 Status::Ok,
                 format!(
-                    "pg_amcheck --heapallindexed: {tables} tables and {indexes} btree indexes clean ({during_restore} of them checked during the restore)"
+                    "pg_amcheck --heapallindexed: {tables} tables and {indexes} btree indexes clean{during}"
                 ),
             )
         };
