@@ -718,25 +718,30 @@ fn partial_audits_are_not_clean_and_malware_is_critical() {
     }));
     write_db_dir(&db, &recs);
     let sb = Sandbox::new(&config(p.path(), &db, ""));
-    let clean = p.write(
-        "clean/package-lock.json",
-        r#"{"name": "a", "lockfileVersion": 3, "packages": {"": {"name": "a", "dependencies": {"zzz-clean": "1"}}, "node_modules/zzz-clean": {"version": "1.0.0"}}}"#,
-    );
+    // A lockfile of one direct dependency, audited alone.
+    let audit = |lockfiles: &[&Path]| {
+        let mut args = vec!["--json", "deps", "audit"];
+        for l in lockfiles {
+            args.extend(["--lockfile", l.to_str().unwrap()]);
+        }
+        let out = sb.run(&args);
+        (code(&out), json(&out))
+    };
+    let one = |dir: &str, name: &str, version: &str| {
+        p.write(
+            &format!("{dir}/package-lock.json"),
+            &format!(
+                r#"{{"name": "a", "lockfileVersion": 3, "packages": {{"": {{"name": "a", "dependencies": {{"{name}": "1"}}}}, "node_modules/{name}": {{"version": "{version}"}}}}}}"#
+            ),
+        )
+    };
+    let clean = one("clean", "zzz-clean", "1.0.0");
     let bad = p.write(
         "bad/package-lock.json",
         "{\"lockfileVersion\": 3, \"packages\": {",
     );
-    let out = sb.run(&[
-        "--json",
-        "deps",
-        "audit",
-        "--lockfile",
-        clean.to_str().unwrap(),
-        "--lockfile",
-        bad.to_str().unwrap(),
-    ]);
-    let doc = json(&out);
-    assert_eq!(code(&out), 3, "{doc:#}");
+    let (c, doc) = audit(&[&clean, &bad]);
+    assert_eq!(c, 3, "{doc:#}");
     assert_eq!(
         check(&doc, "vulnerabilities")["status"],
         "unknown",
@@ -748,44 +753,16 @@ fn partial_audits_are_not_clean_and_malware_is_critical() {
         "{summary}"
     );
     // The clean lockfile alone is clean.
-    let out = sb.run(&[
-        "--json",
-        "deps",
-        "audit",
-        "--lockfile",
-        clean.to_str().unwrap(),
-    ]);
-    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let (c, doc) = audit(&[&clean]);
+    assert_eq!(c, 0, "{doc:#}");
     // Installed malware: critical, so the default --fail-on high fails the run.
-    let evil = p.write(
-        "evil/package-lock.json",
-        r#"{"name": "a", "lockfileVersion": 3, "packages": {"": {"name": "a", "dependencies": {"evil-pkg": "1"}}, "node_modules/evil-pkg": {"version": "1.0.0"}}}"#,
-    );
-    let out = sb.run(&[
-        "--json",
-        "deps",
-        "audit",
-        "--lockfile",
-        evil.to_str().unwrap(),
-    ]);
-    let doc = json(&out);
-    assert_eq!(code(&out), 2, "{doc:#}");
+    let (c, doc) = audit(&[&one("evil", "evil-pkg", "1.0.0")]);
+    assert_eq!(c, 2, "{doc:#}");
     assert_eq!(finding(&findings(&doc), "evil-pkg")["severity"], "critical");
     // A version that is not semver cannot be placed in a range: said, not
     // taken for "not affected".
-    let odd = p.write(
-        "odd/package-lock.json",
-        r#"{"name": "a", "lockfileVersion": 3, "packages": {"": {"name": "a", "dependencies": {"odd-ver": "1"}}, "node_modules/odd-ver": {"version": "1.2"}}}"#,
-    );
-    let out = sb.run(&[
-        "--json",
-        "deps",
-        "audit",
-        "--lockfile",
-        odd.to_str().unwrap(),
-    ]);
-    let doc = json(&out);
-    assert_eq!(code(&out), 1, "{doc:#}");
+    let (c, doc) = audit(&[&one("odd", "odd-ver", "1.2")]);
+    assert_eq!(c, 1, "{doc:#}");
     let msg = check(&doc, "unevaluated")["message"].as_str().unwrap();
     assert!(msg.contains("odd-ver@1.2 against GHSA-odd-0001"), "{msg}");
 }

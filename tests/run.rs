@@ -147,6 +147,38 @@ grace = "5s"
     }
 }
 
+/// Services where the API accepts and never answers, with a 60 s API
+/// timeout, so that only `run`'s task timeout or a signal can end `health`.
+struct HungApi {
+    _redis: Redis,
+    api: HttpServer,
+    _ext: HttpServer,
+    config: String,
+}
+
+impl HungApi {
+    fn start(pg: &Pg) -> HungApi {
+        let redis = Redis::start(None);
+        let api = HttpServer::start(Behaviour::Hang);
+        let ext = HttpServer::start(Behaviour::Status(200));
+        let config = config_for(
+            &pg.url(),
+            &redis.url(),
+            &api.url("/api/health"),
+            &ext.url("/"),
+        )
+        .replace("[api]\nurl", "[api]\ntimeout = \"60s\"\nurl")
+        .replace("timeout = \"2s\"\n\n[storage]", "\n[storage]");
+        assert!(config.contains("timeout = \"60s\""), "{config}");
+        HungApi {
+            _redis: redis,
+            api,
+            _ext: ext,
+            config,
+        }
+    }
+}
+
 fn task<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     doc["data"]["tasks"]
         .as_array()
@@ -380,18 +412,9 @@ fn a_failed_alert_never_changes_the_exit_code() {
 #[test]
 fn a_hung_task_is_cut_at_its_timeout_and_the_rest_runs() {
     let pg = Pg::start();
-    let redis = Redis::start(None);
-    let api = HttpServer::start(Behaviour::Hang);
-    let ext = HttpServer::start(Behaviour::Status(200));
+    let hung = HungApi::start(&pg);
     let fx = Fixture::new(&pg);
-    let services = config_for(
-        &pg.url(),
-        &redis.url(),
-        &api.url("/api/health"),
-        &ext.url("/"),
-    )
-    .replace("[api]\nurl", "[api]\ntimeout = \"60s\"\nurl")
-    .replace("timeout = \"2s\"\n\n[storage]", "\n[storage]");
+    let services = hung.config.clone();
     let sb = Sandbox::new(&fx.config(
         &services,
         "[run.timeouts]\nhealth = \"1s\"\n[run.daily]\ntasks = [\"health\", \"disk\", \"logs\"]\n",
@@ -422,18 +445,10 @@ fn a_hung_task_is_cut_at_its_timeout_and_the_rest_runs() {
 #[test]
 fn a_second_run_at_once_exits_75_and_sigterm_ends_the_first() {
     let pg = Pg::start();
-    let redis = Redis::start(None);
-    let api = HttpServer::start(Behaviour::Hang);
-    let ext = HttpServer::start(Behaviour::Status(200));
+    let hung = HungApi::start(&pg);
+    let api = &hung.api;
     let fx = Fixture::new(&pg);
-    let services = config_for(
-        &pg.url(),
-        &redis.url(),
-        &api.url("/api/health"),
-        &ext.url("/"),
-    )
-    .replace("[api]\nurl", "[api]\ntimeout = \"60s\"\nurl")
-    .replace("timeout = \"2s\"\n\n[storage]", "\n[storage]");
+    let services = hung.config.clone();
     let sb = Sandbox::new(&fx.config(&services, "[run.daily]\ntasks = [\"health\", \"disk\"]\n"));
     let mut first = sb
         .cmd(&["run", "daily"])
