@@ -207,6 +207,10 @@ pub struct BackupVerifyArgs {
     #[arg(long)]
     pub no_restore: bool,
 
+    /// Skip pg_amcheck of the restored copy (it reads each table once per index)
+    #[arg(long, conflicts_with = "no_restore")]
+    pub no_amcheck: bool,
+
     /// Record the SHA-256 in <file>.sha256 when none is on record
     #[arg(long)]
     pub write_checksum: bool,

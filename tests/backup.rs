@@ -153,6 +153,79 @@ fn good_dumps_of_every_format_pass() {
     );
 }
 
+/// The cluster's default collation is C.UTF-8 (the harness says so at
+/// initdb), which orders text by code point as C does; the verify restore
+/// then sorts in C, where PostgreSQL before 17 takes its fast paths. The
+/// premise is checked on this server's glibc first, on strings where
+/// linguistic collations disagree with C.
+#[test]
+fn text_sorts_as_c_in_the_scratch_copy_only_where_the_order_is_the_same() {
+    let fx = Fixture::new();
+    assert_eq!(
+        fx.pg.psql(
+            "postgres",
+            "SELECT datcollate FROM pg_database WHERE datname = 'template0'"
+        ),
+        "C.UTF-8"
+    );
+    let same = fx.pg.psql(
+        "postgres",
+        "SELECT array_agg(s ORDER BY s COLLATE \"C\") = array_agg(s ORDER BY s COLLATE \"C.utf8\") \
+         FROM unnest(ARRAY['b', 'B', 'a', 'A', '_a', 'a-b', 'ab', 'a b', '', ' ', '10', '9', \
+         'é', 'e', 'f', 'Z', 'ä', 'ß', 'ss', '日本', '中', 'Ω', 'ω', '😀', '🙂', 'ﬀ', 'ǅ']) s",
+    );
+    assert_eq!(same, "t", "C.UTF-8 does not order as C on this server");
+
+    let sb = fx.config("");
+    let file = fx.dump("bailbondpro", "bbp.dump", &["-Fc"]);
+    let (code, doc) = fx.verify(&sb, &file, &["--write-checksum"]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(
+        doc["data"]["backups"][0]["scratch_collation"], "C",
+        "{doc:#}"
+    );
+    assert_eq!(status(&doc, "amcheck"), "ok", "{doc:#}");
+}
+
+/// `--no-amcheck` leaves out pg_amcheck and nothing else.
+#[test]
+fn no_amcheck_skips_only_the_amcheck() {
+    let fx = Fixture::new();
+    let sb = fx.config("");
+    let file = fx.dump("bailbondpro", "bbp.dump", &["-Fc"]);
+    let (code, doc) = fx.verify(&sb, &file, &["--write-checksum", "--no-amcheck"]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(message(&doc, "amcheck"), "skipped: --no-amcheck", "{doc:#}");
+    assert!(
+        check(&doc, "amcheck")["metrics"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{doc:#}"
+    );
+    for c in [
+        "checksum",
+        "structure",
+        "restorable",
+        "tables",
+        "constraints",
+    ] {
+        assert_eq!(status(&doc, c), "ok", "{c}: {doc:#}");
+    }
+    // The other checks still judge: an orphan row behind a NOT VALID
+    // foreign key is critical.
+    fx.pg.psql(
+        "bailbondpro",
+        "ALTER TABLE payments DROP CONSTRAINT payments_bond_id_fkey; \
+         INSERT INTO payments (bond_id, amount, method, paid_at) VALUES (99999999, 10, 'cash', now()); \
+         ALTER TABLE payments ADD CONSTRAINT payments_bond_id_fkey FOREIGN KEY (bond_id) REFERENCES bonds(id) NOT VALID",
+    );
+    let file = fx.dump("bailbondpro", "orphan.dump", &["-Fc"]);
+    let (code, doc) = fx.verify(&sb, &file, &["--write-checksum", "--no-amcheck"]);
+    assert_eq!(code, 2, "{doc:#}");
+    assert_eq!(status(&doc, "constraints"), "critical", "{doc:#}");
+}
+
 /// The verify restore makes tables UNLOGGED to save the WAL; schemas where
 /// that would change the outcome (a publication, which refuses unlogged
 /// tables; a partitioned table referencing another) must restore as they are.

@@ -287,7 +287,12 @@ fn restore_and_inspect(
         return Ok(out);
     }
     let timeout = cfg.timeout(cfg.database_checks.timeout);
-    let mut db = match Scratch::create(&cfg.database, "verify", timeout) {
+    let mut db = match Scratch::create(
+        &cfg.database,
+        "verify",
+        timeout,
+        scratch::Collation::SameOrderFastest,
+    ) {
         Ok(db) => db,
         Err(e) => {
             out.push(Check::new("restorable", Status::Unknown, format!("{e:#}")));
@@ -295,24 +300,31 @@ fn restore_and_inspect(
         }
     };
     info["scratch_database"] = json!(db.name);
+    if let Some(c) = &db.collate {
+        info["scratch_collation"] = json!(c);
+    }
     let t0 = Instant::now();
     // pg_amcheck starts on each table as soon as the restore has finished
     // it, where the role may run it and the archive says what is in it.
-    let checker = may_amcheck(&db.params()).then(|| {
-        let plan = match (format.is_archive(), &toc) {
-            (true, Some(toc)) => Plan::new(&toc.list),
-            _ => Plan::default(),
-        };
-        Checker::start(
-            bindir.clone(),
-            db.params(),
-            plan,
-            b.restore_timeout.0,
-            b.restore_jobs,
-        )
-    });
+    let checker = if args.no_amcheck {
+        Err("skipped: --no-amcheck".to_string())
+    } else {
+        may_amcheck(&db.params()).map(|()| {
+            let plan = match (format.is_archive(), &toc) {
+                (true, Some(toc)) => Plan::new(&toc.list),
+                _ => Plan::default(),
+            };
+            Checker::start(
+                bindir.clone(),
+                db.params(),
+                plan,
+                b.restore_timeout.0,
+                b.restore_jobs,
+            )
+        })
+    };
     let opts = RestoreOptions {
-        progress: checker.as_ref().map(Checker::progress),
+        progress: checker.as_ref().ok().map(Checker::progress),
         unlogged: toc
             .as_ref()
             .is_some_and(|t| !t.list.contains(" PUBLICATION ")),
@@ -325,7 +337,7 @@ fn restore_and_inspect(
         (Err(e), checker) => {
             // The database first: a pg_amcheck still running ends with it.
             let dropped = db.drop_now();
-            if let Some(c) = checker {
+            if let Ok(c) = checker {
                 c.abandon();
             }
             dropped?;
@@ -705,8 +717,9 @@ fn last_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
-/// Whether the role may install and run amcheck in the restored copy.
-pub fn may_amcheck(target: &ConnParams) -> bool {
+/// Whether the role may install and run amcheck in the restored copy, or
+/// the amcheck line that says why not.
+pub fn may_amcheck(target: &ConnParams) -> Result<(), String> {
     let session = Session {
         application_name: "bbp-maint backup verify",
         timeout: Duration::from_secs(30),
@@ -720,6 +733,8 @@ pub fn may_amcheck(target: &ConnParams) -> bool {
         })
         .map(|r| r.get(0))
         .unwrap_or(false)
+        .then_some(())
+        .ok_or_else(|| "skipped: pg_amcheck needs a superuser to install and run amcheck".into())
 }
 
 pub fn server_major(cfg: &Config) -> Option<u32> {
@@ -965,13 +980,13 @@ pub fn integrity(
     cfg: &Config,
     target: &ConnParams,
     toc: Option<&Toc>,
-    amcheck: Option<Checker>,
+    amcheck: Result<Checker, String>,
 ) -> Vec<(String, Check)> {
     let mut out = Vec::new();
     // The checker goes on with whatever the restore left to it, on its own
     // connections, while the counts and constraints are checked here.
     let amcheck_started = Instant::now();
-    if let Some(a) = &amcheck {
+    if let Ok(a) = &amcheck {
         a.restore_done();
     }
     let session = Session {
@@ -986,7 +1001,7 @@ pub fn integrity(
                 Check::new("", Status::Unknown, format!("{e:#}")),
             ));
             // Its own connections may fare better; either way it ends here.
-            if let Some(o) = amcheck.map(Checker::finish) {
+            if let Ok(o) = amcheck.map(Checker::finish) {
                 out.push(("amcheck".into(), Check::new("", o.status, o.message)));
             }
             return out;
@@ -1130,12 +1145,8 @@ pub fn integrity(
     ));
 
     let check = match amcheck.map(Checker::finish) {
-        None => Check::new(
-            "",
-            Status::Ok,
-            "skipped: pg_amcheck needs a superuser to install and run amcheck",
-        ),
-        Some(o) => Check::new("", o.status, o.message)
+        Err(why) => Check::new("", Status::Ok, why),
+        Ok(o) => Check::new("", o.status, o.message)
             .with_metric(Metric::new("amcheck_tables", o.tables as f64, ""))
             .with_metric(Metric::new("amcheck_indexes", o.indexes as f64, ""))
             .with_metric(Metric::new(

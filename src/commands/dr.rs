@@ -16,7 +16,7 @@ use crate::backup;
 use crate::backup::amcheck::{Checker, Plan};
 use crate::cli::DrTestArgs;
 use crate::config::Config;
-use crate::pg::scratch::{self, PassFile, Scratch};
+use crate::pg::scratch::{self, Collation, PassFile, Scratch};
 use crate::pg::{self, ConnParams, Session};
 use crate::render::{self, Format as OutFormat, RenderOptions};
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
@@ -134,7 +134,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     };
 
     // 2. Restore, timed: the recovery time.
-    let mut db = match Scratch::create(&cfg.database, "dr", timeout) {
+    let mut db = match Scratch::create(&cfg.database, "dr", timeout, Collation::Default) {
         Ok(db) => db,
         Err(e) => {
             d.step("restore", || {
@@ -188,7 +188,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
         // 4. The smoke checks of backup verify: essential tables, constraints, amcheck, assertions.
         // The restore is timed as the operator's would be, so amcheck
         // starts after it rather than beside it.
-        let amcheck = verify::may_amcheck(&target).then(|| {
+        let amcheck = verify::may_amcheck(&target).map(|()| {
             Checker::start(
                 bindir.clone(),
                 target.clone(),

@@ -237,6 +237,7 @@ fn verify_args(no_restore: bool) -> BackupVerifyArgs {
         path: None,
         all: false,
         no_restore,
+        no_amcheck: false,
         write_checksum: false,
         drop_stale: false,
     }

@@ -137,7 +137,7 @@ fn run_ok(cmd: &mut Command, what: &str) {
 /// starts from a copy of it. Keyed by the harness's settings, so a change
 /// to them builds a new one.
 fn template() -> &'static Path {
-    const KEY: &str = "scram-utf8-v1";
+    const KEY: &str = "scram-utf8-c.utf8-v2";
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
         let bindir = pg_bindir();
@@ -176,6 +176,9 @@ fn template() -> &'static Path {
                     "scram-sha-256",
                     "-E",
                     "UTF8",
+                    // Stated, not inherited from the environment: backup
+                    // verify's scratch collation depends on it.
+                    "--locale=C.UTF-8",
                     "--no-sync",
                     "--no-instructions",
                 ])
