@@ -168,11 +168,15 @@ fn text_sorts_as_c_in_the_scratch_copy_only_where_the_order_is_the_same() {
         ),
         "C.UTF-8"
     );
+    // Unassigned code points and the planes that glibc's pre-2.35
+    // distribution patches ordered otherwise, among ordinary strings.
     let same = fx.pg.psql(
         "postgres",
-        "SELECT array_agg(s ORDER BY s COLLATE \"C\") = array_agg(s ORDER BY s COLLATE \"C.utf8\") \
+        "SELECT array_agg(s ORDER BY s COLLATE \"C\") = array_agg(s ORDER BY s COLLATE \"default\") \
          FROM unnest(ARRAY['b', 'B', 'a', 'A', '_a', 'a-b', 'ab', 'a b', '', ' ', '10', '9', \
-         'é', 'e', 'f', 'Z', 'ä', 'ß', 'ss', '日本', '中', 'Ω', 'ω', '😀', '🙂', 'ﬀ', 'ǅ']) s",
+         'é', 'e', 'f', 'Z', 'ä', 'ß', 'ss', '日本', '中', 'Ω', 'ω', '😀', 'ﬀ', 'ǅ', \
+         U&'\\0378', U&'\\+01FAE0', U&'\\+020000', U&'\\+030000', U&'\\+0E0001', U&'\\+10FFFD', \
+         U&'a\\0378', U&'a\\+030000']) s",
     );
     assert_eq!(same, "t", "C.UTF-8 does not order as C on this server");
 

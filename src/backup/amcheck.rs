@@ -8,7 +8,7 @@
 //! moments when the restore leaves a core idle, and leaves little to check
 //! after it: on the benchmark's dump the amcheck tail went from 1.5-3 s
 //! to about 0.2 s (see `scripts/bench backup`). Beside the restore it uses
-//! one connection; the pass after it uses as many as the restore did.
+//! one connection; the pass after it uses `backup.restore_jobs`.
 //!
 //! The restore's progress comes from `pg_restore --verbose`, whose
 //! "finished item N" lines carry the table-of-contents ids of `--list`.

@@ -307,7 +307,7 @@ fn restore_and_inspect(
     // pg_amcheck starts on each table as soon as the restore has finished
     // it, where the role may run it and the archive says what is in it.
     let checker = if args.no_amcheck {
-        Err("skipped: --no-amcheck".to_string())
+        Err(Check::new("", Status::Ok, "skipped: --no-amcheck"))
     } else {
         may_amcheck(&db.params()).map(|()| {
             let plan = match (format.is_archive(), &toc) {
@@ -718,23 +718,33 @@ fn last_lines(text: &str, n: usize) -> String {
 }
 
 /// Whether the role may install and run amcheck in the restored copy, or
-/// the amcheck line that says why not.
-pub fn may_amcheck(target: &ConnParams) -> Result<(), String> {
+/// the amcheck line to report instead: a skip (OK) for a role that may
+/// not, UNKNOWN when the question could not be asked.
+pub fn may_amcheck(target: &ConnParams) -> Result<(), Check> {
     let session = Session {
         application_name: "bbp-maint backup verify",
         timeout: Duration::from_secs(30),
     };
-    pg::connect(target, &session)
-        .and_then(|mut c| {
-            Ok(c.query_one(
-                "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
-                &[],
-            )?)
-        })
-        .map(|r| r.get(0))
-        .unwrap_or(false)
-        .then_some(())
-        .ok_or_else(|| "skipped: pg_amcheck needs a superuser to install and run amcheck".into())
+    let superuser = pg::connect(target, &session).and_then(|mut c| {
+        Ok(c.query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )?
+        .get::<_, bool>(0))
+    });
+    match superuser {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Check::new(
+            "",
+            Status::Ok,
+            "skipped: pg_amcheck needs a superuser to install and run amcheck",
+        )),
+        Err(e) => Err(Check::new(
+            "",
+            Status::Unknown,
+            format!("not run: cannot tell whether the role may: {e:#}"),
+        )),
+    }
 }
 
 pub fn server_major(cfg: &Config) -> Option<u32> {
@@ -980,7 +990,7 @@ pub fn integrity(
     cfg: &Config,
     target: &ConnParams,
     toc: Option<&Toc>,
-    amcheck: Result<Checker, String>,
+    amcheck: Result<Checker, Check>,
 ) -> Vec<(String, Check)> {
     let mut out = Vec::new();
     // The checker goes on with whatever the restore left to it, on its own
@@ -1145,7 +1155,7 @@ pub fn integrity(
     ));
 
     let check = match amcheck.map(Checker::finish) {
-        Err(why) => Check::new("", Status::Ok, why),
+        Err(skipped) => skipped,
         Ok(o) => Check::new("", o.status, o.message)
             .with_metric(Metric::new("amcheck_tables", o.tables as f64, ""))
             .with_metric(Metric::new("amcheck_indexes", o.indexes as f64, ""))

@@ -21,26 +21,100 @@ pub const PREFIX: &str = "bbp_maint_scratch_";
 pub enum Collation {
     /// The cluster's default, as an operator's `createdb` gets it.
     Default,
-    /// "C" where the default is a libc locale that sorts exactly as "C"
-    /// does: C.UTF-8 orders by code point, which is UTF-8's byte order.
-    /// Before PostgreSQL 17 the server takes its fast paths (memcmp and
-    /// abbreviated sort keys) only for the names C and POSIX, so the index
-    /// builds and btree checks over text cost less for the same order.
-    /// Character classes (LC_CTYPE) stay the default.
+    /// "C" where the default sorts exactly as "C" does: glibc's C.UTF-8
+    /// from 2.35 on orders by code point, which is UTF-8's byte order (the
+    /// C.UTF-8 that distributions patched into older glibcs did not quite,
+    /// hence a probe of the server's order first). With the libc provider the server takes its fast
+    /// paths (memcmp and abbreviated sort keys) only for the names C and
+    /// POSIX, so the index builds and btree checks over text cost less
+    /// for the same order. Character classes (LC_CTYPE) stay the default.
     SameOrderFastest,
 }
 
-/// Whether a libc collation name sorts as "C" does.
-pub fn sorts_as_c(collate: &str) -> bool {
-    let c = collate.to_ascii_lowercase().replace('-', "");
-    matches!(c.as_str(), "c" | "posix" | "c.utf8")
+/// Whether a cluster default of `collate` (`provider` 'c' for libc, NULL
+/// before 15; `encoding`) may order text as "C" does and is not already
+/// "C" by name; [`orders_as_c`] then checks the server's own order.
+fn may_order_as_c(collate: &str, provider: Option<&str>, encoding: &str) -> bool {
+    let libc = provider.is_none_or(|p| p == "c");
+    let c_utf8 = collate.to_ascii_lowercase().replace('-', "") == "c.utf8";
+    libc && c_utf8 && encoding == "UTF8"
+}
+
+/// Strings whose order tells a code point order from the C.UTF-8 that
+/// distributions patched into glibc before 2.35: there, unassigned code
+/// points sort last (Debian), or planes 3 to 13 after plane 14 (Fedora).
+/// One or two characters from every plane, unassigned ones among them.
+fn probe_strings() -> Vec<String> {
+    let cps: [u32; 36] = [
+        0x20, 0x2D, 0x30, 0x39, 0x41, 0x5A, 0x5F, 0x61, 0x7A, 0x7F, 0x80, 0xA0, 0xDF, 0xE9, 0x378,
+        0x3A9, 0x3C9, 0x5D0, 0x627, 0x4E00, 0xAC00, 0xD7FF, 0xE000, 0xFB00, 0xFFFD, 0x1F600,
+        0x1FAE0, 0x20000, 0x2FFFD, 0x30000, 0x3FFFD, 0x50000, 0xD0000, 0xE0001, 0xF0000, 0x10FFFD,
+    ];
+    let chars: Vec<char> = cps.iter().filter_map(|&c| char::from_u32(c)).collect();
+    let mut out = vec![String::new()];
+    for &c in &chars {
+        out.push(c.to_string());
+        out.push(format!("a{c}"));
+        out.push(format!("{c}a"));
+        out.push(format!("{c}{c}"));
+    }
+    out
+}
+
+/// Whether the server orders the probe strings in the libc collation
+/// `collate` exactly as in "C".
+fn orders_as_c(db: &mut postgres::Client, collate: &str) -> Option<bool> {
+    let name: String = db
+        .query_opt(
+            // initdb imports `locale -a`'s spelling (C.utf8); glibc
+            // normalises the codeset, so C.UTF-8 is the same locale.
+            "SELECT collname::text FROM pg_collation \
+             WHERE collprovider = 'c' \
+             AND lower(replace(collcollate, '-', '')) = lower(replace($1, '-', '')) \
+             AND lower(replace(collctype, '-', '')) = lower(replace($1, '-', '')) \
+             AND collencoding IN (-1, pg_char_to_encoding('UTF8')) LIMIT 1",
+            &[&collate],
+        )
+        .ok()??
+        .get(0);
+    let row = db
+        .query_one(
+            &format!(
+                "SELECT array_agg(s ORDER BY s COLLATE \"C\") = array_agg(s ORDER BY s COLLATE {}) \
+                 FROM unnest($1::text[]) s",
+                ident(&name)
+            ),
+            &[&probe_strings()],
+        )
+        .ok()?;
+    row.get(0)
+}
+
+/// The collation for a [`Collation::SameOrderFastest`] scratch database:
+/// "C", or `None` for the cluster's default whenever in doubt (a failed
+/// query changes nothing).
+fn same_order_fastest(db: &mut postgres::Client) -> Option<&'static str> {
+    // to_jsonb reads datlocprovider (new in 15) where it exists, NULL before.
+    let row = db
+        .query_one(
+            "SELECT datcollate::text, to_jsonb(d) ->> 'datlocprovider', \
+             pg_encoding_to_char(encoding)::text \
+             FROM pg_database d WHERE datname = 'template0'",
+            &[],
+        )
+        .ok()?;
+    let (collate, provider, encoding): (String, Option<String>, String) =
+        (row.get(0), row.get(1), row.get(2));
+    (may_order_as_c(&collate, provider.as_deref(), &encoding)
+        && orders_as_c(db, &collate) == Some(true))
+    .then_some("C")
 }
 
 /// A database that bbp-maint created and will drop.
 pub struct Scratch {
     pub name: String,
     /// The collation given to it where it is not the cluster's default.
-    pub collate: Option<String>,
+    pub collate: Option<&'static str>,
     params: ConnParams,
     timeout: Duration,
     dropped: bool,
@@ -72,21 +146,7 @@ impl Scratch {
         let mut db = admin(params, timeout)?;
         let collate = match collation {
             Collation::Default => None,
-            Collation::SameOrderFastest => {
-                // datlocprovider is new in 15 (to_jsonb reads it where it
-                // exists); 'i' (ICU) and 17's 'b' (builtin) are left alone.
-                let row = db
-                    .query_one(
-                        "SELECT datcollate::text, to_jsonb(d) ->> 'datlocprovider' \
-                         FROM pg_database d WHERE datname = 'template0'",
-                        &[],
-                    )
-                    .map_err(|e| anyhow!("{}", super::describe(&e, params)))?;
-                let (default, provider): (String, Option<String>) = (row.get(0), row.get(1));
-                let libc = provider.is_none_or(|p| p == "c");
-                (libc && sorts_as_c(&default) && !matches!(default.as_str(), "C" | "POSIX"))
-                    .then(|| "C".to_string())
-            }
+            Collation::SameOrderFastest => same_order_fastest(&mut db),
         };
         let lc = match &collate {
             Some(c) => format!(" LC_COLLATE '{c}'"),
@@ -384,22 +444,46 @@ impl Running {
 
 #[cfg(test)]
 mod tests {
-    use super::sorts_as_c;
+    use super::{may_order_as_c, probe_strings};
 
     #[test]
-    fn only_code_point_collations_sort_as_c() {
-        for c in ["C", "POSIX", "C.UTF-8", "C.utf8", "c.UTF8"] {
-            assert!(sorts_as_c(c), "{c}");
-        }
+    fn only_c_utf8_of_libc_may_become_c() {
+        assert!(may_order_as_c("C.UTF-8", Some("c"), "UTF8"));
+        assert!(may_order_as_c("C.utf8", None, "UTF8"));
+        // Already C by name: nothing to gain.
+        assert!(!may_order_as_c("C", Some("c"), "UTF8"));
+        assert!(!may_order_as_c("POSIX", Some("c"), "UTF8"));
+        // Linguistic orders.
+        assert!(!may_order_as_c("en_US.UTF-8", Some("c"), "UTF8"));
+        assert!(!may_order_as_c("C.ISO-8859-1", Some("c"), "LATIN1"));
+        // Other providers keep their own collations.
+        assert!(!may_order_as_c("C.UTF-8", Some("i"), "UTF8"));
+        assert!(!may_order_as_c("C.UTF-8", Some("b"), "UTF8"));
+        // A SQL_ASCII cluster may hold bytes that are not UTF-8.
+        assert!(!may_order_as_c("C.UTF-8", Some("c"), "SQL_ASCII"));
+    }
+
+    #[test]
+    fn the_probe_covers_every_plane_and_unassigned_code_points() {
+        let p = probe_strings();
         for c in [
-            "en_US.UTF-8",
-            "de_DE.utf8",
-            "C.ISO-8859-1",
-            "und-x-icu",
-            "",
-            "Catalan",
+            '\u{378}',
+            '\u{1FAE0}',
+            '\u{20000}',
+            '\u{30000}',
+            '\u{E0001}',
+            '\u{10FFFD}',
         ] {
-            assert!(!sorts_as_c(c), "{c}");
+            assert!(p.contains(&c.to_string()), "{c:?}");
         }
+        let planes: std::collections::BTreeSet<u32> = p
+            .iter()
+            .flat_map(|s| s.chars())
+            .map(|c| c as u32 >> 16)
+            .collect();
+        assert_eq!(
+            planes,
+            [0, 1, 2, 3, 5, 13, 14, 15, 16].into_iter().collect()
+        );
     }
 }
