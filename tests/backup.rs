@@ -45,6 +45,17 @@ impl Fixture {
         file
     }
 
+    /// A dump with an orphan payment behind a `NOT VALID` foreign key.
+    fn orphan_dump(&self) -> PathBuf {
+        self.pg.psql(
+            "bailbondpro",
+            "ALTER TABLE payments DROP CONSTRAINT payments_bond_id_fkey; \
+             INSERT INTO payments (bond_id, amount, method, paid_at) VALUES (99999999, 10, 'cash', now()); \
+             ALTER TABLE payments ADD CONSTRAINT payments_bond_id_fkey FOREIGN KEY (bond_id) REFERENCES bonds(id) NOT VALID",
+        );
+        self.dump("bailbondpro", "orphan.dump", &["-Fc"])
+    }
+
     fn verify(&self, sb: &Sandbox, target: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
         let mut args = vec!["backup", "verify", "--json", target.to_str().unwrap()];
         args.extend(extra);
@@ -218,13 +229,7 @@ fn no_amcheck_skips_only_the_amcheck() {
     }
     // The other checks still judge: an orphan row behind a NOT VALID
     // foreign key is critical.
-    fx.pg.psql(
-        "bailbondpro",
-        "ALTER TABLE payments DROP CONSTRAINT payments_bond_id_fkey; \
-         INSERT INTO payments (bond_id, amount, method, paid_at) VALUES (99999999, 10, 'cash', now()); \
-         ALTER TABLE payments ADD CONSTRAINT payments_bond_id_fkey FOREIGN KEY (bond_id) REFERENCES bonds(id) NOT VALID",
-    );
-    let file = fx.dump("bailbondpro", "orphan.dump", &["-Fc"]);
+    let file = fx.orphan_dump();
     let (code, doc) = fx.verify(&sb, &file, &["--write-checksum", "--no-amcheck"]);
     assert_eq!(code, 2, "{doc:#}");
     assert_eq!(status(&doc, "constraints"), "critical", "{doc:#}");
@@ -350,13 +355,7 @@ fn empty_essential_table_and_orphans_behind_not_valid() {
     assert!(message(&doc, "tables").contains("payments is empty"));
     assert_eq!(code, 1);
 
-    fx.pg.psql(
-        "bailbondpro",
-        "ALTER TABLE payments DROP CONSTRAINT payments_bond_id_fkey; \
-         INSERT INTO payments (bond_id, amount, method, paid_at) VALUES (99999999, 10, 'cash', now()); \
-         ALTER TABLE payments ADD CONSTRAINT payments_bond_id_fkey FOREIGN KEY (bond_id) REFERENCES bonds(id) NOT VALID",
-    );
-    let file = fx.dump("bailbondpro", "orphan.dump", &["-Fc"]);
+    let file = fx.orphan_dump();
     let (code, doc) = fx.verify(&sb, &file, &["--write-checksum"]);
     assert_eq!(code, 2, "{doc:#}");
     assert_eq!(status(&doc, "constraints"), "critical");
