@@ -157,8 +157,8 @@ impl Progress {
 }
 
 impl Checker {
-    /// `jobs` is for the pass after the restore; during it, one table at a
-    /// time leaves the cores to the restore.
+    /// `jobs` is for the pass after the restore; during it, one table or
+    /// index at a time, on one connection, leaves the cores to the restore.
     pub fn start(
         bindir: PathBuf,
         target: ConnParams,
