@@ -258,13 +258,7 @@ fn run_analyze(
     if !failed.is_empty() {
         parts.push(format!("{} failed: {}", failed.len(), failed[0]["error"]));
     }
-    let status = if !failed.is_empty() {
-        Status::Critical
-    } else if !locked.is_empty() {
-        Status::Warning
-    } else {
-        Status::Ok
-    };
+    let status = Outcome::verdict(failed.len(), locked.len());
     let check = Check::new("analyze", status, parts.join(", "))
         .with_duration(t0.elapsed())
         .with_metric(Metric::new("analyzed", done.len() as f64, ""));
@@ -320,50 +314,26 @@ fn bloat(
     if args.exact {
         match &server.pgstattuple {
             Some((schema, _)) => {
-                let mut tb = Vec::new();
-                let mut ib = Vec::new();
-                let mut denied = None;
-                for t in tables {
-                    signals::check()?;
-                    match db::exact_table_bloat(&mut s.client, schema, t.oid) {
-                        Ok(b) => tb.push(b),
-                        Err(e) if db::is_permission(&e) => {
-                            denied = Some(db::error_text(&e));
-                            break;
+                let tables = tables.iter().map(|t| (t.oid, t.qualified()));
+                let indexes = indexes
+                    .iter()
+                    .filter(|i| i.btree && i.valid)
+                    .map(|i| (i.oid, i.qualified()));
+                // Indexes only once the tables went through.
+                let exact =
+                    match exact_each(s, schema, tables, "pgstattuple", db::exact_table_bloat)? {
+                        Ok(tb) => {
+                            exact_each(s, schema, indexes, "pgstatindex", db::exact_index_bloat)?
+                                .map(|ib| (tb, ib))
                         }
-                        // A timeout or a lock on one table skips that table,
-                        // not the whole report.
-                        Err(e) => eprintln!(
-                            "bbp-maint: warning: pgstattuple skipped {}: {}",
-                            t.qualified(),
-                            db::error_text(&e)
-                        ),
+                        Err(denied) => Err(denied),
+                    };
+                match exact {
+                    Ok((tb, ib)) => return Ok((tb, ib, "pgstattuple".into(), t0.elapsed())),
+                    Err(denied) => {
+                        eprintln!("bbp-maint: note: --exact skipped ({denied}); using the estimate")
                     }
                 }
-                if denied.is_none() {
-                    for i in indexes.iter().filter(|i| i.btree && i.valid) {
-                        signals::check()?;
-                        match db::exact_index_bloat(&mut s.client, schema, i.oid) {
-                            Ok(b) => ib.push(b),
-                            Err(e) if db::is_permission(&e) => {
-                                denied = Some(db::error_text(&e));
-                                break;
-                            }
-                            Err(e) => eprintln!(
-                                "bbp-maint: warning: pgstatindex skipped {}: {}",
-                                i.qualified(),
-                                db::error_text(&e)
-                            ),
-                        }
-                    }
-                }
-                if denied.is_none() {
-                    return Ok((tb, ib, "pgstattuple".into(), t0.elapsed()));
-                }
-                eprintln!(
-                    "bbp-maint: note: --exact skipped ({}); using the estimate",
-                    denied.unwrap_or_default()
-                );
             }
             None => eprintln!(
                 "bbp-maint: note: --exact needs the pgstattuple extension in {} (CREATE EXTENSION pgstattuple); using the estimate",
@@ -376,6 +346,31 @@ fn bloat(
     tb.retain(|b| keep_t.contains(&b.oid));
     ib.retain(|b| keep_i.contains(&b.oid));
     Ok((tb, ib, "estimate".into(), t0.elapsed()))
+}
+
+/// `read` (pgstattuple or pgstatindex) over each relation. A permission
+/// error ends the whole pass (`Ok(Err(reason))`); a timeout or a lock on
+/// one relation skips that relation, not the whole report.
+fn exact_each(
+    s: &mut Session,
+    schema: &str,
+    rels: impl Iterator<Item = (u32, String)>,
+    tool: &str,
+    read: fn(&mut postgres::Client, &str, u32) -> Result<Bloat, postgres::Error>,
+) -> Result<Result<Vec<Bloat>, String>> {
+    let mut out = Vec::new();
+    for (oid, name) in rels {
+        signals::check()?;
+        match read(&mut s.client, schema, oid) {
+            Ok(b) => out.push(b),
+            Err(e) if db::is_permission(&e) => return Ok(Err(db::error_text(&e))),
+            Err(e) => eprintln!(
+                "bbp-maint: warning: {tool} skipped {name}: {}",
+                db::error_text(&e)
+            ),
+        }
+    }
+    Ok(Ok(out))
 }
 
 fn judge_bloat(

@@ -311,13 +311,7 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
             }
             rows.push(row);
         }
-        let status = if !failed.is_empty() {
-            Status::Critical
-        } else if !locked.is_empty() {
-            Status::Warning
-        } else {
-            Status::Ok
-        };
+        let status = Outcome::verdict(failed.len(), locked.len());
         let mut msg = format!("{done} of {} done", of_kind.len());
         if !locked.is_empty() {
             msg.push_str(&format!(

@@ -242,6 +242,21 @@ pub enum Outcome {
     Failed(String),
 }
 
+impl Outcome {
+    /// The verdict on a batch of statements: a failure is CRITICAL; one
+    /// that waited out lock_timeout is a WARNING (it runs again next time).
+    pub fn verdict(failed: usize, locked: usize) -> crate::report::Status {
+        use crate::report::Status;
+        if failed > 0 {
+            Status::Critical
+        } else if locked > 0 {
+            Status::Warning
+        } else {
+            Status::Ok
+        }
+    }
+}
+
 /// An error on a read, turned into `Interrupted` when a signal caused it.
 pub fn read_error(e: postgres::Error, what: &str) -> anyhow::Error {
     if signals::interrupted() {

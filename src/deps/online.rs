@@ -77,24 +77,26 @@ impl Online {
     }
 
     fn post(&self, url: &str, body: &serde_json::Value) -> Result<Vec<u8>, String> {
-        let mut resp = self
+        let resp = self
             .agent
             .post(url)
             .header("content-type", "application/json")
-            .send(serde_json::to_vec(body).unwrap_or_default())
-            .map_err(|e| self.err(url, e))?;
-        if !resp.status().is_success() {
-            return Err(format!("{}: HTTP {}", self.shown(url), resp.status()));
-        }
-        resp.body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_vec()
-            .map_err(|e| self.err(url, e))
+            .send(serde_json::to_vec(body).unwrap_or_default());
+        self.body(url, resp)
     }
 
     fn get(&self, url: &str) -> Result<Vec<u8>, String> {
-        let mut resp = self.agent.get(url).call().map_err(|e| self.err(url, e))?;
+        self.body(url, self.agent.get(url).call())
+    }
+
+    /// A successful answer's body, at most MAX_BODY bytes; anything else
+    /// is an error naming the URL (its secrets masked).
+    fn body(
+        &self,
+        url: &str,
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Vec<u8>, String> {
+        let mut resp = resp.map_err(|e| self.err(url, e))?;
         if !resp.status().is_success() {
             return Err(format!("{}: HTTP {}", self.shown(url), resp.status()));
         }
