@@ -172,6 +172,14 @@ fn config(paths: &Path, db: &Path, extra: &str) -> String {
     )
 }
 
+/// `bbp-maint --json deps audit ARGS`: its exit code and report.
+fn audit(sb: &Sandbox, args: &[&str]) -> (i32, Value) {
+    let mut a = vec!["--json", "deps", "audit"];
+    a.extend(args);
+    let out = sb.run(&a);
+    (code(&out), json(&out))
+}
+
 fn findings(doc: &Value) -> Vec<Value> {
     doc["data"]["findings"]
         .as_array()
@@ -343,22 +351,21 @@ fn fail_on_threshold_and_production() {
     );
     // --production leaves the dev-only minimist out; medium (debug 2.6.8)
     // and unknown remain.
-    let out = sb.run(&[
-        "--json",
-        "deps",
-        "audit",
-        "--lockfile",
-        l,
-        "--db",
-        d2,
-        "--production",
-        "--fail-on",
-        "low",
-    ]);
-    let doc = json(&out);
+    let (rc, doc) = audit(
+        &sb,
+        &[
+            "--lockfile",
+            l,
+            "--db",
+            d2,
+            "--production",
+            "--fail-on",
+            "low",
+        ],
+    );
     let fs = findings(&doc);
     assert!(!fs.iter().any(|f| f["package"] == "minimist"), "{fs:#?}");
-    assert_eq!(code(&out), 2);
+    assert_eq!(rc, 2);
     // No findings at all: OK.
     let db3 = p.path().join("db3");
     write_db_dir(&db3, &recs[..0]);
@@ -425,8 +432,7 @@ fn every_lockfile_format() {
     let db = p.path().join("db");
     write_db_dir(&db, &records());
     let sb = Sandbox::new(&config(p.path(), &db, ""));
-    let out = sb.run(&["--json", "deps", "audit", "--fail-on", "critical"]);
-    let doc = json(&out);
+    let (_, doc) = audit(&sb, &["--fail-on", "critical"]);
     assert_eq!(check(&doc, "lockfiles")["status"], "ok", "{doc:#}");
     let fs = findings(&doc);
     let by = |dir: &str| -> Vec<String> {
@@ -512,9 +518,8 @@ fn ignores_hide_until_they_expire() {
         &db,
         "[[deps.ignore]]\nid = \"CVE-2021-23337\"\nreason = \"template() is never called\"\nuntil = 2999-12-31\n",
     ));
-    let out = sb.run(&["--json", "deps", "audit", "--lockfile", l]);
-    let doc = json(&out);
-    assert_eq!(code(&out), 0, "{doc:#}");
+    let (rc, doc) = audit(&sb, &["--lockfile", l]);
+    assert_eq!(rc, 0, "{doc:#}");
     let f = &findings(&doc)[0];
     assert_eq!(f["ignored"], true);
     assert_eq!(f["ignore_reason"], "template() is never called");
@@ -527,9 +532,8 @@ fn ignores_hide_until_they_expire() {
         &db,
         "[[deps.ignore]]\nid = \"GHSA-35jh-r3h4-6jhm\"\nreason = \"waiting for upstream\"\nuntil = \"2020-01-01\"\n",
     ));
-    let out = sb.run(&["--json", "deps", "audit", "--lockfile", l]);
-    let doc = json(&out);
-    assert_eq!(code(&out), 2);
+    let (rc, doc) = audit(&sb, &["--lockfile", l]);
+    assert_eq!(rc, 2);
     assert_eq!(findings(&doc)[0]["ignored"], false);
     let ig = check(&doc, "ignores");
     assert_eq!(ig["status"], "warning");
@@ -649,17 +653,16 @@ fn malformed_input_is_named_never_a_panic() {
     // A good lockfile beside a bad one: the findings and UNKNOWN; CRITICAL wins.
     let good = p.write("good/package-lock.json", NPM_V3);
     let bad = p.path().join("trunc/package-lock.json");
-    let out = sb.run(&[
-        "--json",
-        "deps",
-        "audit",
-        "--lockfile",
-        good.to_str().unwrap(),
-        "--lockfile",
-        bad.to_str().unwrap(),
-    ]);
-    let doc = json(&out);
-    assert_eq!(code(&out), 2);
+    let (rc, doc) = audit(
+        &sb,
+        &[
+            "--lockfile",
+            good.to_str().unwrap(),
+            "--lockfile",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(rc, 2);
     assert_eq!(check(&doc, "lockfiles")["status"], "unknown");
     assert_eq!(findings(&doc).len(), 6);
 }
@@ -719,13 +722,12 @@ fn partial_audits_are_not_clean_and_malware_is_critical() {
     write_db_dir(&db, &recs);
     let sb = Sandbox::new(&config(p.path(), &db, ""));
     // A lockfile of one direct dependency, audited alone.
-    let audit = |lockfiles: &[&Path]| {
-        let mut args = vec!["--json", "deps", "audit"];
+    let audit_alone = |lockfiles: &[&Path]| {
+        let mut args = vec![];
         for l in lockfiles {
             args.extend(["--lockfile", l.to_str().unwrap()]);
         }
-        let out = sb.run(&args);
-        (code(&out), json(&out))
+        audit(&sb, &args)
     };
     let one = |dir: &str, name: &str, version: &str| {
         p.write(
@@ -740,7 +742,7 @@ fn partial_audits_are_not_clean_and_malware_is_critical() {
         "bad/package-lock.json",
         "{\"lockfileVersion\": 3, \"packages\": {",
     );
-    let (c, doc) = audit(&[&clean, &bad]);
+    let (c, doc) = audit_alone(&[&clean, &bad]);
     assert_eq!(c, 3, "{doc:#}");
     assert_eq!(
         check(&doc, "vulnerabilities")["status"],
@@ -753,15 +755,15 @@ fn partial_audits_are_not_clean_and_malware_is_critical() {
         "{summary}"
     );
     // The clean lockfile alone is clean.
-    let (c, doc) = audit(&[&clean]);
+    let (c, doc) = audit_alone(&[&clean]);
     assert_eq!(c, 0, "{doc:#}");
     // Installed malware: critical, so the default --fail-on high fails the run.
-    let (c, doc) = audit(&[&one("evil", "evil-pkg", "1.0.0")]);
+    let (c, doc) = audit_alone(&[&one("evil", "evil-pkg", "1.0.0")]);
     assert_eq!(c, 2, "{doc:#}");
     assert_eq!(finding(&findings(&doc), "evil-pkg")["severity"], "critical");
     // A version that is not semver cannot be placed in a range: said, not
     // taken for "not affected".
-    let (c, doc) = audit(&[&one("odd", "odd-ver", "1.2")]);
+    let (c, doc) = audit_alone(&[&one("odd", "odd-ver", "1.2")]);
     assert_eq!(c, 1, "{doc:#}");
     let msg = check(&doc, "unevaluated")["message"].as_str().unwrap();
     assert!(msg.contains("odd-ver@1.2 against GHSA-odd-0001"), "{msg}");
@@ -773,19 +775,7 @@ fn broken_or_stale_database_is_never_clean() {
     let lock = p.write("app/package-lock.json", NPM_V3);
     let l = lock.to_str().unwrap();
     let sb = Sandbox::new(&config(p.path(), &p.path().join("unused"), ""));
-    let run = |db: &Path| {
-        let out = sb.run(&[
-            "--json",
-            "deps",
-            "audit",
-            "--lockfile",
-            l,
-            "--db",
-            db.to_str().unwrap(),
-        ]);
-        let doc = json(&out);
-        (code(&out), doc)
-    };
+    let run = |db: &Path| audit(&sb, &["--lockfile", l, "--db", db.to_str().unwrap()]);
     // Missing database: UNKNOWN, not "no vulnerabilities".
     let (c, doc) = run(&p.path().join("nope"));
     assert_eq!(c, 3);
@@ -872,17 +862,16 @@ fn broken_or_stale_database_is_never_clean() {
     )
     .unwrap();
     let cargo_only = p.write("rust2/Cargo.lock", "version = 4\n\n[[package]]\nname = \"smallvec\"\nversion = \"1.7.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n");
-    let out = sb.run(&[
-        "--json",
-        "deps",
-        "audit",
-        "--lockfile",
-        cargo_only.to_str().unwrap(),
-        "--db",
-        stale.to_str().unwrap(),
-    ]);
-    let doc = json(&out);
-    assert_eq!(code(&out), 1, "{doc:#}");
+    let (rc, doc) = audit(
+        &sb,
+        &[
+            "--lockfile",
+            cargo_only.to_str().unwrap(),
+            "--db",
+            stale.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(rc, 1, "{doc:#}");
     assert_eq!(check(&doc, "advisories")["status"], "warning");
     assert!(
         check(&doc, "advisories")["message"]
@@ -1125,17 +1114,8 @@ fn update_db_swaps_good_exports_and_keeps_the_old_on_failure() {
     assert_eq!(check(&doc, "crates.io")["metrics"][0]["value"], 1.0);
     let first = std::fs::canonicalize(db.join("current")).unwrap();
     assert_eq!(std::fs::read(first.join("npm/all.zip")).unwrap(), npm_zip);
-    let audit = |lf: &Path| {
-        let out = sb.run(&[
-            "--json",
-            "deps",
-            "audit",
-            "--lockfile",
-            lf.to_str().unwrap(),
-        ]);
-        (code(&out), json(&out))
-    };
-    let (c, doc) = audit(&lock);
+    let audit_with = |lf: &Path| audit(&sb, &["--lockfile", lf.to_str().unwrap()]);
+    let (c, doc) = audit_with(&lock);
     assert_eq!(c, 2);
     assert_eq!(findings(&doc).len(), 6);
     assert!(
@@ -1157,7 +1137,7 @@ fn update_db_swaps_good_exports_and_keeps_the_old_on_failure() {
         );
         // The previous database is untouched and still audits.
         assert_eq!(std::fs::canonicalize(db.join("current")).unwrap(), first);
-        let (c, doc) = audit(&cargo);
+        let (c, doc) = audit_with(&cargo);
         assert_eq!(c, 1, "{doc:#}");
         assert_eq!(findings(&doc)[0]["id"], "RUSTSEC-2024-0001");
     }
@@ -1242,15 +1222,8 @@ fn audit_during_update_sees_one_whole_database() {
         runs
     });
     for _ in 0..8 {
-        let out = sb.run(&[
-            "--json",
-            "deps",
-            "audit",
-            "--lockfile",
-            lock.to_str().unwrap(),
-        ]);
-        let doc = json(&out);
-        assert_ne!(code(&out), 3, "{doc:#}");
+        let (rc, doc) = audit(&sb, &["--lockfile", lock.to_str().unwrap()]);
+        assert_ne!(rc, 3, "{doc:#}");
         let n = doc["data"]["source"]["records"].as_u64().unwrap();
         assert!(n == 3 || n == 3012, "a mixed database: {n} records");
     }
@@ -1312,16 +1285,8 @@ fn online_pages_merges_and_caches() {
         &db,
         &format!("osv_url = \"{}\"\n", srv.url()),
     ));
-    let out = sb.run(&[
-        "--json",
-        "deps",
-        "audit",
-        "--online",
-        "--lockfile",
-        lock.to_str().unwrap(),
-    ]);
-    let doc = json(&out);
-    assert_eq!(code(&out), 2, "{doc:#}");
+    let (rc, doc) = audit(&sb, &["--online", "--lockfile", lock.to_str().unwrap()]);
+    assert_eq!(rc, 2, "{doc:#}");
     let fs = findings(&doc);
     assert_eq!(fs.len(), 2, "{fs:#?}");
     let l = finding(&fs, "lodash");
@@ -1334,15 +1299,7 @@ fn online_pages_merges_and_caches() {
     assert_eq!(doc["data"]["source"]["fetched"], 3);
     // The second run takes the records from the cache.
     let before = srv.requests.load(Ordering::SeqCst);
-    let out = sb.run(&[
-        "--json",
-        "deps",
-        "audit",
-        "--online",
-        "--lockfile",
-        lock.to_str().unwrap(),
-    ]);
-    let doc = json(&out);
+    let (_, doc) = audit(&sb, &["--online", "--lockfile", lock.to_str().unwrap()]);
     assert_eq!(doc["data"]["source"]["cached"], 3, "{doc:#}");
     assert_eq!(doc["data"]["source"]["fetched"], 0);
     assert_eq!(
