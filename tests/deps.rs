@@ -319,36 +319,11 @@ fn fail_on_threshold_and_production() {
     let db2 = p.path().join("db2");
     write_db_dir(&db2, &recs);
     let d2 = db2.to_str().unwrap();
-    assert_eq!(
-        code(&sb.run(&["deps", "audit", "--lockfile", l, "--db", d2])),
-        1
-    );
-    assert_eq!(
-        code(&sb.run(&[
-            "deps",
-            "audit",
-            "--lockfile",
-            l,
-            "--db",
-            d2,
-            "--fail-on",
-            "medium"
-        ])),
-        2
-    );
-    assert_eq!(
-        code(&sb.run(&[
-            "deps",
-            "audit",
-            "--lockfile",
-            l,
-            "--db",
-            d2,
-            "--fail-on",
-            "low"
-        ])),
-        2
-    );
+    for (fail_on, expected) in [(None, 1), (Some("medium"), 2), (Some("low"), 2)] {
+        let mut args = vec!["--lockfile", l, "--db", d2];
+        args.extend(fail_on.map(|f| ["--fail-on", f]).into_iter().flatten());
+        assert_eq!(audit(&sb, &args).0, expected, "--fail-on {fail_on:?}");
+    }
     // --production leaves the dev-only minimist out; medium (debug 2.6.8)
     // and unknown remain.
     let (rc, doc) = audit(
@@ -375,18 +350,10 @@ fn fail_on_threshold_and_production() {
         serde_json::to_vec(&records()[9]).unwrap(),
     )
     .unwrap();
-    let out = sb.run(&[
-        "--json",
-        "deps",
-        "audit",
-        "--lockfile",
-        l,
-        "--db",
-        db3.to_str().unwrap(),
-    ]);
-    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let (rc, doc) = audit(&sb, &["--lockfile", l, "--db", db3.to_str().unwrap()]);
+    assert_eq!(rc, 0, "{doc:#}");
     assert!(
-        json(&out)["summary"]
+        doc["summary"]
             .as_str()
             .unwrap()
             .contains("no known vulnerabilities")
