@@ -4,7 +4,6 @@
 //! makes between its `cli.rs` and `config.rs`).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,61 +11,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::pg::conninfo::{self, ConnParams};
 
+// These live in low rooms that `pg` also reads, so that `pg` need not import
+// the configuration that imports it; re-exported so callers keep one path.
+pub use crate::config_error::ConfigError;
+pub use crate::env::{Env, ProcessEnv};
+pub use crate::pg::conninfo::DatabaseFile;
+pub use crate::secrets::MASK;
+
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/bbp-maint/config.toml";
-
-/// Where a lookup of an environment variable goes; tests pass a map.
-pub trait Env {
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
-    }
-}
-
-impl Env for BTreeMap<&str, &str> {
-    fn var(&self, name: &str) -> Option<String> {
-        self.get(name).map(|v| v.to_string())
-    }
-}
-
-/// A configuration problem: which file or variable, which key, what is wrong.
-/// Always exit code 78.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigError {
-    pub source: String,
-    pub key: String,
-    pub problem: String,
-}
-
-impl ConfigError {
-    pub fn new(
-        source: impl Into<String>,
-        key: impl Into<String>,
-        problem: impl fmt::Display,
-    ) -> Self {
-        ConfigError {
-            source: source.into(),
-            key: key.into(),
-            problem: problem.to_string(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}: {}", self.source, self.problem)
-        } else {
-            write!(f, "{}: key `{}`: {}", self.source, self.key, self.problem)
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// A duration written as `500ms`, `30s`, `5m`, `26h`, `7d`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -127,30 +79,6 @@ fn default_runtime_dir() -> PathBuf {
     } else {
         PathBuf::from(format!("/tmp/bbp-maint-{}", uid.as_raw()))
     }
-}
-
-/// `[database]`: libpq-style connection settings plus the health thresholds.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DatabaseFile {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dbname: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub passfile: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sslmode: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sslrootcert: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -594,7 +522,7 @@ pub struct Run {
 
 impl Default for Run {
     fn default() -> Self {
-        use crate::commands::run::default_tasks;
+        use crate::schedule::default_tasks;
         Run {
             log: PathBuf::from("/var/log/bailbondpro/maintenance.log"),
             fail_fast: false,
@@ -1080,8 +1008,6 @@ impl Config {
     }
 }
 
-pub const MASK: &str = "********";
-
 fn parse_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let source = path.display().to_string();
     let text = std::fs::read_to_string(path)
@@ -1270,7 +1196,7 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
     }
     let mut names = std::collections::HashSet::new();
     for (i, r) in c.logs.rules.iter().enumerate() {
-        if let Err(e) = crate::commands::logs::rule_regex(&r.regex) {
+        if let Err(e) = crate::logs::rule_regex(&r.regex) {
             return err(
                 &format!("logs.rule[{i}].regex"),
                 format!(
@@ -1409,7 +1335,7 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
         }
     }
     for (i, t) in db.analyze_tables.iter().enumerate() {
-        if crate::db::parse_table_name(t).is_none() {
+        if crate::pg::parse_table_name(t).is_none() {
             return err(
                 &format!("db.analyze_tables[{i}]"),
                 format!("{t:?} is not a table name (write table or schema.table)"),
@@ -1422,7 +1348,7 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
 /// Task names must exist: a schedule naming a task that would not run is
 /// refused before anything runs.
 fn validate_run(r: &Run, source: &str) -> Result<(), ConfigError> {
-    use crate::commands::run::{TASKS, task};
+    use crate::schedule::{TASKS, task};
     let err = |key: String, problem: String| Err(ConfigError::new(source, key, problem));
     let known = |key: String, name: &str| {
         if task(name).is_some() {

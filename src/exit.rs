@@ -74,5 +74,13 @@ mod tests {
         assert_eq!(ExitCode::from(Status::Warning).code(), 1);
         assert_eq!(ExitCode::from(Status::Critical).code(), 2);
         assert_eq!(ExitCode::from(Status::Unknown).code(), 3);
+        for s in [
+            Status::Ok,
+            Status::Warning,
+            Status::Critical,
+            Status::Unknown,
+        ] {
+            assert_eq!(ExitCode::from(s).code(), s.code(), "{s:?}");
+        }
     }
 }

@@ -1,21 +1,45 @@
-//! Parse, dispatch, render, and map the outcome to the exit code. As in
-//! ripgrep's `main`, `run` returns the code and every error is printed once,
-//! with its causes, here.
+//! bbp-maint: the maintenance jobs of BailBondPro (PostgreSQL, Redis, an HTTP
+//! API, logs, backups) as one binary whose exit codes cron, systemd and Nagios
+//! act on.
+//!
+//! # Architecture
+//!
+//! Data flows one way: command line → command → domain → report → renderer.
+//!
+//! | room | holds |
+//! |---|---|
+//! | `main.rs` (this file) | parse, dispatch, render, map the outcome to the exit code; as in ripgrep's `main`, `run` returns the code and every error is printed once, with its causes, here |
+//! | `cli.rs` | the clap command tree: `--help`, the man pages and the completions all come from it |
+//! | `commands/` | one file per command: resolve the arguments and the configuration, call the domain, return the `Report` |
+//! | `backup/`, `db/`, `deps/`, `disk/`, `logs/`, `pg/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
+//! | `config.rs` | defaults < TOML file < environment < flags, validated into one `Config` |
+//! | `schedule.rs` | the task catalogue of `run daily/weekly/monthly` |
+//! | `report.rs`, `render/` | the report model every command returns, and its renderings (human, JSON, Nagios, Prometheus, SARIF) |
+//! | `exit.rs`, `config_error.rs`, `env.rs`, `secrets.rs`, `http.rs`, `lock.rs`, `signals.rs`, `units.rs`, `ping.rs` | low rooms of plumbing shared by all |
+//!
+//! Dependencies point down: nothing below `commands/` imports from it, and no
+//! two top-level modules import each other. `scripts/modgraph` prints the
+//! import graph, and a test fails on any cycle.
 
 mod backup;
 mod cli;
 mod commands;
 mod config;
+mod config_error;
 mod db;
 mod deps;
 mod disk;
+mod env;
 mod exit;
+mod http;
 mod lock;
 mod logs;
 mod pg;
 mod ping;
 mod render;
 mod report;
+mod schedule;
+mod secrets;
 mod signals;
 mod units;
 mod window;

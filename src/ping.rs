@@ -65,7 +65,7 @@ impl Ping {
 }
 
 fn send(url: &str, body: Option<&[u8]>) {
-    let agent = crate::commands::health::http_agent(TIMEOUT);
+    let agent = crate::http::agent(TIMEOUT);
     let result = match body {
         Some(b) => agent
             .post(url)

@@ -53,8 +53,15 @@ impl Status {
         }
     }
 
+    /// The Nagios plugin code of this status; `exit::ExitCode` builds on it,
+    /// so the report knows nothing of the process's other exit codes.
     pub fn code(self) -> i32 {
-        crate::exit::ExitCode::from(self).code()
+        match self {
+            Status::Ok => 0,
+            Status::Warning => 1,
+            Status::Critical => 2,
+            Status::Unknown => 3,
+        }
     }
 }
 

@@ -558,3 +558,28 @@ fn committed_completions_and_man_pages_are_up_to_date() {
         assert!(a == b, "man/{name} is out of date: {hint}");
     }
 }
+
+/// The layering holds: `scripts/modgraph` lists the imports between the
+/// top-level modules, and none of them closes a cycle, nor does any module
+/// below `commands/` reach up into it.
+#[test]
+fn modules_import_downward_only() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(root.join("scripts/modgraph"))
+        .arg("--check")
+        .output()
+        .expect("scripts/modgraph runs (python3, which scripts/deps installs)");
+    let graph = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "import cycle:\n{}\ngraph:\n{graph}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The graph is read, not empty: commands sits on top of the domains.
+    assert!(graph.lines().any(|l| l == "commands -> report"), "{graph}");
+    let upward: Vec<&str> = graph
+        .lines()
+        .filter(|l| l.ends_with("-> commands") && !l.starts_with("main "))
+        .collect();
+    assert!(upward.is_empty(), "imports from commands/: {upward:?}");
+}

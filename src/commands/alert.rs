@@ -58,7 +58,7 @@ pub fn summary(report: &Report) -> String {
 }
 
 fn webhook(url: &str, body: &serde_json::Value, timeout: Duration) -> Result<(), String> {
-    let agent = super::health::http_agent(timeout);
+    let agent = crate::http::agent(timeout);
     let resp = agent
         .post(url)
         .header("Content-Type", "application/json")

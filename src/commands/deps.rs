@@ -159,7 +159,7 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
         let timeout = cfg.timeout(d.timeout);
         let db_dir = args.db.clone().or(d.db.clone()).unwrap_or_default();
         let client = online::Online {
-            agent: crate::commands::health::http_agent(timeout),
+            agent: crate::http::agent(timeout),
             base: d.osv_url.clone(),
             timeout,
             cache_dir: online::cache_dir_for(&db_dir),
@@ -743,7 +743,7 @@ pub fn update_db(cfg: &Config, args: &DepsUpdateDbArgs) -> Result<Report> {
     let d = &cfg.deps;
     let db_dir = args.db.clone().or(d.db.clone()).unwrap_or_default();
     let timeout = cfg.timeout(d.download_timeout);
-    let agent = crate::commands::health::http_agent(timeout);
+    let agent = crate::http::agent(timeout);
     let mut report = ReportBuilder::new("deps-update-db");
     let results = db::update(&db_dir, &d.export_url, &d.ecosystems, &agent, timeout)?;
     let mut data = Vec::new();

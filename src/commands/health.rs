@@ -370,22 +370,6 @@ fn redis(cfg: &Config, timeout: Duration) -> Check {
     )
 }
 
-pub(crate) fn http_agent(timeout: Duration) -> ureq::Agent {
-    use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
-    ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .user_agent(concat!("bbp-maint/", env!("CARGO_PKG_VERSION")))
-        .tls_config(
-            TlsConfig::builder()
-                .provider(TlsProvider::NativeTls)
-                .root_certs(RootCerts::PlatformVerifier)
-                .build(),
-        )
-        .build()
-        .into()
-}
-
 /// One line for a failed request; the URL with secrets masked.
 fn http_error(url: &str, e: &ureq::Error, timeout: Duration) -> String {
     let shown = mask_url(url).unwrap_or_else(|| url.to_string());
@@ -402,7 +386,7 @@ fn http_error(url: &str, e: &ureq::Error, timeout: Duration) -> String {
 fn api(cfg: &Config, timeout: Duration) -> Check {
     let a = &cfg.api;
     let t0 = Instant::now();
-    let resp = http_agent(timeout).get(&a.url).call();
+    let resp = crate::http::agent(timeout).get(&a.url).call();
     let latency = t0.elapsed();
     let shown = mask_url(&a.url).unwrap_or_else(|| a.url.clone());
     match resp {
@@ -442,7 +426,7 @@ fn external(cfg: &Config, timeout: Duration) -> Check {
     if urls.is_empty() {
         return Check::new("external", Status::Ok, "no external services configured");
     }
-    let agent = http_agent(timeout);
+    let agent = crate::http::agent(timeout);
     let results: Vec<(String, HeadResult)> = thread::scope(|s| {
         let handles: Vec<_> = urls
             .iter()

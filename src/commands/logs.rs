@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
-use regex::bytes::Regex;
 use serde_json::json;
 
 use crate::cli::{LogsArgs, UsageError};
 use crate::config::Config;
+use crate::logs;
 use crate::logs::scan::{self, FileResult, Options, Rule, RuleStats};
 use crate::logs::timestamp::{self, Parser, Ts};
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
@@ -117,28 +117,19 @@ fn fmt_ts(t: Ts) -> String {
         .unwrap_or_default()
 }
 
-/// Rules run over blocks of many lines, so `^` and `$` must mean the start
-/// and end of a line, as they do for grep.
-pub fn rule_regex(re: &str) -> Result<Regex, regex::Error> {
-    regex::bytes::RegexBuilder::new(re)
-        .multi_line(true)
-        .crlf(true)
-        .build()
-}
-
 fn rules(cfg: &Config, args: &LogsArgs) -> Result<Vec<Rule>> {
     let mut out = Vec::new();
     for r in &cfg.logs.rules {
         // Validated when the config was loaded.
         out.push(Rule {
             name: r.name.clone(),
-            re: rule_regex(&r.regex)?,
+            re: logs::rule_regex(&r.regex)?,
             warn: r.warn,
             crit: r.crit,
         });
     }
     for (i, p) in args.pattern.iter().enumerate() {
-        let re = rule_regex(p).map_err(|e| {
+        let re = logs::rule_regex(p).map_err(|e| {
             UsageError(format!(
                 "--pattern: invalid regex {p:?}: {}",
                 e.to_string().lines().last().unwrap_or_default()

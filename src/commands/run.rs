@@ -5,7 +5,8 @@
 //! `--fail-fast`). Every task leaves a line in the maintenance log, and a
 //! run that is not OK sends the alerts.
 //!
-//! Adding a command to the schedules is one entry in `TASKS`.
+//! Adding a command to the schedules is one entry in `schedule::TASKS` and
+//! one arm in `runner`.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -24,78 +25,17 @@ use crate::cli::{
 };
 use crate::config::Config;
 use crate::report::{Check, Report, ReportBuilder, Status};
+use crate::schedule::{Task, task};
 use crate::{lock, signals, window};
 
 pub type TaskFn = fn(&Config, &Ui) -> Result<Report>;
 
-/// A task the schedules can name.
-pub struct Task {
-    pub name: &'static str,
-    /// The maintenance log's name for it, in the guide's words.
-    pub display: &'static str,
-    pub run: TaskFn,
-    /// The stand-alone command's job lock, so that a task and a manual run
-    /// of the same command never overlap.
-    pub lock: &'static str,
-    pub timeout: Duration,
-    /// Restores and rewrites: only inside a maintenance window, when any is
-    /// configured.
-    pub heavy: bool,
-}
-
-const MIN: u64 = 60;
-
-/// The guide's schedules, each with only its own tasks: the timers and the
-/// crontab start the three separately, so a Sunday does not repeat the
-/// daily tasks.
-const SCHEDULES: [(&str, &[&str]); 3] = [
-    (
-        "daily",
-        &[
-            "health",
-            "disk",
-            "logs",
-            "backup-verify",
-            "disk-clean",
-            "deps-update-db",
-        ],
-    ),
-    (
-        "weekly",
-        &[
-            "backup-verify-restore",
-            "db-analyze",
-            "vacuum",
-            "deps-audit",
-            "disk-forecast",
-        ],
-    ),
-    ("monthly", &["dr-test"]),
-];
-
-/// The tasks built into this binary. A new command joins the schedules with
-/// one entry here.
-pub const TASKS: &[Task] = &[
-    Task {
-        name: "health",
-        display: "Health Check",
-        run: |cfg, _| super::health::run(cfg, &HealthArgs { check: vec![] }),
-        lock: "health",
-        timeout: Duration::from_secs(2 * MIN),
-        heavy: false,
-    },
-    Task {
-        name: "disk",
-        display: "Disk Usage",
-        run: |cfg, _| super::disk::run(cfg),
-        lock: "disk",
-        timeout: Duration::from_secs(5 * MIN),
-        heavy: false,
-    },
-    Task {
-        name: "logs",
-        display: "Log Review",
-        run: |cfg, _| {
+/// The command behind each task of `schedule::TASKS`.
+fn runner(name: &str) -> Option<TaskFn> {
+    let run: TaskFn = match name {
+        "health" => |cfg, _| super::health::run(cfg, &HealthArgs { check: vec![] }),
+        "disk" => |cfg, _| super::disk::run(cfg),
+        "logs" => |cfg, _| {
             super::logs::run(
                 cfg,
                 &LogsArgs {
@@ -107,38 +47,10 @@ pub const TASKS: &[Task] = &[
                 },
             )
         },
-        lock: "logs",
-        timeout: Duration::from_secs(15 * MIN),
-        heavy: false,
-    },
-    Task {
-        name: "backup-verify",
-        display: "Backup Verification",
-        run: |cfg, ui| super::backup::verify(cfg, &verify_args(true), ui),
-        lock: "backup-verify",
-        timeout: Duration::from_secs(15 * MIN),
-        heavy: false,
-    },
-    Task {
-        name: "disk-clean",
-        display: "Temporary File Cleanup",
-        run: |cfg, _| super::clean::run(cfg, false),
-        lock: "disk-clean",
-        timeout: Duration::from_secs(15 * MIN),
-        heavy: false,
-    },
-    Task {
-        name: "backup-verify-restore",
-        display: "Backup Restore Test",
-        run: |cfg, ui| super::backup::verify(cfg, &verify_args(false), ui),
-        lock: "backup-verify",
-        timeout: Duration::from_secs(3 * 60 * MIN),
-        heavy: true,
-    },
-    Task {
-        name: "db-analyze",
-        display: "Database Analysis",
-        run: |cfg, _| {
+        "backup-verify" => |cfg, ui| super::backup::verify(cfg, &verify_args(true), ui),
+        "disk-clean" => |cfg, _| super::clean::run(cfg, false),
+        "backup-verify-restore" => |cfg, ui| super::backup::verify(cfg, &verify_args(false), ui),
+        "db-analyze" => |cfg, _| {
             super::db::analyze(
                 cfg,
                 &DbAnalyzeArgs {
@@ -148,46 +60,27 @@ pub const TASKS: &[Task] = &[
                 },
             )
         },
-        lock: "db-analyze",
-        timeout: Duration::from_secs(60 * MIN),
-        heavy: false,
-    },
-    Task {
-        name: "vacuum",
-        display: "Database Vacuum",
-        // The default plan plus REINDEX CONCURRENTLY of bloated indexes:
-        // both online, under lock_timeout, so no window is needed.
-        run: |cfg, ui| {
-            super::vacuum::run(
-                cfg,
-                &VacuumArgs {
-                    all: false,
-                    table: vec![],
-                    reindex: true,
-                    full: false,
-                    reindex_database: false,
-                    force: false,
-                    dry_run: false,
-                },
-                ui,
-            )
-        },
-        lock: "vacuum",
-        timeout: Duration::from_secs(3 * 60 * MIN),
-        heavy: false,
-    },
-    Task {
-        name: "deps-update-db",
-        display: "Security Signature Update",
-        run: |cfg, _| super::deps::update_db(cfg, &DepsUpdateDbArgs { db: None }),
-        lock: "deps-update-db",
-        timeout: Duration::from_secs(30 * MIN),
-        heavy: false,
-    },
-    Task {
-        name: "deps-audit",
-        display: "Dependency Security Audit",
-        run: |cfg, _| {
+        "vacuum" => {
+            // The default plan plus REINDEX CONCURRENTLY of bloated indexes:
+            // both online, under lock_timeout, so no window is needed.
+            |cfg, ui| {
+                super::vacuum::run(
+                    cfg,
+                    &VacuumArgs {
+                        all: false,
+                        table: vec![],
+                        reindex: true,
+                        full: false,
+                        reindex_database: false,
+                        force: false,
+                        dry_run: false,
+                    },
+                    ui,
+                )
+            }
+        }
+        "deps-update-db" => |cfg, _| super::deps::update_db(cfg, &DepsUpdateDbArgs { db: None }),
+        "deps-audit" => |cfg, _| {
             super::deps::audit(
                 cfg,
                 &DepsAuditArgs {
@@ -200,22 +93,8 @@ pub const TASKS: &[Task] = &[
                 },
             )
         },
-        lock: "deps-audit",
-        timeout: Duration::from_secs(15 * MIN),
-        heavy: false,
-    },
-    Task {
-        name: "disk-forecast",
-        display: "Capacity Planning",
-        run: |cfg, _| super::disk::run(cfg).map(forecast),
-        lock: "disk",
-        timeout: Duration::from_secs(5 * MIN),
-        heavy: false,
-    },
-    Task {
-        name: "dr-test",
-        display: "Disaster Recovery Test",
-        run: |cfg, ui| {
+        "disk-forecast" => |cfg, _| super::disk::run(cfg).map(forecast),
+        "dr-test" => |cfg, ui| {
             super::dr::run(
                 cfg,
                 &DrTestArgs {
@@ -226,11 +105,10 @@ pub const TASKS: &[Task] = &[
                 ui,
             )
         },
-        lock: "dr-test",
-        timeout: Duration::from_secs(4 * 60 * MIN),
-        heavy: true,
-    },
-];
+        _ => return None,
+    };
+    Some(run)
+}
 
 fn verify_args(no_restore: bool) -> BackupVerifyArgs {
     BackupVerifyArgs {
@@ -266,19 +144,6 @@ fn forecast(disk: Report) -> Report {
     }
     b.data(disk.data);
     b.finish()
-}
-
-pub fn task(name: &str) -> Option<&'static Task> {
-    TASKS.iter().find(|t| t.name == name)
-}
-
-pub fn default_tasks(schedule: &str) -> Vec<String> {
-    SCHEDULES
-        .iter()
-        .filter(|(s, _)| *s == schedule)
-        .flat_map(|(_, list)| list.iter())
-        .map(|n| n.to_string())
-        .collect()
 }
 
 /// What happened to one task.
@@ -525,6 +390,7 @@ fn execute(
     grace: Duration,
     ui: &Ui,
 ) -> Result<Outcome> {
+    let run = runner(t.name).ok_or_else(|| anyhow::anyhow!("no command for task '{}'", t.name))?;
     let (tx, rx) = mpsc::channel();
     let cfg2 = Arc::clone(cfg);
     let progress = ui.progress;
@@ -533,7 +399,7 @@ fn execute(
         .name(format!("task-{}", t.name))
         .spawn(move || {
             let ui = Ui { progress };
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (t.run)(&cfg2, &ui)));
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (run)(&cfg2, &ui)));
             let _ = tx.send(r);
         })?;
     let deadline = t0 + timeout;
@@ -752,20 +618,13 @@ impl LastSuccess {
 mod tests {
     use super::*;
 
+    use crate::schedule::TASKS;
+
     #[test]
-    fn every_task_is_defined_once_and_each_in_one_schedule() {
+    fn every_task_has_a_runner() {
         for t in TASKS {
-            assert_eq!(TASKS.iter().filter(|u| u.name == t.name).count(), 1);
-            let listed = SCHEDULES
-                .iter()
-                .filter(|(_, list)| list.contains(&t.name))
-                .count();
-            assert_eq!(listed, 1, "{}", t.name);
+            assert!(runner(t.name).is_some(), "{}", t.name);
         }
-        for s in ["daily", "weekly", "monthly"] {
-            assert!(default_tasks(s).iter().all(|n| task(n).is_some()));
-        }
-        assert!(default_tasks("daily").contains(&"health".to_string()));
-        assert_eq!(default_tasks("monthly"), ["dr-test"]);
+        assert!(runner("no-such-task").is_none());
     }
 }

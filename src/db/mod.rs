@@ -19,17 +19,7 @@ use crate::signals;
 
 pub use catalog::*;
 
-/// `table` or `schema.table`, unquoted; `None` if it is not a name.
-pub fn parse_table_name(s: &str) -> Option<(Option<&str>, &str)> {
-    let ok = |p: &str| !p.is_empty() && !p.chars().any(|c| c.is_whitespace() || c == '"');
-    match s.split_once('.') {
-        Some((schema, name)) if ok(schema) && ok(name) && !name.contains('.') => {
-            Some((Some(schema), name))
-        }
-        None if ok(s) => Some((None, s)),
-        _ => None,
-    }
-}
+pub use crate::pg::parse_table_name;
 
 /// One session for a job: `application_name` says who it is, every
 /// statement has a statement and a lock timeout, and SIGINT cancels the

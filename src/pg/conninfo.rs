@@ -11,7 +11,34 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::config::{ConfigError, DatabaseFile, Env};
+use serde::{Deserialize, Serialize};
+
+use crate::config_error::ConfigError;
+use crate::env::Env;
+
+/// `[database]`: libpq-style connection settings plus the health thresholds.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dbname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passfile: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sslmode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sslrootcert: Option<PathBuf>,
+}
 
 /// Debian builds libpq with this DEFAULT_PGSOCKET_DIR.
 pub const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
@@ -96,7 +123,7 @@ impl fmt::Debug for ConnParams {
             .field("dbname", &self.dbname)
             .field(
                 "password",
-                &self.password.as_ref().map(|_| crate::config::MASK),
+                &self.password.as_ref().map(|_| crate::secrets::MASK),
             )
             .field("sslmode", &self.sslmode)
             .finish()

@@ -21,6 +21,18 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use conninfo::{ConnParams, SslMode};
 
+/// `table` or `schema.table`, unquoted; `None` if it is not a name.
+pub fn parse_table_name(s: &str) -> Option<(Option<&str>, &str)> {
+    let ok = |p: &str| !p.is_empty() && !p.chars().any(|c| c.is_whitespace() || c == '"');
+    match s.split_once('.') {
+        Some((schema, name)) if ok(schema) && ok(name) && !name.contains('.') => {
+            Some((Some(schema), name))
+        }
+        None if ok(s) => Some((None, s)),
+        _ => None,
+    }
+}
+
 /// Session settings bbp-maint applies to every connection it opens.
 pub struct Session<'a> {
     pub application_name: &'a str,
