@@ -15,7 +15,7 @@
 //! | `config.rs` | defaults < TOML file < environment < flags, validated into one `Config` |
 //! | `schedule.rs` | the task catalogue of `run daily/weekly/monthly` |
 //! | `report.rs`, `render/` | the report model every command returns, and its renderings (human, JSON, Nagios, Prometheus, SARIF) |
-//! | `exit.rs`, `config_error.rs`, `env.rs`, `secrets.rs`, `http.rs`, `lock.rs`, `signals.rs`, `units.rs`, `ping.rs` | low rooms of plumbing shared by all |
+//! | `exit.rs`, `config_error.rs`, `env.rs`, `secrets.rs`, `http.rs`, `ui.rs` (progress), `lock.rs`, `signals.rs`, `units.rs`, `ping.rs` | low rooms of plumbing shared by all |
 //!
 //! Dependencies point down: nothing below `commands/` imports from it, and no
 //! two top-level modules import each other. `scripts/modgraph` prints the
@@ -41,6 +41,7 @@ mod report;
 mod schedule;
 mod secrets;
 mod signals;
+mod ui;
 mod units;
 mod window;
 
@@ -264,8 +265,8 @@ fn job(
     Ok(emit(cli, &report))
 }
 
-fn ui(cli: &Cli) -> commands::backup::Ui {
-    commands::backup::Ui {
+fn ui(cli: &Cli) -> ui::Ui {
+    ui::Ui {
         progress: !cli.global.quiet && io::stderr().is_terminal(),
     }
 }

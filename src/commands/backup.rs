@@ -20,12 +20,8 @@ use crate::pg::scratch::{self, PassFile, Scratch};
 use crate::pg::{self, ConnParams, Session};
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
 use crate::signals;
+use crate::ui::Ui;
 use crate::units::bytes;
-
-pub struct Ui {
-    /// Progress bars allowed (stderr is a terminal and not --quiet).
-    pub progress: bool,
-}
 
 /// What every backup of one run shares: the settings, and the client tools
 /// matching the server (found once, not once per backup).
@@ -377,18 +373,10 @@ fn restore_and_inspect(
 }
 
 fn progress_bar(len: u64, ui: &Ui, what: &str) -> indicatif::ProgressBar {
-    if !ui.progress {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::with_draw_target(
-        Some(len),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
+    let pb = ui.bar(
+        len,
         "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-    ) {
-        pb.set_style(style);
-    }
+    );
     pb.set_message(what.to_string());
     pb
 }
@@ -953,14 +941,7 @@ fn run_restore(
             stdin.flush()
         })
     });
-    let spinner = if ui.progress {
-        let s = indicatif::ProgressBar::new_spinner();
-        s.set_message(format!("restoring {}", path.display()));
-        s.enable_steady_tick(Duration::from_millis(200));
-        Some(s)
-    } else {
-        None
-    };
+    let spinner = ui.spinner(format!("restoring {}", path.display()));
     let status = scratch::wait_child(&mut child, Some(limit));
     if let Some(s) = spinner {
         s.finish_and_clear();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::backup::{self as verify, Ui};
+use super::backup as verify;
 use crate::backup;
 use crate::backup::amcheck::{Checker, Plan};
 use crate::cli::DrTestArgs;
@@ -21,6 +21,7 @@ use crate::pg::{self, ConnParams, Session};
 use crate::render::{self, Format as OutFormat, RenderOptions};
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
 use crate::signals;
+use crate::ui::Ui;
 
 /// One step of the drill, for the timeline.
 struct Step {

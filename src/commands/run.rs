@@ -18,7 +18,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use serde_json::json;
 
-use super::backup::Ui;
 use crate::cli::{
     BackupVerifyArgs, DbAnalyzeArgs, DepsAuditArgs, DepsUpdateDbArgs, DrTestArgs, HealthArgs,
     LogsArgs, RunArgs, Schedule, VacuumArgs,
@@ -26,6 +25,7 @@ use crate::cli::{
 use crate::config::Config;
 use crate::report::{Check, Report, ReportBuilder, Status};
 use crate::schedule::{Task, task};
+use crate::ui::Ui;
 use crate::{lock, signals, window};
 
 pub type TaskFn = fn(&Config, &Ui) -> Result<Report>;

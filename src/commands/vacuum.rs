@@ -12,11 +12,11 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use crate::cli::{UsageError, VacuumArgs};
-use crate::commands::backup::Ui;
 use crate::commands::db::{bloated_indexes, dead_status, select};
 use crate::config::Config;
 use crate::db::{self, Outcome, Session, Table};
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
+use crate::ui::Ui;
 use crate::units::bytes;
 use crate::window;
 
@@ -425,18 +425,12 @@ fn obj(v: Value) -> serde_json::Map<String, Value> {
 }
 
 fn progress(len: u64, ui: &Ui) -> indicatif::ProgressBar {
-    if !ui.progress || len == 0 {
+    if len == 0 {
         return indicatif::ProgressBar::hidden();
     }
-    let pb = indicatif::ProgressBar::with_draw_target(
-        Some(len),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("vacuum {bar:30} {pos}/{len} {elapsed} {msg}")
-    {
-        pb.set_style(style);
+    let pb = ui.bar(len, "vacuum {bar:30} {pos}/{len} {elapsed} {msg}");
+    if !pb.is_hidden() {
+        pb.enable_steady_tick(Duration::from_millis(200));
     }
-    pb.enable_steady_tick(Duration::from_millis(200));
     pb
 }
