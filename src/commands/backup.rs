@@ -34,6 +34,8 @@ struct Run<'a> {
     args: &'a BackupVerifyArgs,
     ui: &'a Ui,
     bindir: PathBuf,
+    /// The database could not be connected to: no restore is tried.
+    db_down: bool,
 }
 
 pub fn verify(cfg: &Config, args: &BackupVerifyArgs, ui: &Ui) -> Result<Report> {
@@ -46,11 +48,28 @@ pub fn verify(cfg: &Config, args: &BackupVerifyArgs, ui: &Ui) -> Result<Report> 
             return Ok(report.finish());
         }
     };
+    // One connect up front: a database that is down is said once, as
+    // CRITICAL, and costs one timeout, not one per step that would connect.
+    let t0 = Instant::now();
+    let server = server_major(cfg);
+    let db_down = match &server {
+        Err(e) if pg::is_unreachable(e) => {
+            if !args.no_restore {
+                report.push(
+                    Check::new("database", Status::Critical, format!("{e:#}"))
+                        .with_duration(t0.elapsed()),
+                );
+            }
+            true
+        }
+        _ => false,
+    };
     let run = Run {
         cfg,
         args,
         ui,
-        bindir: scratch::bindir(cfg.backup.pg_bindir.as_deref(), server_major(cfg)),
+        bindir: scratch::bindir(cfg.backup.pg_bindir.as_deref(), server.ok().flatten()),
+        db_down,
     };
     let mut data = Vec::new();
     let many = chosen.len() > 1;
@@ -70,7 +89,9 @@ pub fn verify(cfg: &Config, args: &BackupVerifyArgs, ui: &Ui) -> Result<Report> 
         let d = verify_one(&run, c, previous, i == 0, &label, &mut report)?;
         data.push(d);
     }
-    stale_scratch(cfg, args, &mut report);
+    if !run.db_down {
+        stale_scratch(cfg, args, &mut report);
+    }
     report.data(json!({ "backups": data }));
     Ok(report.finish())
 }
@@ -286,7 +307,16 @@ fn restore_and_inspect(
         ));
         return Ok(out);
     }
+    if run.db_down {
+        out.push(Check::new(
+            "restorable",
+            Status::Unknown,
+            "not restored: the database cannot be connected to (see the database check)",
+        ));
+        return Ok(out);
+    }
     let timeout = cfg.timeout(cfg.database_checks.timeout);
+    let t0 = Instant::now();
     let mut db = match Scratch::create(
         &cfg.database,
         "verify",
@@ -295,7 +325,10 @@ fn restore_and_inspect(
     ) {
         Ok(db) => db,
         Err(e) => {
-            out.push(Check::new("restorable", Status::Unknown, format!("{e:#}")));
+            out.push(
+                Check::new("restorable", connect_status(&e), format!("{e:#}"))
+                    .with_duration(t0.elapsed()),
+            );
             return Ok(out);
         }
     };
@@ -741,23 +774,38 @@ pub fn may_amcheck(target: &ConnParams) -> Result<(), Check> {
         )),
         Err(e) => Err(Check::new(
             "",
-            Status::Unknown,
+            connect_status(&e),
             format!("not run: cannot tell whether the role may: {e:#}"),
         )),
     }
 }
 
-pub fn server_major(cfg: &Config) -> Option<u32> {
+/// The server's major version (`None` if it would not say); `Err` when it
+/// cannot be connected to.
+pub fn server_major(cfg: &Config) -> Result<Option<u32>> {
     let mut c = pg::connect(
         &cfg.database,
         &Session {
             application_name: "bbp-maint backup",
             timeout: cfg.timeout(cfg.database_checks.timeout),
         },
-    )
-    .ok()?;
-    let v: String = c.query_one("SHOW server_version_num", &[]).ok()?.get(0);
-    v.parse::<u32>().ok().map(|n| n / 10_000)
+    )?;
+    let v: Option<String> = c
+        .query_one("SHOW server_version_num", &[])
+        .ok()
+        .map(|r| r.get(0));
+    Ok(v.and_then(|v| v.parse::<u32>().ok()).map(|n| n / 10_000))
+}
+
+/// A step that failed on `e`: CRITICAL when the database could not be
+/// connected to (down is CRITICAL for every command), else UNKNOWN (the
+/// step itself could not be carried out).
+pub fn connect_status(e: &anyhow::Error) -> Status {
+    if pg::is_unreachable(e) {
+        Status::Critical
+    } else {
+        Status::Unknown
+    }
 }
 
 /// How a restore runs beyond the archive itself.
@@ -1008,7 +1056,7 @@ pub fn integrity(
         Err(e) => {
             out.push((
                 "integrity".into(),
-                Check::new("", Status::Unknown, format!("{e:#}")),
+                Check::new("", connect_status(&e), format!("{e:#}")),
             ));
             // Its own connections may fare better; either way it ends here.
             if let Ok(o) = amcheck.map(Checker::finish) {

@@ -42,6 +42,11 @@ impl Drill {
         let started = SystemTime::now();
         let t0 = Instant::now();
         let c = f();
+        self.record(name, started, t0, c)
+    }
+
+    /// Records a step that began at `started` (`t0`) and ended in `c`.
+    fn record(&mut self, name: &str, started: SystemTime, t0: Instant, c: Check) -> Status {
         // Checks measured where they ran (the integrity checks) keep their own time.
         let duration = if c.duration.is_zero() {
             t0.elapsed()
@@ -73,7 +78,18 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
         timeline: Vec::new(),
     };
     let timeout = cfg.timeout(cfg.database_checks.timeout);
-    let bindir = scratch::bindir(cfg.backup.pg_bindir.as_deref(), verify::server_major(cfg));
+    // One connect up front: a database that is down ends the drill at
+    // once, CRITICAL, after one timeout rather than one per step.
+    let (started, t0) = (SystemTime::now(), Instant::now());
+    let server = match verify::server_major(cfg) {
+        Ok(major) => major,
+        Err(e) => {
+            let c = Check::new("", verify::connect_status(&e), format!("{e:#}"));
+            d.record("database", started, t0, c);
+            return finish(cfg, args, d);
+        }
+    };
+    let bindir = scratch::bindir(cfg.backup.pg_bindir.as_deref(), server);
     let workdir = tempfile::Builder::new()
         .prefix("bbp-maint-dr-")
         .tempdir()
@@ -138,7 +154,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
         Ok(db) => db,
         Err(e) => {
             d.step("restore", || {
-                Check::new("", Status::Unknown, format!("{e:#}"))
+                Check::new("", verify::connect_status(&e), format!("{e:#}"))
             });
             return finish(cfg, args, d);
         }
@@ -443,7 +459,7 @@ fn compare(
         Err(e) => {
             return Check::new(
                 "",
-                Status::Unknown,
+                verify::connect_status(&e),
                 format!("cannot read the live database: {e:#}"),
             );
         }
@@ -453,7 +469,7 @@ fn compare(
         Err(e) => {
             return Check::new(
                 "",
-                Status::Unknown,
+                verify::connect_status(&e),
                 format!("cannot read the restored copy: {e:#}"),
             );
         }
