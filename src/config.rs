@@ -1536,12 +1536,33 @@ fn validate_deps(d: &Deps, source: &str) -> Result<(), ConfigError> {
 pub fn check_http_url(u: &str) -> Result<(), String> {
     match url::Url::parse(u) {
         Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => Ok(()),
+        // Scheme and host only: the path may be the secret (a webhook's token).
         Ok(p) => Err(format!(
-            "{}: only http:// and https:// URLs with a host are checked",
-            mask_url(u).unwrap_or_else(|| p.scheme().to_string())
+            "{}://{}: only http:// and https:// URLs with a host are checked",
+            p.scheme(),
+            p.host_str().unwrap_or_default()
         )),
         Err(e) => Err(format!("not a URL ({e})")),
     }
+}
+
+/// `text` (an HTTP client's error) with `url`, and its path and query,
+/// masked: what is said about a webhook or a ping names its host only.
+pub fn scrub_url(text: &str, url: &str) -> String {
+    let shown = mask_webhook(url);
+    let mut out = text.replace(url, &shown);
+    if let Ok(p) = url::Url::parse(url) {
+        out = out.replace(p.as_str(), &shown);
+        // The path as parsed (normalised) and as written.
+        let path = &p[url::Position::BeforePath..];
+        let raw = url.find(p.path()).map(|i| &url[i..]).unwrap_or(path);
+        for secret in [raw, path] {
+            if secret.len() > 1 {
+                out = out.replace(secret, &format!("/{MASK}"));
+            }
+        }
+    }
+    out
 }
 
 pub fn check_redis_url(u: &str) -> Result<(), String> {

@@ -587,11 +587,9 @@ pub struct Toc {
 
 pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<Toc>) {
     if format.is_archive() {
-        let out = std::process::Command::new(bindir.join("pg_restore"))
-            .arg("--list")
-            .arg(path)
-            .stdin(Stdio::null())
-            .output();
+        let mut list = std::process::Command::new(bindir.join("pg_restore"));
+        scratch::die_with_parent(&mut list);
+        let out = list.arg("--list").arg(path).stdin(Stdio::null()).output();
         return match out {
             Err(e) => (
                 Check::new(
