@@ -378,6 +378,45 @@ fn a_lock_directory_open_to_others_is_refused() {
 }
 
 #[test]
+fn a_sticky_lock_directory_and_a_lock_file_of_another_user_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    // Needs root to make a file another user's: the kit's units run as root.
+    assert!(is_root(), "this test runs as root (it chowns a lock file)");
+    let sb = Sandbox::new(STORAGE_OK);
+    let run_dir = sb.home.path().join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    // 1777, /tmp's mode: sticky, yet anyone may create health.lock first.
+    std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let out = sb.run(&["health", "--check", "storage"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("writable by others (mode 1777)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Another user (nobody) made health.lock and holds it: not 75, which
+    // the systemd units read as "already running", but a refusal.
+    std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let theirs = run_dir.join("health.lock");
+    let held = std::fs::File::create(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    held.try_lock().unwrap();
+    let out = sb.run(&["health", "--check", "storage"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("belongs to uid 65534"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty(), "a refused run must do nothing");
+    drop(held);
+    // Once it is gone, the run takes its own lock.
+    std::fs::remove_file(&theirs).unwrap();
+    assert_eq!(code(&sb.run(&["health", "--check", "storage"])), 0);
+}
+
+#[test]
 fn machine_readers_get_a_document_when_the_run_fails() {
     let sb = Sandbox::new("[api]\ntimeout = \"soon\"\n");
     let out = sb.run(&["health", "--format", "nagios"]);
