@@ -97,6 +97,8 @@ fn command(
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
+    // Its children too end if bbp-maint is killed meanwhile.
+    let _watchdog = crate::pg::scratch::GroupWatchdog::start(&child);
     // A command that does not read stdin gets EPIPE: not a failure.
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(text.as_bytes());

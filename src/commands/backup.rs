@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,8 @@ struct Run<'a> {
     args: &'a BackupVerifyArgs,
     ui: &'a Ui,
     bindir: PathBuf,
+    /// The server's major version, where it said.
+    server_major: Option<u32>,
     /// The database could not be connected to: no restore is tried.
     db_down: bool,
 }
@@ -64,11 +67,13 @@ pub fn verify(cfg: &Config, args: &BackupVerifyArgs, ui: &Ui) -> Result<Report> 
         }
         _ => false,
     };
+    let server_major = server.ok().flatten();
     let run = Run {
         cfg,
         args,
         ui,
-        bindir: scratch::bindir(cfg.backup.pg_bindir.as_deref(), server.ok().flatten()),
+        bindir: scratch::bindir(cfg.backup.pg_bindir.as_deref(), server_major),
+        server_major,
         db_down,
     };
     let mut data = Vec::new();
@@ -357,6 +362,7 @@ fn restore_and_inspect(
         })
     };
     let opts = RestoreOptions {
+        server_major: run.server_major,
         progress: checker.as_ref().ok().map(Checker::progress),
         unlogged: toc
             .as_ref()
@@ -809,6 +815,8 @@ pub fn connect_status(e: &anyhow::Error) -> Status {
 /// How a restore runs beyond the archive itself.
 #[derive(Default)]
 pub struct RestoreOptions {
+    /// The server's major version, for the settings it knows.
+    pub server_major: Option<u32>,
     /// Where `pg_restore --verbose` progress goes (parallel restores only).
     pub progress: Option<amcheck::Progress>,
     /// Make the tables UNLOGGED between the pre-data and data sections.
@@ -856,6 +864,7 @@ pub fn restore(
                 b,
                 ui,
                 None,
+                opts.server_major,
             )?;
             set_unlogged(target, b.restore_timeout.0)?;
             return run_restore(
@@ -865,6 +874,7 @@ pub fn restore(
                 b,
                 ui,
                 opts.progress,
+                opts.server_major,
             );
         }
         return run_restore(
@@ -874,6 +884,7 @@ pub fn restore(
             b,
             ui,
             opts.progress,
+            opts.server_major,
         );
     }
     let mut c = scratch::tool(bindir, "psql", target, passfile.as_ref());
@@ -891,7 +902,7 @@ pub fn restore(
     } else {
         c.stdin(Stdio::piped());
     }
-    run_restore(c, path, format, b, ui, None)
+    run_restore(c, path, format, b, ui, None, opts.server_major)
 }
 
 /// Every ordinary table of the restored schema UNLOGGED, unless the
@@ -933,6 +944,7 @@ fn run_restore(
     b: &crate::config::Backup,
     ui: &Ui,
     progress: Option<amcheck::Progress>,
+    server_major: Option<u32>,
 ) -> Result<()> {
     let limit = b.restore_timeout.0;
     // Settings for these sessions only, in the scratch database: larger
@@ -946,12 +958,20 @@ fn run_restore(
     } else {
         ""
     };
+    // A restore killed with bbp-maint leaves sessions that would run their
+    // statement (an index build) to its end; from 14 on, the server checks
+    // for a client gone while a statement runs.
+    let dead_client_check = if server_major.is_some_and(|m| m >= 14) {
+        " -c client_connection_check_interval=1000"
+    } else {
+        ""
+    };
     // JIT compiling the one-off foreign-key validation queries costs more
     // than it saves (measured: about 6 % of a 1M-row restore).
     cmd.env(
         "PGOPTIONS",
         format!(
-            "-c maintenance_work_mem={}kB -c synchronous_commit=off -c jit=off{parallel_builds}",
+            "-c maintenance_work_mem={}kB -c synchronous_commit=off -c jit=off{parallel_builds}{dead_client_check}",
             (b.restore_maintenance_work_mem.0 / 1024).max(1024)
         ),
     );
@@ -960,11 +980,15 @@ fn run_restore(
     } else {
         "psql"
     };
+    // A group of its own, ended whole: `pg_restore --jobs` forks workers
+    // that neither its PDEATHSIG nor a signal to it alone would reach.
     let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .with_context(|| format!("cannot run {}", cmd.get_program().to_string_lossy()))?;
+    let _watchdog = scratch::GroupWatchdog::start(&child);
     // The last lines of stderr say why a restore failed; keep only those.
     let tail = Arc::new(Mutex::new(VecDeque::<String>::new()));
     let stderr = child.stderr.take();
@@ -1007,7 +1031,7 @@ fn run_restore(
     } else {
         None
     };
-    let status = scratch::wait_child(&mut child, Some(limit));
+    let status = scratch::wait_group(&mut child, Some(limit));
     if let Some(s) = spinner {
         s.finish_and_clear();
     }

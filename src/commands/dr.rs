@@ -170,7 +170,10 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
             format,
             &cfg.backup,
             ui,
-            verify::RestoreOptions::default(),
+            verify::RestoreOptions {
+                server_major: server,
+                ..Default::default()
+            },
         ) {
             Ok(()) => Check::new(
                 "",

@@ -361,6 +361,40 @@ pub fn die_with_parent(cmd: &mut Command) {
     }
 }
 
+/// Ends a process group when bbp-maint dies, however it dies. PDEATHSIG
+/// reaches only the child bbp-maint spawned, not the workers it forks
+/// (`pg_restore --jobs`) nor a shell's children: a shell, in a group of its
+/// own, blocks reading a pipe that only bbp-maint holds, and kills the
+/// group once the pipe reads as ended. Dropped (the group done), the
+/// watchdog is killed first, so it never fires.
+pub struct GroupWatchdog {
+    child: Child,
+}
+
+impl GroupWatchdog {
+    /// Watches the group led by `leader` (spawned with `process_group(0)`).
+    pub fn start(leader: &Child) -> std::io::Result<GroupWatchdog> {
+        let child = Command::new("/bin/sh")
+            .args(["-c", "read -r line; kill -s KILL -- -\"$1\""])
+            .arg("bbp-maint-watchdog")
+            .arg(leader.id().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        Ok(GroupWatchdog { child })
+    }
+}
+
+impl Drop for GroupWatchdog {
+    fn drop(&mut self) {
+        // Killed before its pipe closes (the fields drop after this).
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A client tool (`pg_restore`, `psql`, `pg_dump`, `pg_amcheck`) aimed at
 /// `p` through the environment: no password and no connection string on its
 /// command line, where `ps` would show them.
