@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::backup::amcheck::{self, Checker, Plan};
 use crate::backup::{self, Candidate, Format, checksum};
 use crate::cli::BackupVerifyArgs;
-use crate::config::Config;
+use crate::config::{Config, Dur};
 use crate::pg::scratch::{self, PassFile, Scratch};
 use crate::pg::{self, ConnParams, Session};
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
@@ -347,7 +347,7 @@ fn restore_and_inspect(
     let checker = if args.no_amcheck {
         Err(Check::new("", Status::Ok, "skipped: --no-amcheck"))
     } else {
-        may_amcheck(&db.params()).map(|()| {
+        may_amcheck(&db.params(), cfg.timeout(Dur(Duration::from_secs(30)))).map(|()| {
             let plan = match (format.is_archive(), &toc) {
                 (true, Some(toc)) => Plan::new(&toc.list),
                 _ => Plan::default(),
@@ -757,10 +757,10 @@ fn last_lines(text: &str, n: usize) -> String {
 /// Whether the role may install and run amcheck in the restored copy, or
 /// the amcheck line to report instead: a skip (OK) for a role that may
 /// not, UNKNOWN when the question could not be asked.
-pub fn may_amcheck(target: &ConnParams) -> Result<(), Check> {
+pub fn may_amcheck(target: &ConnParams, timeout: Duration) -> Result<(), Check> {
     let session = Session {
         application_name: "bbp-maint backup verify",
-        timeout: Duration::from_secs(30),
+        timeout,
     };
     let superuser = pg::connect(target, &session).and_then(|mut c| {
         Ok(c.query_one(

@@ -15,7 +15,7 @@ use super::backup::{self as verify, Ui};
 use crate::backup;
 use crate::backup::amcheck::{Checker, Plan};
 use crate::cli::DrTestArgs;
-use crate::config::Config;
+use crate::config::{Config, Dur};
 use crate::pg::scratch::{self, Collation, PassFile, Scratch};
 use crate::pg::{self, ConnParams, Session};
 use crate::render::{self, Format as OutFormat, RenderOptions};
@@ -207,15 +207,16 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
         // 4. The smoke checks of backup verify: essential tables, constraints, amcheck, assertions.
         // The restore is timed as the operator's would be, so amcheck
         // starts after it rather than beside it.
-        let amcheck = verify::may_amcheck(&target).map(|()| {
-            Checker::start(
-                bindir.clone(),
-                target.clone(),
-                Plan::default(),
-                cfg.backup.restore_timeout.0,
-                cfg.backup.restore_jobs,
-            )
-        });
+        let amcheck =
+            verify::may_amcheck(&target, cfg.timeout(Dur(Duration::from_secs(30)))).map(|()| {
+                Checker::start(
+                    bindir.clone(),
+                    target.clone(),
+                    Plan::default(),
+                    cfg.backup.restore_timeout.0,
+                    cfg.backup.restore_jobs,
+                )
+            });
         for (name, c) in verify::integrity(cfg, &target, None, amcheck) {
             d.step(&name, || c);
         }
