@@ -409,8 +409,8 @@ fn a_failed_alert_never_changes_the_exit_code() {
     assert!(err.contains("alert command failed"), "{err}");
 }
 
-/// The pids of processes whose command line contains `marker`.
-fn processes_with(marker: &str) -> Vec<String> {
+/// The pids of processes whose command line starts with `prefix`.
+fn processes_with(prefix: &str) -> Vec<String> {
     fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -425,7 +425,7 @@ fn processes_with(marker: &str) -> Vec<String> {
                 .map(|c| {
                     String::from_utf8_lossy(&c)
                         .replace('\0', " ")
-                        .contains(marker)
+                        .starts_with(prefix)
                 })
                 .unwrap_or(false)
         })
@@ -441,14 +441,15 @@ fn an_alert_command_and_its_children_end_at_the_alert_timeout() {
         fx.path().display(),
         fx.path().display()
     ));
-    // A sleep no other test runs, so that it can be found by its arguments.
-    let marker = "299.4242";
+    // A sleep no other test runs, so that it can be found by its arguments
+    // (the sleep itself: bbp-maint's and the shell's arguments hold them too).
+    let marker = "sleep 299.4242";
     let t0 = Instant::now();
     let out = sb.run(&[
         "run",
         "daily",
         "--alert-command",
-        &format!("sleep {marker} & wait"),
+        &format!("{marker} & wait"),
     ]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
@@ -464,6 +465,44 @@ fn an_alert_command_and_its_children_end_at_the_alert_timeout() {
         assert!(
             Instant::now() < deadline,
             "the alert command's child outlived bbp-maint: pids {:?}",
+            processes_with(marker)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_alert_command_and_its_children_end_when_bbp_maint_is_killed() {
+    let fx = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new(&format!(
+        "[run]\nlog = \"{}/m.log\"\nalert_timeout = \"1m\"\n[run.daily]\ntasks = [\"backup-verify\"]\n[backup]\ndir = \"{}/none\"\n",
+        fx.path().display(),
+        fx.path().display()
+    ));
+    let marker = "sleep 298.4242";
+    let mut child = sb
+        .cmd(&[
+            "run",
+            "daily",
+            "--alert-command",
+            &format!("{marker} & wait"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while processes_with(marker).is_empty() {
+        assert!(Instant::now() < deadline, "the alert command never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: bbp-maint itself can do nothing more
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the alert command's child outlived a killed bbp-maint: pids {:?}",
             processes_with(marker)
         );
         std::thread::sleep(Duration::from_millis(50));
