@@ -63,7 +63,7 @@ pub struct GlobalArgs {
     pub wait: bool,
 
     /// Ping URL/start before the job and URL/<exit code> after it, with the output's tail (healthchecks.io)
-    #[arg(long, global = true, value_name = "URL", value_parser = parse_http_url)]
+    #[arg(long, global = true, value_name = "URL", value_parser = HttpUrl)]
     pub ping_url: Option<String>,
 }
 
@@ -250,7 +250,7 @@ pub struct RunArgs {
     pub continue_: bool,
 
     /// On a result that is not OK, POST a JSON message (Slack-compatible `text`, plus the report) here
-    #[arg(long, value_name = "URL", value_parser = parse_http_url)]
+    #[arg(long, value_name = "URL", value_parser = HttpUrl)]
     pub alert_webhook: Option<String>,
 
     /// On a result that is not OK, run this shell command with the summary on stdin ($1 subject, $2 summary)
@@ -444,8 +444,36 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-fn parse_http_url(s: &str) -> Result<String, String> {
-    crate::config::check_http_url(s).map(|_| s.to_string())
+/// An http(s) URL, refused without echoing it: clap's own message for a
+/// bad value prints the value, and a webhook's or a ping's path is its
+/// secret (Slack and healthchecks.io put the token there).
+#[derive(Clone)]
+struct HttpUrl;
+
+impl clap::builder::TypedValueParser for HttpUrl {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let flag = arg
+            .and_then(|a| a.get_long())
+            .map(|l| format!("--{l}"))
+            .unwrap_or_else(|| "URL".into());
+        let fail = |why: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for {flag}: {why}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let s = value.to_str().ok_or_else(|| fail("not UTF-8".into()))?;
+        crate::config::check_http_url(s).map_err(fail)?;
+        Ok(s.to_string())
+    }
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -291,6 +291,7 @@ impl Default for Clean {
                 glob: "bailbondpro_*".into(),
                 older_than: Dur::secs(86_400),
                 remove_empty_dirs: false,
+                allow_system_dir: false,
             }],
         }
     }
@@ -305,6 +306,34 @@ pub struct CleanRule {
     pub older_than: Dur,
     #[serde(default)]
     pub remove_empty_dirs: bool,
+    /// The explicit opt-in for a `dir` that [`system_dir`] refuses.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_system_dir: bool,
+}
+
+/// Why `dir` is no place for a sweep unless a rule opts in: `/` (the whole
+/// root filesystem) and the kernel's pseudo-filesystems, whose entries are
+/// the running system's devices, processes and state, not old files.
+pub fn system_dir(dir: &Path) -> Option<&'static str> {
+    use std::path::Component;
+    // Lexically: `/./`, `//` and `..` must not hide `/` (a symlink is
+    // resolved by `disk clean` itself before it sweeps).
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in dir.components() {
+        match c {
+            Component::Normal(p) => parts.push(p),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    match parts.as_slice() {
+        [] => Some("the root filesystem"),
+        [top, ..] if *top == "proc" || *top == "sys" => Some("a kernel pseudo-filesystem"),
+        [top] if *top == "dev" || *top == "run" => Some("a pseudo-filesystem root"),
+        _ => None,
+    }
 }
 
 /// `[logs]`: which files `logs` reads and the rules it counts.
@@ -1193,6 +1222,17 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
                 "matches file names, so it cannot contain /".into(),
             );
         }
+        if let Some(what) = system_dir(&r.dir)
+            && !r.allow_system_dir
+        {
+            return err(
+                &format!("clean.rule[{i}].dir"),
+                format!(
+                    "{} is {what}; disk clean refuses to sweep it unless the rule says allow_system_dir = true",
+                    r.dir.display()
+                ),
+            );
+        }
     }
     let mut names = std::collections::HashSet::new();
     for (i, r) in c.logs.rules.iter().enumerate() {
@@ -1462,12 +1502,33 @@ fn validate_deps(d: &Deps, source: &str) -> Result<(), ConfigError> {
 pub fn check_http_url(u: &str) -> Result<(), String> {
     match url::Url::parse(u) {
         Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => Ok(()),
+        // Scheme and host only: the path may be the secret (a webhook's token).
         Ok(p) => Err(format!(
-            "{}: only http:// and https:// URLs with a host are checked",
-            mask_url(u).unwrap_or_else(|| p.scheme().to_string())
+            "{}://{}: only http:// and https:// URLs with a host are checked",
+            p.scheme(),
+            p.host_str().unwrap_or_default()
         )),
         Err(e) => Err(format!("not a URL ({e})")),
     }
+}
+
+/// `text` (an HTTP client's error) with `url`, and its path and query,
+/// masked: what is said about a webhook or a ping names its host only.
+pub fn scrub_url(text: &str, url: &str) -> String {
+    let shown = mask_webhook(url);
+    let mut out = text.replace(url, &shown);
+    if let Ok(p) = url::Url::parse(url) {
+        out = out.replace(p.as_str(), &shown);
+        // The path as parsed (normalised) and as written.
+        let path = &p[url::Position::BeforePath..];
+        let raw = url.find(p.path()).map(|i| &url[i..]).unwrap_or(path);
+        for secret in [raw, path] {
+            if secret.len() > 1 {
+                out = out.replace(secret, &format!("/{MASK}"));
+            }
+        }
+    }
+    out
 }
 
 pub fn check_redis_url(u: &str) -> Result<(), String> {

@@ -48,10 +48,14 @@ fn check_dir(dir: &Path) -> Result<()> {
             m.uid()
         );
     }
-    if m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0 {
+    // Sticky or not: in a sticky directory (1777, /tmp's mode) another
+    // user can still create `<job>.lock` first and hold it, and every run
+    // would then exit 75, which schedulers read as "already running".
+    if m.mode() & 0o022 != 0 {
         bail!(
-            "the lock directory {} is writable by others; make it 0755 or 0700",
-            dir.display()
+            "the lock directory {} is writable by others (mode {:o}); make it 0755 or 0700, or set general.runtime_dir to a directory of this user's",
+            dir.display(),
+            m.mode() & 0o7777
         );
     }
     Ok(())
@@ -87,6 +91,18 @@ impl JobLock {
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path)
             .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        // A lock file someone else made is theirs to hold: refused, not waited on.
+        let owner = file
+            .metadata()
+            .with_context(|| format!("cannot read the lock file {}", path.display()))?
+            .uid();
+        let me = rustix::process::geteuid().as_raw();
+        if owner != me {
+            bail!(
+                "the lock file {} belongs to uid {owner}, not to this user ({me}); refusing to use it (remove it if no run of that user needs it)",
+                path.display()
+            );
+        }
         let started = Instant::now();
         let mut said = false;
         loop {

@@ -84,7 +84,10 @@ fn send(url: &str, body: Option<&[u8]>) {
             "bbp-maint: warning: ping to {host} answered HTTP {}",
             r.status().as_u16()
         ),
-        Err(e) => eprintln!("bbp-maint: warning: ping to {host} failed: {e}"),
+        Err(e) => eprintln!(
+            "bbp-maint: warning: ping to {host} failed: {}",
+            crate::config::scrub_url(&e.to_string(), url)
+        ),
     }
 }
 

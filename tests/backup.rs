@@ -467,6 +467,124 @@ fn sigterm_mid_restore_drops_the_scratch_database() {
     );
 }
 
+/// The passfiles (`/tmp/bbp-maint-*/pgpass`) on disk now.
+fn passfiles_on_disk() -> Vec<PathBuf> {
+    fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("bbp-maint-"))
+        .map(|e| e.path().join("pgpass"))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// The processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| {
+            let c = fs::read(e.path().join("cmdline")).ok()?;
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            c.contains(marker)
+                .then(|| format!("{}: {c}", e.file_name().to_string_lossy()))
+        })
+        .collect()
+}
+
+#[test]
+fn sigkill_mid_restore_leaves_no_restore_no_session_and_no_passfile() {
+    let fx = Fixture::new();
+    let sb = fx.config("");
+    // A table whose COPY takes a while, and an index whose build takes a
+    // minute in the restore (not here: `bbp.fast` is set only for this
+    // session): killed during the COPY, a restore left running would still
+    // be building it long after the bounds below.
+    fx.pg.psql("postgres", "CREATE DATABASE big");
+    fx.pg.psql(
+        "big",
+        "SET bbp.fast = 'on'; \
+         CREATE TABLE rows AS SELECT g AS id, md5(g::text) AS a, md5((g + 1)::text) AS b \
+           FROM generate_series(1, 1500000) g; \
+         CREATE FUNCTION slow(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN \
+           IF coalesce(pg_catalog.current_setting('bbp.fast', true), '') <> 'on' THEN \
+             PERFORM pg_catalog.pg_sleep(0.02); \
+           END IF; \
+           RETURN $1; END $$; \
+         CREATE TABLE slow_rows AS SELECT g AS id FROM generate_series(1, 3000) g; \
+         CREATE INDEX slow_rows_slow ON slow_rows (public.slow(id));",
+    );
+    let file = fx.dump("big", "big-for-sigkill.dump", &["-Fc"]);
+    let before = passfiles_on_disk();
+    let mut child = sb
+        .cmd(&[
+            "backup",
+            "verify",
+            "--json",
+            "--write-checksum",
+            file.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Bounded wait until pg_restore is copying the big table's rows.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let copying = fx.pg.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE application_name = 'bbp-maint pg_restore' AND query LIKE 'COPY public.rows %'",
+        );
+        if copying != "0" {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "backup verify ended before its restore was seen"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the restore never started copying"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no handler, no Drop, no cleanup runs
+    child.wait().unwrap();
+
+    // Every pg_restore (the leader and its workers, which carry the dump's
+    // path in their arguments) ends, and so do their server sessions.
+    let marker = file.to_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let sessions = || {
+        fx.pg.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'bbp-maint%'",
+        )
+    };
+    while !processes_with(marker).is_empty() || sessions() != "0" {
+        assert!(
+            Instant::now() < deadline,
+            "left running after SIGKILL: processes {:?}, {} sessions",
+            processes_with(marker),
+            sessions()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The password stayed in memory: no passfile was left on disk.
+    let left: Vec<PathBuf> = passfiles_on_disk()
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert!(left.is_empty(), "passfiles left behind: {left:?}");
+}
+
 #[test]
 fn stale_scratch_databases_are_reported_and_dropped_on_request() {
     let fx = Fixture::new();

@@ -74,6 +74,105 @@ fn status_codes_0_1_2_3() {
     );
 }
 
+/// A sandbox whose database is at `port` and whose backup directory holds
+/// one small, complete plain-SQL dump (so that nothing but the database can
+/// make `backup verify` or `dr-test` fail).
+fn database_at(port: u16) -> (Sandbox, std::path::PathBuf) {
+    let sb = Sandbox::new("");
+    let backups = sb.home.path().join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    let dump = backups.join("nightly.sql");
+    std::fs::write(
+        &dump,
+        "--\n-- PostgreSQL database dump\n--\nCREATE TABLE t (x int);\n--\n-- PostgreSQL database dump complete\n--\n",
+    )
+    .unwrap();
+    std::fs::write(
+        sb.config_path(),
+        format!(
+            "[database]\nurl = \"postgres://postgres:x@127.0.0.1:{port}/postgres\"\n\
+             [backup]\ndir = \"{}\"\nmin_size = \"1B\"\n",
+            backups.display()
+        ),
+    )
+    .unwrap();
+    (sb, dump)
+}
+
+/// Every command that connects to the database, with the check that says
+/// whether it could.
+fn database_commands(dump: &Path) -> Vec<(Vec<String>, &'static str)> {
+    let dump = dump.to_str().unwrap().to_string();
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    vec![
+        (args(&["health", "--check", "database"]), "database"),
+        (args(&["db", "analyze"]), "connection"),
+        (args(&["vacuum"]), "connection"),
+        (
+            args(&["backup", "verify", "--write-checksum", &dump]),
+            "database",
+        ),
+        (args(&["dr-test"]), "database"),
+    ]
+}
+
+#[test]
+fn a_database_that_is_down_is_critical_for_every_command() {
+    // Nothing listens on the port: connection refused, at once.
+    let (sb, dump) = database_at(free_port());
+    for (args, name) in database_commands(&dump) {
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        a.push("--json");
+        let out = sb.run(&a);
+        let doc = json(&out);
+        assert_eq!(code(&out), 2, "{a:?}: {doc:#}\n{}", stderr(&out));
+        assert_eq!(check(&doc, name)["status"], "critical", "{a:?}: {doc:#}");
+        assert!(
+            check(&doc, name)["message"]
+                .as_str()
+                .unwrap()
+                .contains("cannot connect"),
+            "{a:?}: {doc:#}"
+        );
+    }
+}
+
+#[test]
+fn a_database_that_never_answers_ends_within_the_timeout() {
+    // The port accepts and stays silent: only --timeout ends the wait.
+    let silent = SilentPort::start();
+    let (sb, dump) = database_at(silent.port);
+    for (args, name) in database_commands(&dump) {
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        a.extend(["--json", "--timeout", "2s"]);
+        let t0 = std::time::Instant::now();
+        let out = sb.run(&a);
+        let took = t0.elapsed();
+        let doc = json(&out);
+        assert_eq!(code(&out), 2, "{a:?}: {doc:#}");
+        let c = check(&doc, name);
+        assert_eq!(c["status"], "critical", "{a:?}: {doc:#}");
+        assert!(
+            c["message"]
+                .as_str()
+                .unwrap()
+                .contains("no answer within 2s"),
+            "{a:?}: {doc:#}"
+        );
+        // One timeout, not one per step that would connect.
+        assert!(
+            took < Duration::from_millis(3500),
+            "{a:?} took {took:?}: {doc:#}"
+        );
+        // The check's duration is the wait it made, not 0 ms.
+        let ms = c["duration_ms"].as_u64().unwrap();
+        assert!(
+            (1900..=took.as_millis() as u64).contains(&ms),
+            "{a:?}: {name} took {ms} ms of {took:?}"
+        );
+    }
+}
+
 #[test]
 fn bad_config_exits_78_naming_file_and_key() {
     let sb = Sandbox::new("[api]\nurl = \"http://localhost/\"\ntimeout = \"fast\"\n");
@@ -276,6 +375,45 @@ fn a_lock_directory_open_to_others_is_refused() {
     let out = sb.run(&["health", "--check", "storage"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}
+
+#[test]
+fn a_sticky_lock_directory_and_a_lock_file_of_another_user_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    // Needs root to make a file another user's: the kit's units run as root.
+    assert!(is_root(), "this test runs as root (it chowns a lock file)");
+    let sb = Sandbox::new(STORAGE_OK);
+    let run_dir = sb.home.path().join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    // 1777, /tmp's mode: sticky, yet anyone may create health.lock first.
+    std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let out = sb.run(&["health", "--check", "storage"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("writable by others (mode 1777)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Another user (nobody) made health.lock and holds it: not 75, which
+    // the systemd units read as "already running", but a refusal.
+    std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let theirs = run_dir.join("health.lock");
+    let held = std::fs::File::create(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    held.try_lock().unwrap();
+    let out = sb.run(&["health", "--check", "storage"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("belongs to uid 65534"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty(), "a refused run must do nothing");
+    drop(held);
+    // Once it is gone, the run takes its own lock.
+    std::fs::remove_file(&theirs).unwrap();
+    assert_eq!(code(&sb.run(&["health", "--check", "storage"])), 0);
 }
 
 #[test]

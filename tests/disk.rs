@@ -355,3 +355,49 @@ fn bad_clean_rule_is_a_config_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn clean_refuses_the_root_and_pseudo_filesystems_unless_the_rule_opts_in() {
+    let rule = |dir: &str, extra: &str| {
+        Sandbox::new(&format!(
+            "[[clean.rule]]\ndir = \"{dir}\"\nglob = \"bbp-maint-test-matches-nothing-*\"\nolder_than = \"1d\"\n{extra}"
+        ))
+    };
+    for dir in [
+        "/",
+        "//",
+        "/tmp/..",
+        "/proc",
+        "/sys",
+        "/sys/fs/cgroup",
+        "/dev",
+        "/run/",
+    ] {
+        let sb = rule(dir, "");
+        let out = sb.run(&["config", "check"]);
+        assert_eq!(code(&out), 78, "{dir}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("clean.rule[0].dir"), "{dir}: {err}");
+        assert!(err.contains("allow_system_dir = true"), "{dir}: {err}");
+        assert_eq!(code(&sb.run(&["disk", "clean", "--dry-run"])), 78, "{dir}");
+    }
+    // Said explicitly, the rule runs.
+    let sb = rule("/dev", "allow_system_dir = true\n");
+    let out = sb.run(&["disk", "clean", "--dry-run", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // A path that reaches / through a symlinked parent is refused by what it opens.
+    let t = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/", t.path().join("rootlink")).unwrap();
+    let sneaky = format!("{}/rootlink/.", t.path().display());
+    let sb = rule(&sneaky, "");
+    let out = sb.run(&["disk", "clean", "--dry-run", "--json"]);
+    let doc = json(&out);
+    assert_eq!(doc["checks"][0]["status"], "unknown", "{doc:#}");
+    assert!(
+        doc["checks"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refuses to sweep it"),
+        "{doc:#}"
+    );
+}

@@ -409,6 +409,106 @@ fn a_failed_alert_never_changes_the_exit_code() {
     assert!(err.contains("alert command failed"), "{err}");
 }
 
+/// The pids of processes whose command line starts with `prefix`.
+fn processes_with(prefix: &str) -> Vec<String> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| {
+            fs::read(e.path().join("cmdline"))
+                .map(|c| {
+                    String::from_utf8_lossy(&c)
+                        .replace('\0', " ")
+                        .starts_with(prefix)
+                })
+                .unwrap_or(false)
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn an_alert_command_and_its_children_end_at_the_alert_timeout() {
+    let fx = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new(&format!(
+        "[run]\nlog = \"{}/m.log\"\nalert_timeout = \"1s\"\n[run.daily]\ntasks = [\"backup-verify\"]\n[backup]\ndir = \"{}/none\"\n",
+        fx.path().display(),
+        fx.path().display()
+    ));
+    // A sleep no other test runs, so that it can be found by its arguments
+    // (the sleep itself: bbp-maint's and the shell's arguments hold them too).
+    let marker = "sleep 299.4242";
+    let t0 = Instant::now();
+    let out = sb.run(&[
+        "run",
+        "daily",
+        "--alert-command",
+        &format!("{marker} & wait"),
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    assert!(
+        stderr(&out).contains("alert command failed"),
+        "{}",
+        stderr(&out)
+    );
+    // The shell's background child went with it (a killed process may take
+    // a moment to leave /proc).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the alert command's child outlived bbp-maint: pids {:?}",
+            processes_with(marker)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_alert_command_and_its_children_end_when_bbp_maint_is_killed() {
+    let fx = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new(&format!(
+        "[run]\nlog = \"{}/m.log\"\nalert_timeout = \"1m\"\n[run.daily]\ntasks = [\"backup-verify\"]\n[backup]\ndir = \"{}/none\"\n",
+        fx.path().display(),
+        fx.path().display()
+    ));
+    let marker = "sleep 298.4242";
+    let mut child = sb
+        .cmd(&[
+            "run",
+            "daily",
+            "--alert-command",
+            &format!("{marker} & wait"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while processes_with(marker).is_empty() {
+        assert!(Instant::now() < deadline, "the alert command never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: bbp-maint itself can do nothing more
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the alert command's child outlived a killed bbp-maint: pids {:?}",
+            processes_with(marker)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_hung_task_is_cut_at_its_timeout_and_the_rest_runs() {
     let pg = Pg::start();
@@ -670,6 +770,86 @@ fn ping_url_reports_config_errors_and_a_dead_ping_changes_nothing() {
     );
     // Not a URL: a usage error.
     assert_eq!(code(&always.run(&["--ping-url", "nope", "window"])), 64);
+}
+
+#[test]
+fn webhook_and_ping_urls_are_never_echoed_in_errors() {
+    // Slack and healthchecks.io put the token in the path.
+    const TOKEN: &str = "T0KEN-s3cr3t-9f8e7d";
+    let sb = Sandbox::new("[[window]]\nname = \"any\"\nwhen = \"daily 00:00-24:00\"\n");
+    let no_token = |out: &std::process::Output, what: &str| {
+        let all = stdout(out) + &stderr(out);
+        assert!(!all.contains(TOKEN), "{what}: the token was echoed:\n{all}");
+    };
+    for (bad, why) in [
+        (format!("ftp://hooks.example/services/{TOKEN}"), "scheme"),
+        (
+            format!("https://hooks.example:99999/services/{TOKEN}"),
+            "port",
+        ),
+        (format!("https://hooks example/services/{TOKEN}"), "host"),
+    ] {
+        let out = sb.run(&["--ping-url", &bad, "window"]);
+        assert_eq!(code(&out), 64, "ping {why}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--ping-url"), "{}", stderr(&out));
+        no_token(&out, &format!("--ping-url with a bad {why}"));
+
+        let out = sb.run(&["run", "daily", "--alert-webhook", &bad]);
+        assert_eq!(code(&out), 64, "webhook {why}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--alert-webhook"), "{}", stderr(&out));
+        no_token(&out, &format!("--alert-webhook with a bad {why}"));
+
+        let cfg = Sandbox::new(&format!("[run]\nalert_webhook = \"{bad}\"\n"));
+        let out = cfg.run(&["config", "check"]);
+        assert_eq!(code(&out), 78, "config {why}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("run.alert_webhook"),
+            "{}",
+            stderr(&out)
+        );
+        no_token(&out, &format!("run.alert_webhook with a bad {why}"));
+    }
+    // The scheme and the host are named, as the README promises.
+    let out = sb.run(&[
+        "--ping-url",
+        &format!("ftp://hc.example/ping/{TOKEN}"),
+        "window",
+    ]);
+    assert!(
+        stderr(&out).contains("ftp://hc.example"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Valid URLs whose servers are down: the failures name the host only.
+    let closed = free_port();
+    let out = sb.run(&[
+        "--ping-url",
+        &format!("http://127.0.0.1:{closed}/ping/{TOKEN}"),
+        "window",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ping to 127.0.0.1"),
+        "{}",
+        stderr(&out)
+    );
+    no_token(&out, "a dead ping");
+    let fx = tempfile::tempdir().unwrap();
+    let failing = Sandbox::new(&format!(
+        "[run]\nlog = \"{}/m.log\"\nalert_timeout = \"2s\"\n[run.daily]\ntasks = [\"backup-verify\"]\n[backup]\ndir = \"{}/none\"\n",
+        fx.path().display(),
+        fx.path().display()
+    ));
+    let out = failing.run(&[
+        "run",
+        "daily",
+        "--alert-webhook",
+        &format!("http://127.0.0.1:{closed}/services/{TOKEN}"),
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("alert webhook"), "{}", stderr(&out));
+    no_token(&out, "a dead webhook");
 }
 
 #[test]

@@ -4,13 +4,14 @@
 //! and a failed alert is said on stderr: it never changes the exit code.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::cli::RunArgs;
-use crate::config::{Config, mask_webhook};
+use crate::config::{Config, mask_webhook, scrub_url};
 use crate::report::{Report, Status};
 
 pub fn send(cfg: &Config, args: &RunArgs, report: &Report) {
@@ -33,6 +34,7 @@ pub fn send(cfg: &Config, args: &RunArgs, report: &Report) {
         });
         if let Err(e) = webhook(url, &body, timeout) {
             let shown = mask_webhook(url);
+            let e = scrub_url(&e, url);
             eprintln!("bbp-maint: warning: alert webhook {shown} failed: {e}");
         }
     }
@@ -80,7 +82,12 @@ fn command(
     report: &Report,
     timeout: Duration,
 ) -> Result<(), String> {
-    let mut child = Command::new("/bin/sh")
+    let mut sh = Command::new("/bin/sh");
+    // Its own process group, ended whole at the timeout: a command's
+    // children (`sleep 300 &`) must not outlive `alert_timeout`.
+    sh.process_group(0);
+    crate::pg::scratch::die_with_parent(&mut sh);
+    let mut child = sh
         .args(["-c", cmd, "bbp-maint-alert", subject, text])
         .env("BBP_MAINT_STATUS", report.status.label())
         .env("BBP_MAINT_EXIT_CODE", report.exit_code.to_string())
@@ -90,11 +97,13 @@ fn command(
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
+    // Its children too end if bbp-maint is killed meanwhile.
+    let _watchdog = crate::pg::scratch::GroupWatchdog::start(&child);
     // A command that does not read stdin gets EPIPE: not a failure.
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(text.as_bytes());
     }
-    match crate::pg::scratch::wait_child(&mut child, Some(timeout)) {
+    match crate::pg::scratch::wait_group(&mut child, Some(timeout)) {
         Ok(st) if st.success() => Ok(()),
         // Not the command itself: it may carry a token.
         Ok(st) => Err(format!("it exited with {st}")),

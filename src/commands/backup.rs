@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -15,7 +16,7 @@ use serde_json::json;
 use crate::backup::amcheck::{self, Checker, Plan};
 use crate::backup::{self, Candidate, Format, checksum};
 use crate::cli::BackupVerifyArgs;
-use crate::config::Config;
+use crate::config::{Config, Dur};
 use crate::pg::scratch::{self, PassFile, Scratch};
 use crate::pg::{self, ConnParams, Session};
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
@@ -30,6 +31,10 @@ struct Run<'a> {
     args: &'a BackupVerifyArgs,
     ui: &'a Ui,
     bindir: PathBuf,
+    /// The server's major version, where it said.
+    server_major: Option<u32>,
+    /// The database could not be connected to: no restore is tried.
+    db_down: bool,
 }
 
 pub fn verify(cfg: &Config, args: &BackupVerifyArgs, ui: &Ui) -> Result<Report> {
@@ -42,11 +47,30 @@ pub fn verify(cfg: &Config, args: &BackupVerifyArgs, ui: &Ui) -> Result<Report> 
             return Ok(report.finish());
         }
     };
+    // One connect up front: a database that is down is said once, as
+    // CRITICAL, and costs one timeout, not one per step that would connect.
+    let t0 = Instant::now();
+    let server = server_major(cfg);
+    let db_down = match &server {
+        Err(e) if pg::is_unreachable(e) => {
+            if !args.no_restore {
+                report.push(
+                    Check::new("database", Status::Critical, format!("{e:#}"))
+                        .with_duration(t0.elapsed()),
+                );
+            }
+            true
+        }
+        _ => false,
+    };
+    let server_major = server.ok().flatten();
     let run = Run {
         cfg,
         args,
         ui,
-        bindir: scratch::bindir(cfg.backup.pg_bindir.as_deref(), server_major(cfg)),
+        bindir: scratch::bindir(cfg.backup.pg_bindir.as_deref(), server_major),
+        server_major,
+        db_down,
     };
     let mut data = Vec::new();
     let many = chosen.len() > 1;
@@ -66,7 +90,9 @@ pub fn verify(cfg: &Config, args: &BackupVerifyArgs, ui: &Ui) -> Result<Report> 
         let d = verify_one(&run, c, previous, i == 0, &label, &mut report)?;
         data.push(d);
     }
-    stale_scratch(cfg, args, &mut report);
+    if !run.db_down {
+        stale_scratch(cfg, args, &mut report);
+    }
     report.data(json!({ "backups": data }));
     Ok(report.finish())
 }
@@ -282,7 +308,16 @@ fn restore_and_inspect(
         ));
         return Ok(out);
     }
+    if run.db_down {
+        out.push(Check::new(
+            "restorable",
+            Status::Unknown,
+            "not restored: the database cannot be connected to (see the database check)",
+        ));
+        return Ok(out);
+    }
     let timeout = cfg.timeout(cfg.database_checks.timeout);
+    let t0 = Instant::now();
     let mut db = match Scratch::create(
         &cfg.database,
         "verify",
@@ -291,7 +326,10 @@ fn restore_and_inspect(
     ) {
         Ok(db) => db,
         Err(e) => {
-            out.push(Check::new("restorable", Status::Unknown, format!("{e:#}")));
+            out.push(
+                Check::new("restorable", connect_status(&e), format!("{e:#}"))
+                    .with_duration(t0.elapsed()),
+            );
             return Ok(out);
         }
     };
@@ -305,7 +343,7 @@ fn restore_and_inspect(
     let checker = if args.no_amcheck {
         Err(Check::new("", Status::Ok, "skipped: --no-amcheck"))
     } else {
-        may_amcheck(&db.params()).map(|()| {
+        may_amcheck(&db.params(), cfg.timeout(Dur(Duration::from_secs(30)))).map(|()| {
             let plan = match (format.is_archive(), &toc) {
                 (true, Some(toc)) => Plan::new(&toc.list),
                 _ => Plan::default(),
@@ -320,6 +358,7 @@ fn restore_and_inspect(
         })
     };
     let opts = RestoreOptions {
+        server_major: run.server_major,
         progress: checker.as_ref().ok().map(Checker::progress),
         unlogged: toc
             .as_ref()
@@ -542,11 +581,9 @@ pub struct Toc {
 
 pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<Toc>) {
     if format.is_archive() {
-        let out = std::process::Command::new(bindir.join("pg_restore"))
-            .arg("--list")
-            .arg(path)
-            .stdin(Stdio::null())
-            .output();
+        let mut list = std::process::Command::new(bindir.join("pg_restore"));
+        scratch::die_with_parent(&mut list);
+        let out = list.arg("--list").arg(path).stdin(Stdio::null()).output();
         return match out {
             Err(e) => (
                 Check::new(
@@ -708,10 +745,10 @@ fn last_lines(text: &str, n: usize) -> String {
 /// Whether the role may install and run amcheck in the restored copy, or
 /// the amcheck line to report instead: a skip (OK) for a role that may
 /// not, UNKNOWN when the question could not be asked.
-pub fn may_amcheck(target: &ConnParams) -> Result<(), Check> {
+pub fn may_amcheck(target: &ConnParams, timeout: Duration) -> Result<(), Check> {
     let session = Session {
         application_name: "bbp-maint backup verify",
-        timeout: Duration::from_secs(30),
+        timeout,
     };
     let superuser = pg::connect(target, &session).and_then(|mut c| {
         Ok(c.query_one(
@@ -729,28 +766,45 @@ pub fn may_amcheck(target: &ConnParams) -> Result<(), Check> {
         )),
         Err(e) => Err(Check::new(
             "",
-            Status::Unknown,
+            connect_status(&e),
             format!("not run: cannot tell whether the role may: {e:#}"),
         )),
     }
 }
 
-pub fn server_major(cfg: &Config) -> Option<u32> {
+/// The server's major version (`None` if it would not say); `Err` when it
+/// cannot be connected to.
+pub fn server_major(cfg: &Config) -> Result<Option<u32>> {
     let mut c = pg::connect(
         &cfg.database,
         &Session {
             application_name: "bbp-maint backup",
             timeout: cfg.timeout(cfg.database_checks.timeout),
         },
-    )
-    .ok()?;
-    let v: String = c.query_one("SHOW server_version_num", &[]).ok()?.get(0);
-    v.parse::<u32>().ok().map(|n| n / 10_000)
+    )?;
+    let v: Option<String> = c
+        .query_one("SHOW server_version_num", &[])
+        .ok()
+        .map(|r| r.get(0));
+    Ok(v.and_then(|v| v.parse::<u32>().ok()).map(|n| n / 10_000))
+}
+
+/// A step that failed on `e`: CRITICAL when the database could not be
+/// connected to (down is CRITICAL for every command), else UNKNOWN (the
+/// step itself could not be carried out).
+pub fn connect_status(e: &anyhow::Error) -> Status {
+    if pg::is_unreachable(e) {
+        Status::Critical
+    } else {
+        Status::Unknown
+    }
 }
 
 /// How a restore runs beyond the archive itself.
 #[derive(Default)]
 pub struct RestoreOptions {
+    /// The server's major version, for the settings it knows.
+    pub server_major: Option<u32>,
     /// Where `pg_restore --verbose` progress goes (parallel restores only).
     pub progress: Option<amcheck::Progress>,
     /// Make the tables UNLOGGED between the pre-data and data sections.
@@ -798,6 +852,7 @@ pub fn restore(
                 b,
                 ui,
                 None,
+                opts.server_major,
             )?;
             set_unlogged(target, b.restore_timeout.0)?;
             return run_restore(
@@ -807,6 +862,7 @@ pub fn restore(
                 b,
                 ui,
                 opts.progress,
+                opts.server_major,
             );
         }
         return run_restore(
@@ -816,6 +872,7 @@ pub fn restore(
             b,
             ui,
             opts.progress,
+            opts.server_major,
         );
     }
     let mut c = scratch::tool(bindir, "psql", target, passfile.as_ref());
@@ -833,7 +890,7 @@ pub fn restore(
     } else {
         c.stdin(Stdio::piped());
     }
-    run_restore(c, path, format, b, ui, None)
+    run_restore(c, path, format, b, ui, None, opts.server_major)
 }
 
 /// Every ordinary table of the restored schema UNLOGGED, unless the
@@ -875,6 +932,7 @@ fn run_restore(
     b: &crate::config::Backup,
     ui: &Ui,
     progress: Option<amcheck::Progress>,
+    server_major: Option<u32>,
 ) -> Result<()> {
     let limit = b.restore_timeout.0;
     // Settings for these sessions only, in the scratch database: larger
@@ -888,12 +946,20 @@ fn run_restore(
     } else {
         ""
     };
+    // A restore killed with bbp-maint leaves sessions that would run their
+    // statement (an index build) to its end; from 14 on, the server checks
+    // for a client gone while a statement runs.
+    let dead_client_check = if server_major.is_some_and(|m| m >= 14) {
+        " -c client_connection_check_interval=1000"
+    } else {
+        ""
+    };
     // JIT compiling the one-off foreign-key validation queries costs more
     // than it saves (measured: about 6 % of a 1M-row restore).
     cmd.env(
         "PGOPTIONS",
         format!(
-            "-c maintenance_work_mem={}kB -c synchronous_commit=off -c jit=off{parallel_builds}",
+            "-c maintenance_work_mem={}kB -c synchronous_commit=off -c jit=off{parallel_builds}{dead_client_check}",
             (b.restore_maintenance_work_mem.0 / 1024).max(1024)
         ),
     );
@@ -902,11 +968,15 @@ fn run_restore(
     } else {
         "psql"
     };
+    // A group of its own, ended whole: `pg_restore --jobs` forks workers
+    // that neither its PDEATHSIG nor a signal to it alone would reach.
     let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .with_context(|| format!("cannot run {}", cmd.get_program().to_string_lossy()))?;
+    let _watchdog = scratch::GroupWatchdog::start(&child);
     // The last lines of stderr say why a restore failed; keep only those.
     let tail = Arc::new(Mutex::new(VecDeque::<String>::new()));
     let stderr = child.stderr.take();
@@ -942,7 +1012,7 @@ fn run_restore(
         })
     });
     let spinner = ui.spinner(format!("restoring {}", path.display()));
-    let status = scratch::wait_child(&mut child, Some(limit));
+    let status = scratch::wait_group(&mut child, Some(limit));
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
@@ -989,7 +1059,7 @@ pub fn integrity(
         Err(e) => {
             out.push((
                 "integrity".into(),
-                Check::new("", Status::Unknown, format!("{e:#}")),
+                Check::new("", connect_status(&e), format!("{e:#}")),
             ));
             // Its own connections may fare better; either way it ends here.
             if let Ok(o) = amcheck.map(Checker::finish) {

@@ -163,6 +163,20 @@ fn clean_rule(
         e => RuleError::Other(format!("cannot open {}: {e}", rule.dir.display())),
     })?;
     let st = rustix::fs::fstat(&fd).map_err(|e| RuleError::Other(e.to_string()))?;
+    // The config refuses these by name; a path that reaches one through a
+    // symlinked parent is refused here, by what was actually opened.
+    if !rule.allow_system_dir {
+        for root in ["/", "/proc", "/sys", "/dev", "/run"] {
+            let same = rustix::fs::stat(root)
+                .is_ok_and(|r| r.st_dev == st.st_dev && r.st_ino == st.st_ino);
+            if same {
+                return Err(RuleError::Other(format!(
+                    "{} is {root}; disk clean refuses to sweep it unless the rule says allow_system_dir = true",
+                    rule.dir.display()
+                )));
+            }
+        }
+    }
     let mut ctx = Ctx {
         rule,
         pattern,

@@ -15,7 +15,7 @@ use super::backup as verify;
 use crate::backup;
 use crate::backup::amcheck::{Checker, Plan};
 use crate::cli::DrTestArgs;
-use crate::config::Config;
+use crate::config::{Config, Dur};
 use crate::pg::scratch::{self, Collation, PassFile, Scratch};
 use crate::pg::{self, ConnParams, Session};
 use crate::render::{self, Format as OutFormat, RenderOptions};
@@ -43,6 +43,11 @@ impl Drill {
         let started = SystemTime::now();
         let t0 = Instant::now();
         let c = f();
+        self.record(name, started, t0, c)
+    }
+
+    /// Records a step that began at `started` (`t0`) and ended in `c`.
+    fn record(&mut self, name: &str, started: SystemTime, t0: Instant, c: Check) -> Status {
         // Checks measured where they ran (the integrity checks) keep their own time.
         let duration = if c.duration.is_zero() {
             t0.elapsed()
@@ -74,7 +79,18 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
         timeline: Vec::new(),
     };
     let timeout = cfg.timeout(cfg.database_checks.timeout);
-    let bindir = scratch::bindir(cfg.backup.pg_bindir.as_deref(), verify::server_major(cfg));
+    // One connect up front: a database that is down ends the drill at
+    // once, CRITICAL, after one timeout rather than one per step.
+    let (started, t0) = (SystemTime::now(), Instant::now());
+    let server = match verify::server_major(cfg) {
+        Ok(major) => major,
+        Err(e) => {
+            let c = Check::new("", verify::connect_status(&e), format!("{e:#}"));
+            d.record("database", started, t0, c);
+            return finish(cfg, args, d);
+        }
+    };
+    let bindir = scratch::bindir(cfg.backup.pg_bindir.as_deref(), server);
     let workdir = tempfile::Builder::new()
         .prefix("bbp-maint-dr-")
         .tempdir()
@@ -139,7 +155,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
         Ok(db) => db,
         Err(e) => {
             d.step("restore", || {
-                Check::new("", Status::Unknown, format!("{e:#}"))
+                Check::new("", verify::connect_status(&e), format!("{e:#}"))
             });
             return finish(cfg, args, d);
         }
@@ -155,7 +171,10 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
             format,
             &cfg.backup,
             ui,
-            verify::RestoreOptions::default(),
+            verify::RestoreOptions {
+                server_major: server,
+                ..Default::default()
+            },
         ) {
             Ok(()) => Check::new(
                 "",
@@ -189,15 +208,16 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
         // 4. The smoke checks of backup verify: essential tables, constraints, amcheck, assertions.
         // The restore is timed as the operator's would be, so amcheck
         // starts after it rather than beside it.
-        let amcheck = verify::may_amcheck(&target).map(|()| {
-            Checker::start(
-                bindir.clone(),
-                target.clone(),
-                Plan::default(),
-                cfg.backup.restore_timeout.0,
-                cfg.backup.restore_jobs,
-            )
-        });
+        let amcheck =
+            verify::may_amcheck(&target, cfg.timeout(Dur(Duration::from_secs(30)))).map(|()| {
+                Checker::start(
+                    bindir.clone(),
+                    target.clone(),
+                    Plan::default(),
+                    cfg.backup.restore_timeout.0,
+                    cfg.backup.restore_jobs,
+                )
+            });
         for (name, c) in verify::integrity(cfg, &target, None, amcheck) {
             d.step(&name, || c);
         }
@@ -444,7 +464,7 @@ fn compare(
         Err(e) => {
             return Check::new(
                 "",
-                Status::Unknown,
+                verify::connect_status(&e),
                 format!("cannot read the live database: {e:#}"),
             );
         }
@@ -454,7 +474,7 @@ fn compare(
         Err(e) => {
             return Check::new(
                 "",
-                Status::Unknown,
+                verify::connect_status(&e),
                 format!("cannot read the restored copy: {e:#}"),
             );
         }

@@ -6,7 +6,7 @@
 //! application holds is skipped with a warning naming the holder.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -35,10 +35,14 @@ struct Step {
 
 pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
     let mut report = ReportBuilder::new("vacuum");
+    let t0 = Instant::now();
     let mut s = match Session::open(cfg, "bbp-maint vacuum") {
         Ok(s) => s,
         Err(e) => {
-            report.push(Check::new("connection", Status::Critical, format!("{e:#}")));
+            report.push(
+                Check::new("connection", Status::Critical, format!("{e:#}"))
+                    .with_duration(t0.elapsed()),
+            );
             return Ok(report.finish());
         }
     };

@@ -83,13 +83,34 @@ pub fn connect(p: &ConnParams, session: &Session) -> Result<postgres::Client> {
         .context("cannot start a thread")?;
     match rx.recv_timeout(session.timeout) {
         Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(anyhow!("{}", describe(&e, p)))
+        Ok(Err(e)) => Err(anyhow::Error::new(Unreachable(describe(&e, p))))
             .with_context(|| format!("cannot connect to {target}")),
-        Err(_) => Err(anyhow!(
+        Err(_) => Err(Unreachable(format!(
             "{target}: no answer within {} (the server accepted the connection but never completed the startup)",
             humantime::format_duration(session.timeout)
-        )),
+        ))
+        .into()),
     }
+}
+
+/// The database could not be connected to: down, unreachable, silent, or
+/// refusing the login. Every command reports it as CRITICAL (the contract:
+/// a service that is down or unreachable is CRITICAL, not UNKNOWN), so
+/// callers tell it from a check that could not be carried out.
+#[derive(Debug)]
+pub struct Unreachable(String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// Whether `e` is (or was caused by) a failed connect.
+pub fn is_unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<Unreachable>())
 }
 
 /// Asks the server to cancel whatever `token`'s session is running, over

@@ -2,9 +2,12 @@
 //! by bbp-maint, and dropped on every path (the guard's `Drop` runs on
 //! success, error, panic and after SIGINT/SIGTERM, since the signal handler
 //! only sets a flag). Also: the PostgreSQL client tools, run with the
-//! password in a temporary passfile, never in argv.
+//! password in an in-memory passfile, never in argv, and ended with
+//! bbp-maint however it ends.
 
 use std::io::Write;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -287,9 +290,13 @@ pub fn bindir(configured: Option<&Path>, server_major: Option<u32>) -> PathBuf {
     versions.pop().map(|(_, b)| b).unwrap_or_default()
 }
 
-/// A temporary passfile (0600, removed on drop) holding the one password.
+/// A passfile holding the one password, in memory only: a memfd that the
+/// client tool opens as `/proc/self/fd/N`. Nothing reaches a disk, so a
+/// SIGKILL of bbp-maint leaves no readable secret behind (a file in /tmp
+/// would stay, as no `Drop` runs). Mode 0600, as libpq requires of a
+/// passfile; close-on-exec, so that only the tools given it inherit it.
 pub struct PassFile {
-    dir: tempfile::TempDir,
+    file: std::fs::File,
 }
 
 impl PassFile {
@@ -297,35 +304,94 @@ impl PassFile {
         let Some(pw) = &p.password else {
             return Ok(None);
         };
-        let dir = tempfile::Builder::new()
-            .prefix("bbp-maint-")
-            .tempdir()
-            .context("cannot create a temporary directory")?;
-        let path = dir.path().join("pgpass");
+        let fd: OwnedFd =
+            rustix::fs::memfd_create("bbp-maint-pgpass", rustix::fs::MemfdFlags::CLOEXEC)
+                .context("cannot create an in-memory passfile (memfd_create)")?;
+        // A memfd starts as 0777: libpq ignores a passfile others could read.
+        rustix::fs::fchmod(&fd, rustix::fs::Mode::from_raw_mode(0o600))
+            .context("cannot restrict the in-memory passfile to 0600")?;
+        let mut file = std::fs::File::from(fd);
         let esc = |s: &str| s.replace('\\', "\\\\").replace(':', "\\:");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode_0600()
-            .open(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        writeln!(f, "*:*:*:*:{}", esc(pw))?;
-        Ok(Some(PassFile { dir }))
+        writeln!(file, "*:*:*:*:{}", esc(pw)).context("cannot write the in-memory passfile")?;
+        Ok(Some(PassFile { file }))
     }
 
+    /// The passfile as the child sees it: the same descriptor number,
+    /// inherited (see [`tool`]).
     pub fn path(&self) -> PathBuf {
-        self.dir.path().join("pgpass")
+        PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
+    }
+
+    /// Lets `cmd`'s child inherit the descriptor, in the child only: other
+    /// children spawned meanwhile by other threads do not get it.
+    fn pass_to(&self, cmd: &mut Command) {
+        let fd = self.file.as_raw_fd();
+        // SAFETY: the closure runs between fork and exec and makes only an
+        // async-signal-safe fcntl system call, without allocating; the
+        // descriptor stays open in the parent for as long as `self` lives,
+        // which outlives the spawn.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = BorrowedFd::borrow_raw(fd);
+                rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
+                Ok(())
+            });
+        }
     }
 }
 
-trait Mode0600 {
-    fn mode_0600(&mut self) -> &mut Self;
+/// Makes `cmd`'s child receive SIGKILL when bbp-maint dies, however it dies
+/// (SIGKILL included), so no restore, dump or check runs on unattended with
+/// its server sessions. The kernel sends it when the *thread* that spawned
+/// the child ends: every child here is waited for by the thread that
+/// spawned it, which therefore lives at least as long as the child.
+pub fn die_with_parent(cmd: &mut Command) {
+    let parent = rustix::process::getpid();
+    // SAFETY: the closure runs between fork and exec and makes only
+    // async-signal-safe system calls (prctl, getppid), without allocating.
+    unsafe {
+        cmd.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+            // bbp-maint died between the fork and the prctl: no signal will come.
+            if rustix::process::getppid() != Some(parent) {
+                return Err(rustix::io::Errno::SRCH.into());
+            }
+            Ok(())
+        });
+    }
 }
 
-impl Mode0600 for std::fs::OpenOptions {
-    fn mode_0600(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.mode(0o600)
+/// Ends a process group when bbp-maint dies, however it dies. PDEATHSIG
+/// reaches only the child bbp-maint spawned, not the workers it forks
+/// (`pg_restore --jobs`) nor a shell's children: a shell, in a group of its
+/// own, blocks reading a pipe that only bbp-maint holds, and kills the
+/// group once the pipe reads as ended. Dropped (the group done), the
+/// watchdog is killed first, so it never fires.
+pub struct GroupWatchdog {
+    child: Child,
+}
+
+impl GroupWatchdog {
+    /// Watches the group led by `leader` (spawned with `process_group(0)`).
+    pub fn start(leader: &Child) -> std::io::Result<GroupWatchdog> {
+        let child = Command::new("/bin/sh")
+            .args(["-c", "read -r line; kill -s KILL -- -\"$1\""])
+            .arg("bbp-maint-watchdog")
+            .arg(leader.id().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        Ok(GroupWatchdog { child })
+    }
+}
+
+impl Drop for GroupWatchdog {
+    fn drop(&mut self) {
+        // Killed before its pipe closes (the fields drop after this).
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -344,11 +410,15 @@ pub fn tool(bindir: &Path, name: &str, p: &ConnParams, passfile: Option<&PassFil
         .env("PGAPPNAME", format!("bbp-maint {name}"))
         .env("PGCONNECT_TIMEOUT", "10")
         .stdin(Stdio::null());
+    die_with_parent(&mut c);
     if let Some(r) = &p.sslrootcert {
         c.env("PGSSLROOTCERT", r);
     }
     match passfile {
-        Some(f) => c.env("PGPASSFILE", f.path()),
+        Some(f) => {
+            f.pass_to(&mut c);
+            c.env("PGPASSFILE", f.path())
+        }
         // No password: libpq must not find one in the operator's ~/.pgpass either
         // unless bbp-maint itself would have (it looked there already).
         None => c.env("PGPASSFILE", "/dev/null"),
@@ -359,6 +429,17 @@ pub fn tool(bindir: &Path, name: &str, p: &ConnParams, passfile: Option<&PassFil
 /// Waits for a child, stopping it (SIGTERM, then SIGKILL) when SIGINT or
 /// SIGTERM reaches bbp-maint or `limit` passes; `Err(Interrupted)` then.
 pub fn wait_child(child: &mut Child, limit: Option<Duration>) -> Result<ExitStatus> {
+    wait_stopping(child, limit, false)
+}
+
+/// As [`wait_child`], for a child that leads its own process group
+/// (`process_group(0)`): the whole group is stopped, so that what the
+/// child started (a shell's background jobs) does not outlive the limit.
+pub fn wait_group(child: &mut Child, limit: Option<Duration>) -> Result<ExitStatus> {
+    wait_stopping(child, limit, true)
+}
+
+fn wait_stopping(child: &mut Child, limit: Option<Duration>, group: bool) -> Result<ExitStatus> {
     let start = std::time::Instant::now();
     loop {
         if let Some(st) = child.try_wait()? {
@@ -366,7 +447,7 @@ pub fn wait_child(child: &mut Child, limit: Option<Duration>) -> Result<ExitStat
         }
         let timed_out = limit.is_some_and(|l| start.elapsed() > l);
         if signals::interrupted() || timed_out {
-            stop(child);
+            stop(child, group);
             if timed_out && !signals::interrupted() {
                 bail!(
                     "{} did not finish within {}",
@@ -380,19 +461,36 @@ pub fn wait_child(child: &mut Child, limit: Option<Duration>) -> Result<ExitStat
     }
 }
 
-fn stop(child: &mut Child) {
+fn stop(child: &mut Child, group: bool) {
+    use rustix::process::{Signal, kill_process, kill_process_group};
     let pid = rustix::process::Pid::from_raw(child.id() as i32);
-    if let Some(pid) = pid {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-    }
+    let signal = |sig: Signal| {
+        if let Some(pid) = pid {
+            let _ = if group {
+                kill_process_group(pid, sig)
+            } else {
+                kill_process(pid, sig)
+            };
+        }
+    };
+    signal(Signal::TERM);
+    let mut ended = false;
     for _ in 0..100 {
         if let Ok(Some(_)) = child.try_wait() {
-            return;
+            ended = true;
+            break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    if group {
+        // The leader may be gone while members that ignore SIGTERM stay; the
+        // group's id cannot be reused while any of them is alive.
+        signal(Signal::KILL);
+    }
+    if !ended {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
 
 /// A client tool running with its output collected on threads (a full pipe
