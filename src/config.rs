@@ -1273,10 +1273,7 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
         if let Err(e) = crate::commands::logs::rule_regex(&r.regex) {
             return err(
                 &format!("logs.rule[{i}].regex"),
-                format!(
-                    "invalid regex: {}",
-                    e.to_string().lines().last().unwrap_or_default()
-                ),
+                format!("rule {:?}: {e}", r.name),
             );
         }
         if !names.insert(&r.name) {

@@ -92,6 +92,7 @@ pub fn run(cfg: &Config, args: &LogsArgs) -> Result<Report> {
             "seeked_to": r.seeked_to,
             "error": r.error,
             "warning": r.warning,
+            "cut_lines": r.cut_lines,
             "counts": rules.iter().zip(&r.rules).map(|(rule, s)| (rule.name.clone(), json!(s.count))).collect::<serde_json::Map<_, _>>(),
         })).collect::<Vec<_>>(),
         "unmatched": unmatched,
@@ -117,13 +118,41 @@ fn fmt_ts(t: Ts) -> String {
         .unwrap_or_default()
 }
 
+/// Longest regex text accepted: parsing takes memory in proportion to the
+/// text before any size limit is checked (4 MB of alternatives took 1 GB).
+pub const MAX_REGEX_LEN: usize = 64 << 10;
+/// The compiled program's limit, and the lazy DFA's cache per search
+/// thread: a rule compiles to far less; a larger one is refused, not run.
+const REGEX_SIZE_LIMIT: usize = 4 << 20;
+const REGEX_DFA_SIZE_LIMIT: usize = 4 << 20;
+
 /// Rules run over blocks of many lines, so `^` and `$` must mean the start
-/// and end of a line, as they do for grep.
-pub fn rule_regex(re: &str) -> Result<Regex, regex::Error> {
+/// and end of a line, as they do for grep. The error is one line, for the
+/// operator.
+pub fn rule_regex(re: &str) -> Result<Regex, String> {
+    if re.len() > MAX_REGEX_LEN {
+        return Err(format!(
+            "regex of {} bytes is longer than the {} KiB allowed",
+            re.len(),
+            MAX_REGEX_LEN >> 10
+        ));
+    }
     regex::bytes::RegexBuilder::new(re)
         .multi_line(true)
         .crlf(true)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
         .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(limit) => format!(
+                "regex too big: compiled, it exceeds the {} MiB limit (a counted repetition such as {{1000}} of a case-insensitive or Unicode class grows it fastest)",
+                limit >> 20
+            ),
+            e => format!(
+                "invalid regex: {}",
+                e.to_string().lines().last().unwrap_or_default()
+            ),
+        })
 }
 
 fn rules(cfg: &Config, args: &LogsArgs) -> Result<Vec<Rule>> {
@@ -132,17 +161,16 @@ fn rules(cfg: &Config, args: &LogsArgs) -> Result<Vec<Rule>> {
         // Validated when the config was loaded.
         out.push(Rule {
             name: r.name.clone(),
-            re: rule_regex(&r.regex)?,
+            re: rule_regex(&r.regex).map_err(anyhow::Error::msg)?,
             warn: r.warn,
             crit: r.crit,
         });
     }
     for (i, p) in args.pattern.iter().enumerate() {
         let re = rule_regex(p).map_err(|e| {
-            UsageError(format!(
-                "--pattern: invalid regex {p:?}: {}",
-                e.to_string().lines().last().unwrap_or_default()
-            ))
+            let shown: String = p.chars().take(80).collect();
+            let more = if shown.len() < p.len() { "…" } else { "" };
+            UsageError(format!("--pattern {shown:?}{more}: {e}"))
         })?;
         out.push(Rule {
             name: if args.pattern.len() == 1 {
@@ -340,6 +368,29 @@ fn files_check(results: &[FileResult], unmatched: &[String]) -> Check {
     if !partial.is_empty() {
         status = status.worse(Status::Warning);
         msg.push_str(&format!("; read in part: {}", partial.join("; ")));
+    }
+    let cut: Vec<String> = results
+        .iter()
+        .filter_map(|r| {
+            let (line, offset) = r.first_cut?;
+            let at = match line {
+                Some(l) => format!("{}:{l}", r.path.display()),
+                None => format!("{}@{offset}", r.path.display()),
+            };
+            Some(match r.cut_lines {
+                1 => at,
+                n => format!("{at} and {} more", n - 1),
+            })
+        })
+        .collect();
+    if !cut.is_empty() {
+        // Counted as any line, but never held whole: said, because a match
+        // longer than the windows' overlap across two of them is missed.
+        msg.push_str(&format!(
+            "; lines over {} searched in pieces: {}",
+            bytes(scan::MAX_LINE as u64),
+            cut.join(", ")
+        ));
     }
     if !unreadable.is_empty() {
         status = status.worse(Status::Unknown);

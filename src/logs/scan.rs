@@ -22,6 +22,13 @@ use super::timestamp::{Parser, Ts};
 const CHUNK: usize = 512 << 10;
 /// Lines are searched and counted this much at a time (see `Scanner::region`).
 const BLOCK: usize = 256 << 10;
+/// The longest line held whole; a longer one is searched in windows of this
+/// size, so that one line without a newline (a corrupt or binary file,
+/// 1.5 GiB of it) cannot take memory without bound.
+pub const MAX_LINE: usize = 1 << 20;
+/// How much of one window of a long line the next one searches again, so
+/// that a match across the boundary is found (one up to this long).
+const OVERLAP: usize = 4 << 10;
 /// At most this much of a matching line is kept for display.
 const SHOWN: usize = 500;
 /// Lines probed backwards for the timestamp of a continuation line.
@@ -158,6 +165,10 @@ pub struct FileResult {
     pub warning: Option<String>,
     /// Where the scan started, when it seeked past the start.
     pub seeked_to: Option<u64>,
+    /// Lines longer than `MAX_LINE`, searched in windows.
+    pub cut_lines: u64,
+    /// Where the first such line starts: its number (when known) and offset.
+    pub first_cut: Option<(Option<u64>, u64)>,
 }
 
 pub fn is_gzip(path: &Path) -> bool {
@@ -306,11 +317,23 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// A line longer than `MAX_LINE`, being read in windows after its first.
+struct LongLine {
+    line: Option<u64>,
+    offset: u64,
+    ts: Option<Ts>,
+    /// Its start, for display.
+    shown: Vec<u8>,
+    /// The rules that have not matched it yet.
+    pending: Vec<bool>,
+}
+
 fn scan_reader(mut r: impl Read, start: u64, sc: &mut Scanner, res: &mut FileResult) {
     let mut buf = vec![0u8; CHUNK];
     let mut filled = 0;
     let mut offset = start; // file offset of buf[0]
     let mut eof = false;
+    let mut long: Option<LongLine> = None;
     while !eof {
         while filled < buf.len() {
             match r.read(&mut buf[filled..]) {
@@ -330,14 +353,73 @@ fn scan_reader(mut r: impl Read, start: u64, sc: &mut Scanner, res: &mut FileRes
                 }
             }
         }
+        if let Some(l) = &mut long {
+            // The next window of a long line: the last OVERLAP bytes of the
+            // one before (no newline there), then what was read after them.
+            let newline = memchr::memchr(b'\n', &buf[OVERLAP.min(filled)..filled])
+                .map(|i| OVERLAP.min(filled) + i);
+            let line_end = newline.unwrap_or(filled);
+            sc.rest_of_long_line(l, &buf[..line_end], newline.is_some() || eof, res);
+            match newline {
+                Some(i) => {
+                    long = None;
+                    // The newline that ends the long line, not seen by a region.
+                    sc.lines_before += u64::from(sc.lines_known);
+                    res.bytes_read += i as u64 + 1;
+                    offset += i as u64 + 1;
+                    buf.copy_within(i + 1..filled, 0);
+                    filled -= i + 1;
+                    if !eof {
+                        continue; // fill the buffer again before searching it
+                    }
+                }
+                None if eof => {
+                    res.bytes_read += filled as u64;
+                    break;
+                }
+                None => {
+                    let gone = filled - OVERLAP;
+                    res.bytes_read += gone as u64;
+                    offset += gone as u64;
+                    buf.copy_within(gone..filled, 0);
+                    filled = OVERLAP;
+                    continue;
+                }
+            }
+        }
         let end = if eof {
             filled
         } else {
             match memchr::memrchr(b'\n', &buf[..filled]) {
                 Some(i) => i + 1,
-                None => {
+                None if buf.len() < MAX_LINE => {
                     // One line longer than the buffer: grow it and read on.
-                    buf.resize(buf.len() * 2, 0);
+                    buf.resize((buf.len() * 2).min(MAX_LINE), 0);
+                    continue;
+                }
+                None => {
+                    // A line longer than MAX_LINE: its first MAX_LINE bytes
+                    // are scanned as a line, the rest in windows of the
+                    // same size, so memory stays bounded.
+                    let head = &buf[..filled];
+                    let line = sc.lines_known.then_some(sc.lines_before + 1);
+                    // As `scan_region` finds it for a line at a region's start.
+                    let ts = sc.opts.parser.parse(head).or(sc.carry_ts);
+                    sc.region(head, offset, &mut res.rules);
+                    long = Some(LongLine {
+                        line,
+                        offset,
+                        ts,
+                        shown: head[..SHOWN + 1].to_vec(),
+                        pending: sc.rules.iter().map(|r| !r.re.is_match(head)).collect(),
+                    });
+                    res.cut_lines += 1;
+                    res.first_cut.get_or_insert((line, offset));
+                    let gone = filled - OVERLAP;
+                    res.bytes_read += gone as u64;
+                    offset += gone as u64;
+                    buf.copy_within(gone..filled, 0);
+                    filled = OVERLAP;
                     continue;
                 }
             }
@@ -347,6 +429,40 @@ fn scan_reader(mut r: impl Read, start: u64, sc: &mut Scanner, res: &mut FileRes
         buf.copy_within(end..filled, 0);
         filled -= end;
         offset += end as u64;
+    }
+}
+
+impl Scanner<'_> {
+    /// Searches a window of a long line (`hay`, whose first OVERLAP bytes
+    /// were the end of the window before) for the rules that have not
+    /// matched the line yet; a rule that matches counts the line once.
+    /// Unless the line ends in `hay`, a match that ends at its very end is
+    /// left to the next window, which sees what follows (`$`, `\b`).
+    fn rest_of_long_line(&self, l: &mut LongLine, hay: &[u8], ends: bool, res: &mut FileResult) {
+        for ((rule, st), pending) in self.rules.iter().zip(&mut res.rules).zip(&mut l.pending) {
+            if !*pending {
+                continue;
+            }
+            // From 1, not 0: `^` must not match inside the line.
+            let Some(end) = rule.re.shortest_match_at(hay, 1.min(hay.len())) else {
+                continue;
+            };
+            if end == hay.len() && !ends {
+                continue;
+            }
+            *pending = false;
+            if let Some(since) = self.opts.since {
+                match l.ts {
+                    None => {
+                        st.untimed += 1;
+                        continue;
+                    }
+                    Some(t) if t < since => continue,
+                    Some(_) => {}
+                }
+            }
+            st.add(&self.path, l.line, l.offset, l.ts, &l.shown, self.opts.tail);
+        }
     }
 }
 
