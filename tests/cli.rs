@@ -113,6 +113,87 @@ fn bad_config_exits_78_naming_file_and_key() {
 }
 
 #[test]
+fn config_errors_name_the_full_key_and_list_the_valid_keys() {
+    let sb = Sandbox::new("");
+    let check = |toml: &str| {
+        std::fs::write(sb.config_path(), toml).unwrap();
+        let out = sb.run(&["config", "check"]);
+        assert_eq!(code(&out), 78, "{toml}: {}", stderr(&out));
+        stderr(&out)
+    };
+    // (file, the key named, what must be said of it)
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "[database]\nport = \"abc\"\n",
+            "database.port",
+            &["invalid type: string", "expected u16"],
+        ),
+        (
+            "[database]\ntimeout = \"soon\"\n",
+            "database.timeout",
+            &["invalid duration"],
+        ),
+        (
+            "[database]\nprot = 5432\n",
+            "database.prot",
+            &[
+                "unknown field `prot`, expected one of",
+                "`port`",
+                "`sslmode`",
+                "`latency_warn`",
+            ],
+        ),
+        (
+            "[redis]\nurll = \"redis://x\"\n",
+            "redis.urll",
+            &[
+                "unknown field `urll`, expected one of `url`, `timeout`, `latency_warn`, `latency_crit`",
+            ],
+        ),
+        (
+            "[run]\nalert_webhok = \"https://hooks.example/T1/B2/secret\"\n",
+            "run.alert_webhok",
+            &["unknown field `alert_webhok`", "`alert_webhook`"],
+        ),
+        (
+            "[[logs.rule]]\nname = \"a\"\nregex = \"b\"\nwran = 1\n",
+            "logs.rule[0].wran",
+            &["unknown field `wran`, expected one of `name`, `regex`, `warn`, `crit`"],
+        ),
+        (
+            "[[disk.mount]]\npath = \"/\"\nwarn_pc = 1\n",
+            "disk.mount[0].warn_pc",
+            &["unknown field `warn_pc`", "`warn_pct`"],
+        ),
+        (
+            "[database]\npassword = 123456\n",
+            "database.password",
+            &["invalid type: integer (value not shown), expected a string"],
+        ),
+        (
+            "[redis]\nurl = 6379\n",
+            "redis.url",
+            &["invalid type: integer (value not shown), expected a string"],
+        ),
+    ];
+    for (toml, key, said) in cases {
+        let err = check(toml);
+        assert!(err.contains(&format!("key `{key}`: ")), "{toml}: {err}");
+        for s in *said {
+            assert!(err.contains(s), "{toml}: wanted {s:?} in {err}");
+        }
+        // Key names are not secrets: an unknown key is never hidden as a bad value.
+        assert!(
+            !err.contains("not shown: it may hold a secret"),
+            "{toml}: {err}"
+        );
+        for secret in ["123456", "6379", "/T1/B2/secret"] {
+            assert!(!err.contains(secret), "{toml}: {err}");
+        }
+    }
+}
+
+#[test]
 fn good_config_checks_ok() {
     let sb = Sandbox::new(
         "[api]\nurl = \"http://localhost:3000/api/health\"\n[health]\nessential = [\"database\"]\n",
