@@ -159,12 +159,12 @@ fn rules(cfg: &Config, args: &LogsArgs) -> Result<Vec<Rule>> {
     let mut out = Vec::new();
     for r in &cfg.logs.rules {
         // Validated when the config was loaded.
-        out.push(Rule {
-            name: r.name.clone(),
-            re: rule_regex(&r.regex).map_err(anyhow::Error::msg)?,
-            warn: r.warn,
-            crit: r.crit,
-        });
+        out.push(Rule::new(
+            r.name.clone(),
+            rule_regex(&r.regex).map_err(anyhow::Error::msg)?,
+            r.warn,
+            r.crit,
+        ));
     }
     for (i, p) in args.pattern.iter().enumerate() {
         let re = rule_regex(p).map_err(|e| {
@@ -172,16 +172,12 @@ fn rules(cfg: &Config, args: &LogsArgs) -> Result<Vec<Rule>> {
             let more = if shown.len() < p.len() { "…" } else { "" };
             UsageError(format!("--pattern {shown:?}{more}: {e}"))
         })?;
-        out.push(Rule {
-            name: if args.pattern.len() == 1 {
-                "pattern".into()
-            } else {
-                format!("pattern{}", i + 1)
-            },
-            re,
-            warn: None,
-            crit: None,
-        });
+        let name = if args.pattern.len() == 1 {
+            "pattern".into()
+        } else {
+            format!("pattern{}", i + 1)
+        };
+        out.push(Rule::new(name, re, None, None));
     }
     Ok(out)
 }

@@ -10,6 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use aho_corasick::packed;
 use regex::bytes::Regex;
 
 use super::timestamp::{Parser, Ts};
@@ -42,6 +43,81 @@ pub struct Rule {
     pub re: Regex,
     pub warn: Option<u64>,
     pub crit: Option<u64>,
+    /// `re` as a set of literals, when it is one (see `literal_finder`).
+    pub literal: Option<packed::Searcher>,
+}
+
+impl Rule {
+    pub fn new(name: String, re: Regex, warn: Option<u64>, crit: Option<u64>) -> Rule {
+        let literal = literal_finder(re.as_str());
+        Rule {
+            name,
+            re,
+            warn,
+            crit,
+            literal,
+        }
+    }
+
+    /// Where the earliest match ending at or after `start` ends.
+    fn shortest_match_at(&self, hay: &[u8], start: usize) -> Option<usize> {
+        match &self.literal {
+            Some(p) => p
+                .find_in(hay, aho_corasick::Span::from(start..hay.len()))
+                .map(|m| m.end()),
+            None => self.re.shortest_match_at(hay, start),
+        }
+    }
+
+    fn is_match(&self, hay: &[u8]) -> bool {
+        match &self.literal {
+            Some(p) => p.find(hay).is_some(),
+            None => self.re.is_match(hay),
+        }
+    }
+}
+
+/// A case-insensitive word such as the guide's `(?i)error` is, spelled out,
+/// a few dozen literals (`error`, `Error`, `ERROR`, …). Searched for as
+/// such (Teddy, the SIMD literal search the regex engine uses as its
+/// prefilter), a match needs no confirming pass of the regex engine's
+/// automaton, and no cache is taken from its pool per match, which is
+/// most of the time per match in a file where most lines match. Only
+/// ASCII text without `k` or `s`, whose case-insensitive forms include
+/// the Kelvin sign and the long s, and at most 64 spellings.
+pub fn literal_finder(pattern: &str) -> Option<packed::Searcher> {
+    let word = pattern.strip_prefix("(?i)")?;
+    if word.is_empty()
+        || !word.bytes().all(|b| {
+            (b.is_ascii_alphanumeric() && !matches!(b, b'k' | b'K' | b's' | b'S'))
+                || b" _-:=/,;@%!'<>~".contains(&b)
+        })
+        || word.bytes().filter(u8::is_ascii_alphabetic).count() > 6
+    {
+        return None;
+    }
+    let mut spellings = vec![Vec::new()];
+    for b in word.bytes() {
+        if b.is_ascii_alphabetic() {
+            spellings = spellings
+                .into_iter()
+                .flat_map(|s| {
+                    let mut lower = s.clone();
+                    lower.push(b.to_ascii_lowercase());
+                    let mut upper = s;
+                    upper.push(b.to_ascii_uppercase());
+                    [lower, upper]
+                })
+                .collect();
+        } else {
+            spellings.iter_mut().for_each(|s| s.push(b));
+        }
+    }
+    packed::Config::new()
+        .match_kind(packed::MatchKind::LeftmostFirst)
+        .builder()
+        .extend(spellings)
+        .build()
 }
 
 #[derive(Clone, Debug)]
@@ -411,7 +487,7 @@ fn scan_reader(mut r: impl Read, start: u64, sc: &mut Scanner, res: &mut FileRes
                         offset,
                         ts,
                         shown: head[..SHOWN + 1].to_vec(),
-                        pending: sc.rules.iter().map(|r| !r.re.is_match(head)).collect(),
+                        pending: sc.rules.iter().map(|r| !r.is_match(head)).collect(),
                     });
                     res.cut_lines += 1;
                     res.first_cut.get_or_insert((line, offset));
@@ -444,7 +520,7 @@ impl Scanner<'_> {
                 continue;
             }
             // From 1, not 0: `^` must not match inside the line.
-            let Some(end) = rule.re.shortest_match_at(hay, 1.min(hay.len())) else {
+            let Some(end) = rule.shortest_match_at(hay, 1.min(hay.len())) else {
                 continue;
             };
             if end == hay.len() && !ends {
@@ -484,7 +560,7 @@ fn scan_region(
     while pos < region.len() {
         // Where a match ends is enough to find its line; not asking where it
         // starts spares the regex a reverse search per match.
-        let Some(end) = rule.re.shortest_match_at(region, pos) else {
+        let Some(end) = rule.shortest_match_at(region, pos) else {
             break;
         };
         let at = end.saturating_sub(1).max(pos);
@@ -617,12 +693,12 @@ mod tests {
     use std::io::Write;
 
     fn rules() -> Vec<Rule> {
-        vec![Rule {
-            name: "errors".into(),
-            re: Regex::new("(?i)error").unwrap(),
-            warn: None,
-            crit: None,
-        }]
+        vec![Rule::new(
+            "errors".into(),
+            Regex::new("(?i)error").unwrap(),
+            None,
+            None,
+        )]
     }
 
     fn parser() -> Parser {
@@ -700,6 +776,34 @@ mod tests {
         assert_eq!(st.count, 1);
         assert_eq!(st.tail[0].ts, Some(1_795_749_601));
         assert_eq!(st.tail[0].line, Some(3));
+    }
+
+    #[test]
+    fn a_case_insensitive_word_is_searched_as_literals_with_the_same_matches() {
+        for p in ["(?i)error", "(?i)fail=30", "(?i)ERR-42"] {
+            assert!(literal_finder(p).is_some(), "{p}");
+        }
+        // Not a plain word, not case-insensitive, `k`/`s` (Unicode folds
+        // them with the Kelvin sign and the long s), too many spellings.
+        for p in ["(?i)err.r", "error", "(?i)disk", "(?i)failed login", "(?i)"] {
+            assert!(literal_finder(p).is_none(), "{p}");
+        }
+        let hay: &[u8] = b"no\nan eRRor here\r\nErrorError\n\xff\xfeERROR\nerro\nterror\n";
+        for p in ["(?i)error", "(?i)ror"] {
+            let fast = Rule::new("x".into(), Regex::new(p).unwrap(), None, None);
+            assert!(fast.literal.is_some(), "{p}");
+            let slow = Rule {
+                literal: None,
+                ..Rule::new("x".into(), Regex::new(p).unwrap(), None, None)
+            };
+            for start in 0..hay.len() {
+                assert_eq!(
+                    fast.shortest_match_at(hay, start),
+                    slow.shortest_match_at(hay, start),
+                    "{p} from {start}"
+                );
+            }
+        }
     }
 
     #[test]
