@@ -255,7 +255,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__backup)
+        bbp__maint__subcmd__backup)
             opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -293,7 +293,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__backup__subcmd__help)
+        bbp__maint__subcmd__backup__subcmd__help)
             opts="verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -307,7 +307,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__backup__subcmd__help__subcmd__help)
+        bbp__maint__subcmd__backup__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -321,7 +321,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__backup__subcmd__help__subcmd__verify)
+        bbp__maint__subcmd__backup__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -335,7 +335,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__backup__subcmd__verify)
+        bbp__maint__subcmd__backup__subcmd__verify)
             opts="-q -v -h -V --all --no-restore --no-amcheck --write-checksum --drop-stale --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -373,7 +373,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__config)
+        bbp__maint__subcmd__config)
             opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version check show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -411,7 +411,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__config__subcmd__check)
+        bbp__maint__subcmd__config__subcmd__check)
             opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -449,7 +449,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__config__subcmd__help)
+        bbp__maint__subcmd__config__subcmd__help)
             opts="check show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -463,7 +463,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__config__subcmd__help__subcmd__check)
+        bbp__maint__subcmd__config__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -477,7 +477,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__config__subcmd__help__subcmd__help)
+        bbp__maint__subcmd__config__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -491,7 +491,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__config__subcmd__help__subcmd__show)
+        bbp__maint__subcmd__config__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -505,7 +505,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__config__subcmd__show)
+        bbp__maint__subcmd__config__subcmd__show)
             opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -543,7 +543,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__db)
+        bbp__maint__subcmd__db)
             opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version analyze help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -581,7 +581,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__db__subcmd__analyze)
+        bbp__maint__subcmd__db__subcmd__analyze)
             opts="-q -v -h -V --no-analyze --exact --table --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -623,7 +623,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__db__subcmd__help)
+        bbp__maint__subcmd__db__subcmd__help)
             opts="analyze help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -637,7 +637,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__db__subcmd__help__subcmd__analyze)
+        bbp__maint__subcmd__db__subcmd__help__subcmd__analyze)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -651,7 +651,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__db__subcmd__help__subcmd__help)
+        bbp__maint__subcmd__db__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -665,7 +665,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__deps)
+        bbp__maint__subcmd__deps)
             opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version audit update-db help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -703,7 +703,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__deps__subcmd__audit)
+        bbp__maint__subcmd__deps__subcmd__audit)
             opts="-q -v -h -V --lockfile --db --online --fail-on --production --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -753,7 +753,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__deps__subcmd__help)
+        bbp__maint__subcmd__deps__subcmd__help)
             opts="audit update-db help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -767,7 +767,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__deps__subcmd__help__subcmd__audit)
+        bbp__maint__subcmd__deps__subcmd__help__subcmd__audit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -781,7 +781,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__deps__subcmd__help__subcmd__help)
+        bbp__maint__subcmd__deps__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -795,7 +795,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__deps__subcmd__help__subcmd__update__subcmd__db)
+        bbp__maint__subcmd__deps__subcmd__help__subcmd__update__subcmd__db)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -809,7 +809,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__deps__subcmd__update__subcmd__db)
+        bbp__maint__subcmd__deps__subcmd__update__subcmd__db)
             opts="-q -v -h -V --db --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -851,7 +851,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__disk)
+        bbp__maint__subcmd__disk)
             opts="-q -v -h -V --top --cross-filesystems --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version clean help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -893,7 +893,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__disk__subcmd__clean)
+        bbp__maint__subcmd__disk__subcmd__clean)
             opts="-q -v -h -V --dry-run --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -931,7 +931,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__disk__subcmd__help)
+        bbp__maint__subcmd__disk__subcmd__help)
             opts="clean help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -945,7 +945,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__disk__subcmd__help__subcmd__clean)
+        bbp__maint__subcmd__disk__subcmd__help__subcmd__clean)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -959,7 +959,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__disk__subcmd__help__subcmd__help)
+        bbp__maint__subcmd__disk__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -973,7 +973,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__dr__subcmd__test)
+        bbp__maint__subcmd__dr__subcmd__test)
             opts="-q -v -h -V --backup --fresh --report-dir --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1019,7 +1019,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__generate)
+        bbp__maint__subcmd__generate)
             opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1057,7 +1057,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__generate__subcmd__completions)
+        bbp__maint__subcmd__generate__subcmd__completions)
             opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1095,7 +1095,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__generate__subcmd__help)
+        bbp__maint__subcmd__generate__subcmd__help)
             opts="completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1109,7 +1109,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__generate__subcmd__help__subcmd__completions)
+        bbp__maint__subcmd__generate__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1123,7 +1123,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__generate__subcmd__help__subcmd__help)
+        bbp__maint__subcmd__generate__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1137,7 +1137,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__generate__subcmd__help__subcmd__man)
+        bbp__maint__subcmd__generate__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1151,7 +1151,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__generate__subcmd__man)
+        bbp__maint__subcmd__generate__subcmd__man)
             opts="-q -v -h -V --out-dir --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1193,7 +1193,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__health)
+        bbp__maint__subcmd__health)
             opts="-q -v -h -V --check --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1235,7 +1235,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help)
+        bbp__maint__subcmd__help)
             opts="health disk logs backup dr-test run window db vacuum deps config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1249,7 +1249,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__backup)
+        bbp__maint__subcmd__help__subcmd__backup)
             opts="verify"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1263,7 +1263,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__backup__subcmd__verify)
+        bbp__maint__subcmd__help__subcmd__backup__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1277,7 +1277,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__config)
+        bbp__maint__subcmd__help__subcmd__config)
             opts="check show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1291,7 +1291,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__config__subcmd__check)
+        bbp__maint__subcmd__help__subcmd__config__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1305,7 +1305,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__config__subcmd__show)
+        bbp__maint__subcmd__help__subcmd__config__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1319,7 +1319,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__db)
+        bbp__maint__subcmd__help__subcmd__db)
             opts="analyze"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1333,7 +1333,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__db__subcmd__analyze)
+        bbp__maint__subcmd__help__subcmd__db__subcmd__analyze)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1347,7 +1347,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__deps)
+        bbp__maint__subcmd__help__subcmd__deps)
             opts="audit update-db"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1361,7 +1361,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__deps__subcmd__audit)
+        bbp__maint__subcmd__help__subcmd__deps__subcmd__audit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1375,7 +1375,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__deps__subcmd__update__subcmd__db)
+        bbp__maint__subcmd__help__subcmd__deps__subcmd__update__subcmd__db)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1389,7 +1389,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__disk)
+        bbp__maint__subcmd__help__subcmd__disk)
             opts="clean"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1403,7 +1403,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__disk__subcmd__clean)
+        bbp__maint__subcmd__help__subcmd__disk__subcmd__clean)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1417,7 +1417,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__dr__subcmd__test)
+        bbp__maint__subcmd__help__subcmd__dr__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1431,7 +1431,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__generate)
+        bbp__maint__subcmd__help__subcmd__generate)
             opts="completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1445,7 +1445,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__generate__subcmd__completions)
+        bbp__maint__subcmd__help__subcmd__generate__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1459,7 +1459,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__generate__subcmd__man)
+        bbp__maint__subcmd__help__subcmd__generate__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1473,7 +1473,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__health)
+        bbp__maint__subcmd__help__subcmd__health)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1487,7 +1487,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__help)
+        bbp__maint__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1501,7 +1501,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__logs)
+        bbp__maint__subcmd__help__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1515,7 +1515,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__run)
+        bbp__maint__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1529,7 +1529,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__vacuum)
+        bbp__maint__subcmd__help__subcmd__vacuum)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1543,7 +1543,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__help__subcmd__window)
+        bbp__maint__subcmd__help__subcmd__window)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1557,7 +1557,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__logs)
+        bbp__maint__subcmd__logs)
             opts="-q -v -h -V --pattern --tail --since --include-rotated --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1607,7 +1607,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__run)
+        bbp__maint__subcmd__run)
             opts="-q -v -h -V --fail-fast --continue --alert-webhook --alert-command --first-sunday --ignore-window --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version daily weekly monthly"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1653,7 +1653,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__vacuum)
+        bbp__maint__subcmd__vacuum)
             opts="-q -v -h -V --all --table --reindex --full --reindex-database --force --dry-run --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1695,7 +1695,7 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        bbp__subcmd__maint__subcmd__window)
+        bbp__maint__subcmd__window)
             opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

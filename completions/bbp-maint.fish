@@ -509,3 +509,6 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_see
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "man" -d 'Write man pages (bbp-maint.1 and one per subcommand) into DIR'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand run; and not __fish_seen_subcommand_from daily weekly monthly" -f -a "daily
+weekly
+monthly"

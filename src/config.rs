@@ -4,6 +4,7 @@
 //! makes between its `cli.rs` and `config.rs`).
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -1059,30 +1060,145 @@ fn parse_file(path: &Path) -> Result<FileConfig, ConfigError> {
             format!("not valid TOML{at}: {}", e.message().trim_end()),
         )
     })?;
-    // serde_path_to_error names the key (`redis.timeout`) the error is about.
-    serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-        let key = e.path().to_string();
-        let key = if key == "." { String::new() } else { key };
+    // `[database]` holds two structs' keys side by side; read through serde's
+    // `flatten`, an error there loses its key (`database`, not
+    // `database.port`) and an unknown key its list of valid ones. It is
+    // read apart, each key by the struct it belongs to.
+    let mut table = table;
+    let database = table.remove("database");
+    let mut parsed: FileConfig = deserialize_at(&source, "", toml::Value::Table(table))?;
+    if let Some(db) = database {
+        parsed.database = database_section(&source, db)?;
+    }
+    Ok(parsed)
+}
+
+fn database_section(source: &str, value: toml::Value) -> Result<DatabaseSection, ConfigError> {
+    let toml::Value::Table(table) = value else {
+        return Err(ConfigError::new(
+            source,
+            "database",
+            format!("is a {}, not a table", value.type_str()),
+        ));
+    };
+    let conn_keys = field_names::<DatabaseFile>();
+    let check_keys = field_names::<DatabaseChecks>();
+    let (mut conn, mut checks) = (toml::Table::new(), toml::Table::new());
+    for (k, v) in table {
+        if conn_keys.contains(&k.as_str()) {
+            conn.insert(k, v);
+        } else if check_keys.contains(&k.as_str()) {
+            checks.insert(k, v);
+        } else {
+            let valid: Vec<String> = conn_keys
+                .iter()
+                .chain(check_keys)
+                .map(|f| format!("`{f}`"))
+                .collect();
+            return Err(ConfigError::new(
+                source,
+                format!("database.{k}"),
+                format!("unknown field `{k}`, expected one of {}", valid.join(", ")),
+            ));
+        }
+    }
+    Ok(DatabaseSection {
+        conn: deserialize_at(source, "database", toml::Value::Table(conn))?,
+        checks: deserialize_at(source, "database", toml::Value::Table(checks))?,
+    })
+}
+
+/// Deserializes `value`, found at `prefix` in the file; an error names the
+/// full key (`redis.timeout`) and what is wrong with it, never a value that
+/// may be a secret.
+fn deserialize_at<T: serde::de::DeserializeOwned>(
+    source: &str,
+    prefix: &str,
+    value: toml::Value,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let key = match (prefix, path.as_str()) {
+            (p, ".") => p.to_string(),
+            ("", k) => k.to_string(),
+            (p, k) => format!("{p}.{k}"),
+        };
         // The inner message may repeat the path on a second line ("in `redis`").
         let problem = e.into_inner().to_string();
-        let mut problem = problem.lines().next().unwrap_or_default().to_string();
-        // Serde repeats the value it did not like ("invalid type: integer
-        // `123456`"); for a password, that is the password. Keys under a
-        // flattened table are not seen by the path, so every such value goes.
-        if (problem.starts_with("invalid type:") || problem.starts_with("invalid value:"))
-            && let (Some(a), Some(b)) = (problem.find('`'), problem.rfind('`'))
-            && a < b
-        {
-            problem.replace_range(a..=b, "(value not shown)");
-        }
-        if ["password", "url", "token", "secret"]
-            .iter()
-            .any(|k| key.contains(k))
-        {
-            problem = "invalid value (not shown: it may hold a secret)".into();
-        }
-        ConfigError::new(&source, key, problem)
+        let problem = problem.lines().next().unwrap_or_default().to_string();
+        ConfigError::new(source, &key, masked(&key, problem))
     })
+}
+
+/// Serde repeats the value it did not like ("invalid type: integer
+/// `123456`", "invalid type: string \"abc\""); for a password, that is the
+/// password, so every such value goes. Key names are not secrets: an
+/// unknown key is named, with the valid ones, whatever it is called.
+fn masked(key: &str, mut problem: String) -> String {
+    if problem.starts_with("unknown field") {
+        return problem;
+    }
+    if problem.starts_with("invalid type:") || problem.starts_with("invalid value:") {
+        for (open, close) in [('`', '`'), ('"', '"')] {
+            if let (Some(a), Some(b)) = (problem.find(open), problem.rfind(close))
+                && a < b
+            {
+                problem.replace_range(a..=b, "(value not shown)");
+            }
+        }
+        return problem;
+    }
+    let last = key.rsplit('.').next().unwrap_or(key);
+    if ["password", "url", "token", "secret", "webhook"]
+        .iter()
+        .any(|k| last.contains(k))
+    {
+        // A message of our own (a bad duration, say) may quote the value.
+        return "invalid value (not shown: it may hold a secret)".into();
+    }
+    problem
+}
+
+/// The keys a struct reads, as its `Deserialize` impl names them (renames
+/// applied), asked of the impl itself so the list cannot drift.
+fn field_names<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    struct Ask;
+    #[derive(Debug)]
+    struct Fields(&'static [&'static str]);
+    impl fmt::Display for Fields {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "fields {:?}", self.0)
+        }
+    }
+    impl std::error::Error for Fields {}
+    impl serde::de::Error for Fields {
+        fn custom<M: fmt::Display>(_: M) -> Self {
+            Fields(&[])
+        }
+    }
+    impl<'de> Deserializer<'de> for Ask {
+        type Error = Fields;
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Fields> {
+            Err(Fields(fields))
+        }
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Fields> {
+            Err(Fields(&[]))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    match T::deserialize(Ask) {
+        Err(Fields(f)) => f,
+        Ok(_) => &[],
+    }
 }
 
 fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
@@ -1239,10 +1355,7 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
         if let Err(e) = crate::logs::rule_regex(&r.regex) {
             return err(
                 &format!("logs.rule[{i}].regex"),
-                format!(
-                    "invalid regex: {}",
-                    e.to_string().lines().last().unwrap_or_default()
-                ),
+                format!("rule {:?}: {e}", r.name),
             );
         }
         if !names.insert(&r.name) {

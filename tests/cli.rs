@@ -212,6 +212,87 @@ fn bad_config_exits_78_naming_file_and_key() {
 }
 
 #[test]
+fn config_errors_name_the_full_key_and_list_the_valid_keys() {
+    let sb = Sandbox::new("");
+    let check = |toml: &str| {
+        std::fs::write(sb.config_path(), toml).unwrap();
+        let out = sb.run(&["config", "check"]);
+        assert_eq!(code(&out), 78, "{toml}: {}", stderr(&out));
+        stderr(&out)
+    };
+    // (file, the key named, what must be said of it)
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "[database]\nport = \"abc\"\n",
+            "database.port",
+            &["invalid type: string", "expected u16"],
+        ),
+        (
+            "[database]\ntimeout = \"soon\"\n",
+            "database.timeout",
+            &["invalid duration"],
+        ),
+        (
+            "[database]\nprot = 5432\n",
+            "database.prot",
+            &[
+                "unknown field `prot`, expected one of",
+                "`port`",
+                "`sslmode`",
+                "`latency_warn`",
+            ],
+        ),
+        (
+            "[redis]\nurll = \"redis://x\"\n",
+            "redis.urll",
+            &[
+                "unknown field `urll`, expected one of `url`, `timeout`, `latency_warn`, `latency_crit`",
+            ],
+        ),
+        (
+            "[run]\nalert_webhok = \"https://hooks.example/T1/B2/secret\"\n",
+            "run.alert_webhok",
+            &["unknown field `alert_webhok`", "`alert_webhook`"],
+        ),
+        (
+            "[[logs.rule]]\nname = \"a\"\nregex = \"b\"\nwran = 1\n",
+            "logs.rule[0].wran",
+            &["unknown field `wran`, expected one of `name`, `regex`, `warn`, `crit`"],
+        ),
+        (
+            "[[disk.mount]]\npath = \"/\"\nwarn_pc = 1\n",
+            "disk.mount[0].warn_pc",
+            &["unknown field `warn_pc`", "`warn_pct`"],
+        ),
+        (
+            "[database]\npassword = 123456\n",
+            "database.password",
+            &["invalid type: integer (value not shown), expected a string"],
+        ),
+        (
+            "[redis]\nurl = 6379\n",
+            "redis.url",
+            &["invalid type: integer (value not shown), expected a string"],
+        ),
+    ];
+    for (toml, key, said) in cases {
+        let err = check(toml);
+        assert!(err.contains(&format!("key `{key}`: ")), "{toml}: {err}");
+        for s in *said {
+            assert!(err.contains(s), "{toml}: wanted {s:?} in {err}");
+        }
+        // Key names are not secrets: an unknown key is never hidden as a bad value.
+        assert!(
+            !err.contains("not shown: it may hold a secret"),
+            "{toml}: {err}"
+        );
+        for secret in ["123456", "6379", "/T1/B2/secret"] {
+            assert!(!err.contains(secret), "{toml}: {err}");
+        }
+    }
+}
+
+#[test]
 fn good_config_checks_ok() {
     let sb = Sandbox::new(
         "[api]\nurl = \"http://localhost:3000/api/health\"\n[health]\nessential = [\"database\"]\n",
@@ -720,4 +801,206 @@ fn modules_import_downward_only() {
         .filter(|l| l.ends_with("-> commands") && !l.starts_with("main "))
         .collect();
     assert!(upward.is_empty(), "imports from commands/: {upward:?}");
+}
+
+#[test]
+fn every_page_a_man_page_refers_to_is_shipped() {
+    let man = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let mut referred = 0;
+    for entry in std::fs::read_dir(&man).unwrap().flatten() {
+        // roff escapes the hyphens of a name: `bbp\-maint\-help(1)`.
+        let text = std::fs::read_to_string(entry.path())
+            .unwrap()
+            .replace("\\-", "-");
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("bbp-maint") {
+            let name: String = rest[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            rest = &rest[i + name.len()..];
+            if let Some(after) = rest.strip_prefix("(1)") {
+                referred += 1;
+                assert!(
+                    man.join(format!("{name}.1")).exists(),
+                    "{} refers to {name}(1), which man/ does not hold",
+                    entry.path().display()
+                );
+                rest = after;
+            }
+        }
+    }
+    assert!(
+        referred > 5,
+        "only {referred} references found: the parse is wrong"
+    );
+}
+
+/// What bash offers for the words typed so far (the last one being
+/// completed): the completion script sourced, its function found with
+/// `complete -p` and called the way readline calls it.
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/bbp-maint.bash");
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c"])
+        .arg(
+            r#"source "$0" || exit 9
+f=$(complete -p bbp-maint | sed -E 's/.* -F ([^ ]+) .*/\1/')
+COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+"$f" bbp-maint "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+printf '%s\n' "${COMPREPLY[@]}""#,
+        )
+        .arg(&script)
+        .args(words)
+        .output()
+        .expect("bash");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// What fish offers for a command line (`complete -C`), without descriptions.
+fn fish_completes(line: &str) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/bbp-maint.fish");
+    let out = Command::new("fish")
+        .args([
+            "--no-config",
+            "-c",
+            "source $argv[1]; and complete -C $argv[2]",
+        ])
+        .arg(&script)
+        .arg(line)
+        .output()
+        .expect("fish (scripts/deps fish)");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// What zsh's completion system offers: an interactive zsh in a
+/// pseudo-terminal (zpty), compinit on the completions directory, the line
+/// typed and TAB pressed, every match that reaches `compadd` printed. The
+/// markers are split in the source so that the terminal's echo of the
+/// definitions does not contain them.
+fn zsh_completes(line: &str) -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+    let home = tempfile::tempdir().unwrap();
+    let driver = r#"
+zmodload zsh/zpty || exit 9
+zpty z zsh -f -i
+zpty -w z 'PS1=""; unset zle_bracketed_paste'
+zpty -w z "fpath=(${(q)1} \$fpath); autoload -U compinit; compinit -u -d ${(q)HOME}/zcompdump"
+zpty -w z 'compadd() {
+  if (( ${@[(I)-[OAD]]} )); then builtin compadd "$@"; return; fi
+  local -a hits; builtin compadd -O hits "$@"
+  local h; for h in $hits; do print -r -- "MAT""CH:$h"; done
+  builtin compadd "$@"
+}'
+zpty -w z 'bbp_done() { print -r -- "END-OF-""MATCHES"; exit }; comppostfuncs=(bbp_done)'
+zpty -w z 'bindkey "^I" complete-word'
+zpty -w -n z "$2"$'\t'
+local out
+while zpty -r z out; do
+  print -rn -- "$out"
+  [[ $out == *END-OF-MATCHES* ]] && break
+done
+"#;
+    let mut child = Command::new("zsh")
+        .args(["-f", "-c", driver, "zsh"])
+        .arg(&dir)
+        .arg(line)
+        .env("HOME", home.path())
+        .env("TERM", "dumb")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("zsh (scripts/deps zsh)");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("zsh completion of {line:?} did not finish in 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("END-OF-MATCHES"), "{text}\n{}", stderr(&out));
+    text.split(['\r', '\n'])
+        .filter_map(|l| l.split("MATCH:").nth(1))
+        .map(|m| m.trim_end().to_string())
+        .collect()
+}
+
+#[test]
+fn completions_offer_subcommands_flags_and_values_in_bash_zsh_and_fish() {
+    let has = |got: &[String], want: &[&str], what: &str| {
+        for w in want {
+            assert!(got.iter().any(|g| g == w), "{what}: {w} not in {got:?}");
+        }
+    };
+    has(
+        &bash_completes(&["bbp-maint", "he"]),
+        &["health"],
+        "bash: bbp-maint he",
+    );
+    has(
+        &bash_completes(&["bbp-maint", "run", ""]),
+        &["daily", "weekly", "monthly"],
+        "bash: bbp-maint run",
+    );
+    assert_eq!(
+        bash_completes(&["bbp-maint", "health", "--ch"]),
+        ["--check"],
+        "bash: bbp-maint health --ch"
+    );
+    assert_eq!(
+        bash_completes(&["bbp-maint", "disk", "clean", "--dr"]),
+        ["--dry-run"],
+        "bash: bbp-maint disk clean --dr"
+    );
+
+    has(
+        &fish_completes("bbp-maint he"),
+        &["health"],
+        "fish: bbp-maint he",
+    );
+    has(
+        &fish_completes("bbp-maint run "),
+        &["daily", "weekly", "monthly"],
+        "fish: bbp-maint run",
+    );
+    let after = fish_completes("bbp-maint run daily ");
+    assert!(
+        !after.iter().any(|c| c == "weekly"),
+        "fish offers a second schedule: {after:?}"
+    );
+    has(
+        &fish_completes("bbp-maint health --ch"),
+        &["--check"],
+        "fish: health --ch",
+    );
+
+    has(
+        &zsh_completes("bbp-maint he"),
+        &["health"],
+        "zsh: bbp-maint he",
+    );
+    has(
+        &zsh_completes("bbp-maint run "),
+        &["daily", "weekly", "monthly"],
+        "zsh: bbp-maint run",
+    );
+    has(
+        &zsh_completes("bbp-maint health --ch"),
+        &["--check"],
+        "zsh: health --ch",
+    );
 }

@@ -447,3 +447,198 @@ fn bad_since_and_pattern_are_usage_errors_and_bad_rules_config_errors() {
         stderr(&out)
     );
 }
+
+/// Runs `cmd` to its end and returns its output and its peak resident set
+/// (VmHWM, KiB), read from /proc while it runs: the kernel keeps the peak,
+/// so polling misses only growth in the last few milliseconds of its life.
+fn run_measuring_peak_rss(mut cmd: Command) -> (std::process::Output, u64) {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let (mut so, mut se) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        so.read_to_end(&mut v).unwrap();
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        se.read_to_end(&mut v).unwrap();
+        v
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(s) = std::fs::read_to_string(&status_path)
+            && let Some(kib) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak = peak.max(kib);
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("bbp-maint still running after 120 s (peak RSS so far {peak} KiB)");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(peak > 0, "no VmHWM read from {status_path}");
+    let out = std::process::Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    };
+    (out, peak)
+}
+
+/// Writes "error before", one line of `long` bytes of `a` that starts with
+/// a match of `errors` and ends with one of `tail_end`, "error after" and
+/// "fine", through `sink`, a chunk at a time.
+fn write_one_huge_line(sink: &mut dyn Write, long: usize) {
+    sink.write_all(b"error before\nERROR at the start of a long line ")
+        .unwrap();
+    let chunk = vec![b'a'; 1 << 20];
+    let mut left = long;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        sink.write_all(&chunk[..n]).unwrap();
+        left -= n;
+    }
+    sink.write_all(b" error at its end\nerror after\nfine\n")
+        .unwrap();
+}
+
+/// `errors`, plus a rule that only the end of the long line matches, and
+/// one that would match wherever a window of it were taken for a line start.
+const LONG_LINE_RULES: &str = "[logs]\ntail = 20\n\
+    [[logs.rule]]\nname = \"errors\"\nregex = \"(?i)error\"\nwarn = 1\n\
+    [[logs.rule]]\nname = \"tail_end\"\nregex = \"its end$\"\n\
+    [[logs.rule]]\nname = \"anchored\"\nregex = \"^a\"\n";
+
+fn assert_the_long_line_was_cut(out: &std::process::Output, file: &Path, total: u64) {
+    assert_eq!(code(out), 1, "{}", stderr(out));
+    let doc = json(out);
+    let tail_end = rule(&doc, "tail_end");
+    assert_eq!(
+        (&tail_end["count"], &tail_end["matches"][0]["line"]),
+        (&serde_json::json!(1), &serde_json::json!(2)),
+        "{tail_end:#}"
+    );
+    assert_eq!(rule(&doc, "anchored")["count"], 0);
+    let errors = rule(&doc, "errors");
+    assert_eq!(errors["count"], 3, "{errors:#}");
+    let lines: Vec<u64> = errors["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["line"].as_u64().unwrap())
+        .collect();
+    // The lines after the long one keep their numbers.
+    assert_eq!(lines, [1, 2, 3], "{errors:#}");
+    let shown = errors["matches"][1]["text"].as_str().unwrap();
+    assert!(
+        shown.starts_with("ERROR at the start") && shown.ends_with('…') && shown.len() < 1000,
+        "{shown}"
+    );
+    let f = &doc["data"]["files"][0];
+    assert_eq!(f["cut_lines"], 1, "{f:#}");
+    assert_eq!(f["bytes_read"].as_u64(), Some(total), "{f:#}");
+    let files = check(&doc, "files");
+    assert_eq!(files["status"], "ok", "{files:#}");
+    let msg = files["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!(
+            "lines over 1.0 MiB searched in pieces: {}:2",
+            file.display()
+        )),
+        "{msg}"
+    );
+}
+
+#[test]
+fn one_huge_line_is_searched_whole_in_bounded_memory_gzip_or_plain() {
+    let d = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new(LONG_LINE_RULES);
+    const BOUND_KIB: u64 = 64 << 10;
+
+    // 300 MiB without a newline, compressed by the system's gzip as it is written.
+    let gz = d.path().join("huge.log.gz");
+    let long = 300 << 20;
+    let mut gzip = Command::new("gzip")
+        .arg("-1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(&gz).unwrap())
+        .spawn()
+        .expect("gzip");
+    write_one_huge_line(gzip.stdin.as_mut().unwrap(), long);
+    drop(gzip.stdin.take());
+    assert!(gzip.wait().unwrap().success());
+    let mut plain_len = Vec::new();
+    write_one_huge_line(&mut plain_len, 0);
+    let total = (plain_len.len() + long) as u64;
+
+    let (out, peak) = run_measuring_peak_rss(sb.cmd(&["--json", "logs", gz.to_str().unwrap()]));
+    assert_the_long_line_was_cut(&out, &gz, total);
+    assert!(
+        peak < BOUND_KIB,
+        "peak RSS {peak} KiB on a .gz with a 300 MiB line"
+    );
+
+    // The same on a plain file, with a line of 100 MiB.
+    let plain = d.path().join("huge.log");
+    let long = 100 << 20;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&plain).unwrap());
+    write_one_huge_line(&mut f, long);
+    drop(f);
+    let total = (plain_len.len() + long) as u64;
+    let (out, peak) = run_measuring_peak_rss(sb.cmd(&["--json", "logs", plain.to_str().unwrap()]));
+    assert_the_long_line_was_cut(&out, &plain, total);
+    assert!(
+        peak < BOUND_KIB,
+        "peak RSS {peak} KiB on a plain file with a 100 MiB line"
+    );
+}
+
+#[test]
+fn a_rule_too_big_to_compile_is_refused_naming_it_in_bounded_memory() {
+    // 400,000 case-insensitive alternatives: 4 MB of regex text took 1 GB
+    // and 6 s to parse before the compiled size limit was ever checked.
+    let words: Vec<String> = (0..400_000).map(|i| format!("w{i:06}xyz")).collect();
+    let regex = format!("(?i)({})", words.join("|"));
+    let sb = Sandbox::new(&format!(
+        "[[logs.rule]]\nname = \"blocklist\"\nregex = \"{regex}\"\n"
+    ));
+    let (out, peak) = run_measuring_peak_rss(sb.cmd(&["config", "check"]));
+    assert_eq!(code(&out), 78, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "key `logs.rule[0].regex`: rule \"blocklist\": regex of {} bytes is longer than the 64 KiB allowed",
+            regex.len()
+        )),
+        "{err}"
+    );
+    assert!(peak < 64 << 10, "peak RSS {peak} KiB");
+
+    // Short to write, too big once compiled: a counted repetition of a
+    // case-insensitive Unicode class.
+    let sb = Sandbox::new("[[logs.rule]]\nname = \"words\"\nregex = '(?i)\\w{1000}'\n");
+    let (out, peak) = run_measuring_peak_rss(sb.cmd(&["logs", "/dev/null"]));
+    assert_eq!(code(&out), 78, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("key `logs.rule[0].regex`: rule \"words\": regex too big: compiled, it exceeds the 4 MiB limit"),
+        "{err}"
+    );
+    assert!(peak < 64 << 10, "peak RSS {peak} KiB");
+}

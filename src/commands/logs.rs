@@ -92,6 +92,7 @@ pub fn run(cfg: &Config, args: &LogsArgs) -> Result<Report> {
             "seeked_to": r.seeked_to,
             "error": r.error,
             "warning": r.warning,
+            "cut_lines": r.cut_lines,
             "counts": rules.iter().zip(&r.rules).map(|(rule, s)| (rule.name.clone(), json!(s.count))).collect::<serde_json::Map<_, _>>(),
         })).collect::<Vec<_>>(),
         "unmatched": unmatched,
@@ -121,30 +122,25 @@ fn rules(cfg: &Config, args: &LogsArgs) -> Result<Vec<Rule>> {
     let mut out = Vec::new();
     for r in &cfg.logs.rules {
         // Validated when the config was loaded.
-        out.push(Rule {
-            name: r.name.clone(),
-            re: logs::rule_regex(&r.regex)?,
-            warn: r.warn,
-            crit: r.crit,
-        });
+        out.push(Rule::new(
+            r.name.clone(),
+            logs::rule_regex(&r.regex).map_err(anyhow::Error::msg)?,
+            r.warn,
+            r.crit,
+        ));
     }
     for (i, p) in args.pattern.iter().enumerate() {
         let re = logs::rule_regex(p).map_err(|e| {
-            UsageError(format!(
-                "--pattern: invalid regex {p:?}: {}",
-                e.to_string().lines().last().unwrap_or_default()
-            ))
+            let shown: String = p.chars().take(80).collect();
+            let more = if shown.len() < p.len() { "…" } else { "" };
+            UsageError(format!("--pattern {shown:?}{more}: {e}"))
         })?;
-        out.push(Rule {
-            name: if args.pattern.len() == 1 {
-                "pattern".into()
-            } else {
-                format!("pattern{}", i + 1)
-            },
-            re,
-            warn: None,
-            crit: None,
-        });
+        let name = if args.pattern.len() == 1 {
+            "pattern".into()
+        } else {
+            format!("pattern{}", i + 1)
+        };
+        out.push(Rule::new(name, re, None, None));
     }
     Ok(out)
 }
@@ -331,6 +327,29 @@ fn files_check(results: &[FileResult], unmatched: &[String]) -> Check {
     if !partial.is_empty() {
         status = status.worse(Status::Warning);
         msg.push_str(&format!("; read in part: {}", partial.join("; ")));
+    }
+    let cut: Vec<String> = results
+        .iter()
+        .filter_map(|r| {
+            let (line, offset) = r.first_cut?;
+            let at = match line {
+                Some(l) => format!("{}:{l}", r.path.display()),
+                None => format!("{}@{offset}", r.path.display()),
+            };
+            Some(match r.cut_lines {
+                1 => at,
+                n => format!("{at} and {} more", n - 1),
+            })
+        })
+        .collect();
+    if !cut.is_empty() {
+        // Counted as any line, but never held whole: said, because a match
+        // longer than the windows' overlap across two of them is missed.
+        msg.push_str(&format!(
+            "; lines over {} searched in pieces: {}",
+            bytes(scan::MAX_LINE as u64),
+            cut.join(", ")
+        ));
     }
     if !unreadable.is_empty() {
         status = status.worse(Status::Unknown);

@@ -10,6 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use aho_corasick::packed;
 use regex::bytes::Regex;
 
 use super::timestamp::{Parser, Ts};
@@ -22,6 +23,13 @@ use super::timestamp::{Parser, Ts};
 const CHUNK: usize = 512 << 10;
 /// Lines are searched and counted this much at a time (see `Scanner::region`).
 const BLOCK: usize = 256 << 10;
+/// The longest line held whole; a longer one is searched in windows of this
+/// size, so that one line without a newline (a corrupt or binary file,
+/// 1.5 GiB of it) cannot take memory without bound.
+pub const MAX_LINE: usize = 1 << 20;
+/// How much of one window of a long line the next one searches again, so
+/// that a match across the boundary is found (one up to this long).
+const OVERLAP: usize = 4 << 10;
 /// At most this much of a matching line is kept for display.
 const SHOWN: usize = 500;
 /// Lines probed backwards for the timestamp of a continuation line.
@@ -35,6 +43,81 @@ pub struct Rule {
     pub re: Regex,
     pub warn: Option<u64>,
     pub crit: Option<u64>,
+    /// `re` as a set of literals, when it is one (see `literal_finder`).
+    pub literal: Option<packed::Searcher>,
+}
+
+impl Rule {
+    pub fn new(name: String, re: Regex, warn: Option<u64>, crit: Option<u64>) -> Rule {
+        let literal = literal_finder(re.as_str());
+        Rule {
+            name,
+            re,
+            warn,
+            crit,
+            literal,
+        }
+    }
+
+    /// Where the earliest match ending at or after `start` ends.
+    fn shortest_match_at(&self, hay: &[u8], start: usize) -> Option<usize> {
+        match &self.literal {
+            Some(p) => p
+                .find_in(hay, aho_corasick::Span::from(start..hay.len()))
+                .map(|m| m.end()),
+            None => self.re.shortest_match_at(hay, start),
+        }
+    }
+
+    fn is_match(&self, hay: &[u8]) -> bool {
+        match &self.literal {
+            Some(p) => p.find(hay).is_some(),
+            None => self.re.is_match(hay),
+        }
+    }
+}
+
+/// A case-insensitive word such as the guide's `(?i)error` is, spelled out,
+/// a few dozen literals (`error`, `Error`, `ERROR`, …). Searched for as
+/// such (Teddy, the SIMD literal search the regex engine uses as its
+/// prefilter), a match needs no confirming pass of the regex engine's
+/// automaton, and no cache is taken from its pool per match, which is
+/// most of the time per match in a file where most lines match. Only
+/// ASCII text without `k` or `s`, whose case-insensitive forms include
+/// the Kelvin sign and the long s, and at most 64 spellings.
+pub fn literal_finder(pattern: &str) -> Option<packed::Searcher> {
+    let word = pattern.strip_prefix("(?i)")?;
+    if word.is_empty()
+        || !word.bytes().all(|b| {
+            (b.is_ascii_alphanumeric() && !matches!(b, b'k' | b'K' | b's' | b'S'))
+                || b" _-:=/,;@%!'<>~".contains(&b)
+        })
+        || word.bytes().filter(u8::is_ascii_alphabetic).count() > 6
+    {
+        return None;
+    }
+    let mut spellings = vec![Vec::new()];
+    for b in word.bytes() {
+        if b.is_ascii_alphabetic() {
+            spellings = spellings
+                .into_iter()
+                .flat_map(|s| {
+                    let mut lower = s.clone();
+                    lower.push(b.to_ascii_lowercase());
+                    let mut upper = s;
+                    upper.push(b.to_ascii_uppercase());
+                    [lower, upper]
+                })
+                .collect();
+        } else {
+            spellings.iter_mut().for_each(|s| s.push(b));
+        }
+    }
+    packed::Config::new()
+        .match_kind(packed::MatchKind::LeftmostFirst)
+        .builder()
+        .extend(spellings)
+        .build()
 }
 
 #[derive(Clone, Debug)]
@@ -158,6 +241,10 @@ pub struct FileResult {
     pub warning: Option<String>,
     /// Where the scan started, when it seeked past the start.
     pub seeked_to: Option<u64>,
+    /// Lines longer than `MAX_LINE`, searched in windows.
+    pub cut_lines: u64,
+    /// Where the first such line starts: its number (when known) and offset.
+    pub first_cut: Option<(Option<u64>, u64)>,
 }
 
 pub fn is_gzip(path: &Path) -> bool {
@@ -306,11 +393,23 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// A line longer than `MAX_LINE`, being read in windows after its first.
+struct LongLine {
+    line: Option<u64>,
+    offset: u64,
+    ts: Option<Ts>,
+    /// Its start, for display.
+    shown: Vec<u8>,
+    /// The rules that have not matched it yet.
+    pending: Vec<bool>,
+}
+
 fn scan_reader(mut r: impl Read, start: u64, sc: &mut Scanner, res: &mut FileResult) {
     let mut buf = vec![0u8; CHUNK];
     let mut filled = 0;
     let mut offset = start; // file offset of buf[0]
     let mut eof = false;
+    let mut long: Option<LongLine> = None;
     while !eof {
         while filled < buf.len() {
             match r.read(&mut buf[filled..]) {
@@ -330,14 +429,73 @@ fn scan_reader(mut r: impl Read, start: u64, sc: &mut Scanner, res: &mut FileRes
                 }
             }
         }
+        if let Some(l) = &mut long {
+            // The next window of a long line: the last OVERLAP bytes of the
+            // one before (no newline there), then what was read after them.
+            let newline = memchr::memchr(b'\n', &buf[OVERLAP.min(filled)..filled])
+                .map(|i| OVERLAP.min(filled) + i);
+            let line_end = newline.unwrap_or(filled);
+            sc.rest_of_long_line(l, &buf[..line_end], newline.is_some() || eof, res);
+            match newline {
+                Some(i) => {
+                    long = None;
+                    // The newline that ends the long line, not seen by a region.
+                    sc.lines_before += u64::from(sc.lines_known);
+                    res.bytes_read += i as u64 + 1;
+                    offset += i as u64 + 1;
+                    buf.copy_within(i + 1..filled, 0);
+                    filled -= i + 1;
+                    if !eof {
+                        continue; // fill the buffer again before searching it
+                    }
+                }
+                None if eof => {
+                    res.bytes_read += filled as u64;
+                    break;
+                }
+                None => {
+                    let gone = filled - OVERLAP;
+                    res.bytes_read += gone as u64;
+                    offset += gone as u64;
+                    buf.copy_within(gone..filled, 0);
+                    filled = OVERLAP;
+                    continue;
+                }
+            }
+        }
         let end = if eof {
             filled
         } else {
             match memchr::memrchr(b'\n', &buf[..filled]) {
                 Some(i) => i + 1,
-                None => {
+                None if buf.len() < MAX_LINE => {
                     // One line longer than the buffer: grow it and read on.
-                    buf.resize(buf.len() * 2, 0);
+                    buf.resize((buf.len() * 2).min(MAX_LINE), 0);
+                    continue;
+                }
+                None => {
+                    // A line longer than MAX_LINE: its first MAX_LINE bytes
+                    // are scanned as a line, the rest in windows of the
+                    // same size, so memory stays bounded.
+                    let head = &buf[..filled];
+                    let line = sc.lines_known.then_some(sc.lines_before + 1);
+                    // As `scan_region` finds it for a line at a region's start.
+                    let ts = sc.opts.parser.parse(head).or(sc.carry_ts);
+                    sc.region(head, offset, &mut res.rules);
+                    long = Some(LongLine {
+                        line,
+                        offset,
+                        ts,
+                        shown: head[..SHOWN + 1].to_vec(),
+                        pending: sc.rules.iter().map(|r| !r.is_match(head)).collect(),
+                    });
+                    res.cut_lines += 1;
+                    res.first_cut.get_or_insert((line, offset));
+                    let gone = filled - OVERLAP;
+                    res.bytes_read += gone as u64;
+                    offset += gone as u64;
+                    buf.copy_within(gone..filled, 0);
+                    filled = OVERLAP;
                     continue;
                 }
             }
@@ -347,6 +505,40 @@ fn scan_reader(mut r: impl Read, start: u64, sc: &mut Scanner, res: &mut FileRes
         buf.copy_within(end..filled, 0);
         filled -= end;
         offset += end as u64;
+    }
+}
+
+impl Scanner<'_> {
+    /// Searches a window of a long line (`hay`, whose first OVERLAP bytes
+    /// were the end of the window before) for the rules that have not
+    /// matched the line yet; a rule that matches counts the line once.
+    /// Unless the line ends in `hay`, a match that ends at its very end is
+    /// left to the next window, which sees what follows (`$`, `\b`).
+    fn rest_of_long_line(&self, l: &mut LongLine, hay: &[u8], ends: bool, res: &mut FileResult) {
+        for ((rule, st), pending) in self.rules.iter().zip(&mut res.rules).zip(&mut l.pending) {
+            if !*pending {
+                continue;
+            }
+            // From 1, not 0: `^` must not match inside the line.
+            let Some(end) = rule.shortest_match_at(hay, 1.min(hay.len())) else {
+                continue;
+            };
+            if end == hay.len() && !ends {
+                continue;
+            }
+            *pending = false;
+            if let Some(since) = self.opts.since {
+                match l.ts {
+                    None => {
+                        st.untimed += 1;
+                        continue;
+                    }
+                    Some(t) if t < since => continue,
+                    Some(_) => {}
+                }
+            }
+            st.add(&self.path, l.line, l.offset, l.ts, &l.shown, self.opts.tail);
+        }
     }
 }
 
@@ -368,7 +560,7 @@ fn scan_region(
     while pos < region.len() {
         // Where a match ends is enough to find its line; not asking where it
         // starts spares the regex a reverse search per match.
-        let Some(end) = rule.re.shortest_match_at(region, pos) else {
+        let Some(end) = rule.shortest_match_at(region, pos) else {
             break;
         };
         let at = end.saturating_sub(1).max(pos);
@@ -501,12 +693,12 @@ mod tests {
     use std::io::Write;
 
     fn rules() -> Vec<Rule> {
-        vec![Rule {
-            name: "errors".into(),
-            re: Regex::new("(?i)error").unwrap(),
-            warn: None,
-            crit: None,
-        }]
+        vec![Rule::new(
+            "errors".into(),
+            Regex::new("(?i)error").unwrap(),
+            None,
+            None,
+        )]
     }
 
     fn parser() -> Parser {
@@ -584,6 +776,34 @@ mod tests {
         assert_eq!(st.count, 1);
         assert_eq!(st.tail[0].ts, Some(1_795_749_601));
         assert_eq!(st.tail[0].line, Some(3));
+    }
+
+    #[test]
+    fn a_case_insensitive_word_is_searched_as_literals_with_the_same_matches() {
+        for p in ["(?i)error", "(?i)fail=30", "(?i)ERR-42"] {
+            assert!(literal_finder(p).is_some(), "{p}");
+        }
+        // Not a plain word, not case-insensitive, `k`/`s` (Unicode folds
+        // them with the Kelvin sign and the long s), too many spellings.
+        for p in ["(?i)err.r", "error", "(?i)disk", "(?i)failed login", "(?i)"] {
+            assert!(literal_finder(p).is_none(), "{p}");
+        }
+        let hay: &[u8] = b"no\nan eRRor here\r\nErrorError\n\xff\xfeERROR\nerro\nterror\n";
+        for p in ["(?i)error", "(?i)ror"] {
+            let fast = Rule::new("x".into(), Regex::new(p).unwrap(), None, None);
+            assert!(fast.literal.is_some(), "{p}");
+            let slow = Rule {
+                literal: None,
+                ..Rule::new("x".into(), Regex::new(p).unwrap(), None, None)
+            };
+            for start in 0..hay.len() {
+                assert_eq!(
+                    fast.shortest_match_at(hay, start),
+                    slow.shortest_match_at(hay, start),
+                    "{p} from {start}"
+                );
+            }
+        }
     }
 
     #[test]
