@@ -509,8 +509,8 @@ fn dir_checksums(dir: &Path, write: bool) -> Check {
             "",
             Status::Ok,
             format!(
-                "SHA-256 of {} files matches {}",
-                files.len(),
+                "SHA-256 of {} matches {}",
+                crate::units::count(files.len(), "file"),
                 list.display()
             ),
         );
@@ -521,8 +521,8 @@ fn dir_checksums(dir: &Path, write: bool) -> Check {
                 "",
                 Status::Ok,
                 format!(
-                    "SHA-256 of {} files recorded in {}",
-                    files.len(),
+                    "SHA-256 of {} recorded in {}",
+                    crate::units::count(files.len(), "file"),
                     list.display()
                 ),
             ),
@@ -537,7 +537,8 @@ fn dir_checksums(dir: &Path, write: bool) -> Check {
         "",
         Status::Warning,
         format!(
-            "{missing} files without a recorded checksum in {}",
+            "{} without a recorded checksum in {}",
+            crate::units::count(missing, "file"),
             list.display()
         ),
     )

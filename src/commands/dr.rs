@@ -21,6 +21,7 @@ use crate::pg::{self, ConnParams, Session};
 use crate::render::{self, Format as OutFormat, RenderOptions};
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
 use crate::signals;
+use crate::units::{count, count_as};
 
 /// One step of the drill, for the timeline.
 struct Step {
@@ -221,7 +222,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
             format!(
                 "{what} took {:.1} s; target {}",
                 rto.as_secs_f64(),
-                humantime::format_duration(cfg.dr.rto_target.0)
+                crate::units::duration(cfg.dr.rto_target.0)
             ),
         )
         .with_metric(m)
@@ -235,8 +236,8 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
             m.judge(),
             format!(
                 "the backup is {} old; target {}",
-                humantime::format_duration(Duration::from_secs(rpo.as_secs())),
-                humantime::format_duration(cfg.dr.rpo_target.0)
+                crate::units::duration(Duration::from_secs(rpo.as_secs())),
+                crate::units::duration(cfg.dr.rpo_target.0)
             ),
         )
         .with_metric(m)
@@ -496,12 +497,14 @@ fn compare(
         if short > 0 && short as f64 > live_rows as f64 * tolerance_pct / 100.0 {
             status = Status::Critical;
             problems.push(format!(
-                "{t}: {got} rows restored, {live_rows} live (more than {tolerance_pct}% short)"
+                "{t}: {} restored, {live_rows} live (more than {tolerance_pct}% short)",
+                count(got, "row")
             ));
         } else if short < 0 {
             status = status.worse(Status::Warning);
             problems.push(format!(
-                "{t}: {got} rows restored, only {live_rows} live (rows deleted since the backup?)"
+                "{t}: {} restored, only {live_rows} live (rows deleted since the backup?)",
+                count(got, "row")
             ));
         }
     }
@@ -531,11 +534,12 @@ fn compare(
     }
     let rows: i64 = r.tables.values().flatten().sum();
     let summary = format!(
-        "{} tables, {} indexes, {} constraints, {} sequences ({checked} checked against their columns), {rows} rows",
-        r.tables.len(),
-        r.indexes.len(),
-        r.constraints.len(),
-        r.sequences.len()
+        "{}, {}, {}, {} ({checked} checked against their columns), {}",
+        count(r.tables.len(), "table"),
+        count_as(r.indexes.len(), "index", "indexes"),
+        count(r.constraints.len(), "constraint"),
+        count(r.sequences.len(), "sequence"),
+        count(rows, "row")
     );
     let msg = if problems.is_empty() {
         format!("same as live: {summary}")

@@ -24,6 +24,7 @@ use crate::cli::{
 };
 use crate::config::Config;
 use crate::report::{Check, Report, ReportBuilder, Status};
+use crate::units::{count, duration};
 use crate::{lock, signals, window};
 
 pub type TaskFn = fn(&Config, &Ui) -> Result<Report>;
@@ -288,7 +289,13 @@ struct Outcome {
     duration: Duration,
     report: Option<Report>,
     timed_out: bool,
+    /// Heavy and outside every window: not run, which the verdict must not
+    /// count as completed (nor as failed: nothing went wrong).
+    outside_window: bool,
 }
+
+/// How the summary and the log name a task left out by the windows.
+const NOT_RUN_OUTSIDE: &str = "not run (outside the maintenance window)";
 
 impl Outcome {
     fn without_report(status: Status, message: String) -> Outcome {
@@ -298,6 +305,7 @@ impl Outcome {
             duration: Duration::ZERO,
             report: None,
             timed_out: false,
+            outside_window: false,
         }
     }
 }
@@ -345,7 +353,10 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
                 format!("not run: --fail-fast after '{first}' failed"),
             )
         } else if let Some(reason) = outside_window(&cfg, t, args.ignore_window) {
-            Outcome::without_report(Status::Warning, reason)
+            Outcome {
+                outside_window: true,
+                ..Outcome::without_report(Status::Warning, reason)
+            }
         } else {
             // Another schedule (or an operator) running the same command:
             // wait for it, up to this task's own timeout, rather than skip.
@@ -360,13 +371,10 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
                 }
                 Err(e) if e.is::<lock::LockHeld>() => Outcome::without_report(
                     Status::Unknown,
-                    format!(
-                        "not run: {e} (waited {})",
-                        humantime::format_duration(timeout)
-                    ),
+                    format!("not run: {e} (waited {})", duration(timeout)),
                 ),
                 Err(e) => Outcome::without_report(Status::Unknown, format!("{e:#}")),
-                Ok(_lock) => match execute(&cfg, t, timeout, cfg.run.grace.0, ui) {
+                Ok(lock) => match execute(&cfg, t, timeout, cfg.run.grace.0, ui, lock) {
                     Ok(o) => o,
                     Err(e) => {
                         // Interrupted: the log still says where the run stopped.
@@ -403,23 +411,8 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
         eprintln!("bbp-maint: warning: last-success times not saved: {e:#}");
     }
     let checks = report.checks();
-    let total = checks.len();
-    let failed = checks
-        .iter()
-        .filter(|c| matches!(c.status, Status::Critical | Status::Unknown))
-        .count();
-    let warned = checks
-        .iter()
-        .filter(|c| c.status == Status::Warning)
-        .count();
     let status = Status::worst(checks.iter().map(|c| c.status));
-    let summary = if failed > 0 {
-        format!("{failed} of {total} maintenance tasks failed")
-    } else if warned > 0 {
-        format!("{total} maintenance tasks completed, {warned} with warnings")
-    } else {
-        format!("all {total} maintenance tasks completed successfully")
-    };
+    let summary = summarise(checks, &tasks_data);
     let elapsed = started.elapsed();
     let mark = match status {
         Status::Ok => "✓",
@@ -437,6 +430,47 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
         super::alert::send(&cfg, args, &report);
     }
     Ok(report)
+}
+
+/// The run's verdict in words. Tasks left out by the windows are counted
+/// apart: they neither completed nor failed.
+fn summarise(checks: &[Check], tasks: &[serde_json::Value]) -> String {
+    let total = checks.len();
+    let not_run = tasks
+        .iter()
+        .filter(|t| t["not_run"] == NOT_RUN_OUTSIDE)
+        .count();
+    let failed = checks
+        .iter()
+        .filter(|c| matches!(c.status, Status::Critical | Status::Unknown))
+        .count();
+    let warned = checks
+        .iter()
+        .filter(|c| c.status == Status::Warning)
+        .count()
+        - not_run;
+    let completed = total - failed - not_run;
+    let mut summary = if failed > 0 {
+        format!("{failed} of {} failed", count(total, "maintenance task"))
+    } else if warned > 0 {
+        format!(
+            "{} completed, {warned} with warnings",
+            count(completed, "maintenance task")
+        )
+    } else if completed == 0 && not_run > 0 {
+        "no maintenance task was run".to_string()
+    } else if not_run > 0 || total == 1 {
+        format!(
+            "{} completed successfully",
+            count(completed, "maintenance task")
+        )
+    } else {
+        format!("all {total} maintenance tasks completed successfully")
+    };
+    if not_run > 0 {
+        summary.push_str(&format!(", {not_run} {NOT_RUN_OUTSIDE}"));
+    }
+    summary
 }
 
 fn capitalise(s: &str) -> String {
@@ -457,16 +491,10 @@ fn outside_window(cfg: &Config, t: &Task, ignore: bool) -> Option<String> {
         return None;
     }
     let next = window::next(&cfg.windows, &now)
-        .map(|(w, s)| {
-            format!(
-                " (next: '{}' at {})",
-                w.name,
-                s.strftime("%a %Y-%m-%d %H:%M")
-            )
-        })
+        .map(|(w, s)| format!("; next: '{}' at {}", w.name, s.strftime(window::STAMP)))
         .unwrap_or_default();
     Some(format!(
-        "not run: outside the maintenance windows{next}; --ignore-window runs it anyway"
+        "{NOT_RUN_OUTSIDE}{next}; --ignore-window runs it anyway"
     ))
 }
 
@@ -482,6 +510,10 @@ fn finish_task(
 ) {
     let took = took(o.duration);
     log.line(&match o.status {
+        _ if o.outside_window => format!(
+            "⚠ Maintenance task {NOT_RUN_OUTSIDE}: {display}: {}",
+            o.message
+        ),
         Status::Ok => format!("✓ Completed maintenance task: {display} ({took})"),
         Status::Warning => format!(
             "⚠ Completed maintenance task with warnings: {display} ({took}): {}",
@@ -500,6 +532,7 @@ fn finish_task(
         "duration_ms": o.duration.as_millis() as u64,
         "message": o.message,
         "timed_out": o.timed_out,
+        "not_run": o.outside_window.then_some(NOT_RUN_OUTSIDE),
         "last_success": last_success,
         "report": o.report,
     }));
@@ -517,13 +550,16 @@ fn took(d: Duration) -> String {
 
 /// Runs one task on its own thread. At its deadline the task is cancelled
 /// (its polls see `signals::interrupted()`: child processes stop, scratch
-/// databases are dropped); after `grace` it is abandoned.
+/// databases are dropped); after `grace` it is abandoned. The thread owns
+/// the job's lock: an abandoned task may still be at work, and until it
+/// ends no other task or run may do the same job.
 fn execute(
     cfg: &Arc<Config>,
     t: &'static Task,
     timeout: Duration,
     grace: Duration,
     ui: &Ui,
+    lock: lock::JobLock,
 ) -> Result<Outcome> {
     let (tx, rx) = mpsc::channel();
     let cfg2 = Arc::clone(cfg);
@@ -534,11 +570,14 @@ fn execute(
         .spawn(move || {
             let ui = Ui { progress };
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (t.run)(&cfg2, &ui)));
+            // Free before the result is seen, so that the next task of the
+            // same job never finds it still held.
+            drop(lock);
             let _ = tx.send(r);
         })?;
     let deadline = t0 + timeout;
     let mut cancelled_at: Option<Instant> = None;
-    let limit = humantime::format_duration(Duration::from_secs(timeout.as_secs().max(1)));
+    let limit = duration(Duration::from_secs(timeout.as_secs().max(1)));
     loop {
         let now = Instant::now();
         if cancelled_at.is_none() && (now >= deadline || signals::signalled()) {
@@ -550,7 +589,8 @@ fn execute(
             None => deadline,
         };
         if now >= wait_until {
-            // Abandoned: the thread ends with the process.
+            // Abandoned: the thread ends with the process, or when its
+            // blocking call returns; the job's lock goes with it.
             signals::clear_cancel();
             if signals::signalled() {
                 return Err(signals::Interrupted.into());
@@ -558,12 +598,14 @@ fn execute(
             return Ok(Outcome {
                 status: Status::Critical,
                 message: format!(
-                    "timed out after {limit}; did not stop within {} and was abandoned",
-                    humantime::format_duration(grace)
+                    "timed out after {limit}; did not stop within {} and was abandoned \
+                     (its job lock stays held until it ends)",
+                    duration(grace)
                 ),
                 duration: t0.elapsed(),
                 report: None,
                 timed_out: true,
+                outside_window: false,
             });
         }
         // Short slices, so that a signal is noticed promptly.
@@ -593,6 +635,7 @@ fn execute(
                 duration,
                 report: result.ok().and_then(Result::ok),
                 timed_out: true,
+                outside_window: false,
             });
         }
         return Ok(match result {
@@ -602,6 +645,7 @@ fn execute(
                 duration,
                 report: Some(r),
                 timed_out: false,
+                outside_window: false,
             },
             Ok(Err(e)) => Outcome {
                 // The task could not be carried out at all.
@@ -610,6 +654,7 @@ fn execute(
                 duration,
                 report: None,
                 timed_out: false,
+                outside_window: false,
             },
             Err(_) => Outcome {
                 status: Status::Unknown,
@@ -617,6 +662,7 @@ fn execute(
                 duration,
                 report: None,
                 timed_out: false,
+                outside_window: false,
             },
         });
     }
