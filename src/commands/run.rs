@@ -458,7 +458,7 @@ fn summarise(checks: &[Check], tasks: &[serde_json::Value]) -> String {
             count(completed, "maintenance task")
         )
     } else if completed == 0 && not_run > 0 {
-        "no maintenance task was run".to_string()
+        return format!("{} {NOT_RUN_OUTSIDE}", count(not_run, "maintenance task"));
     } else if not_run > 0 || total == 1 {
         format!(
             "{} completed successfully",
