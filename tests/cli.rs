@@ -186,7 +186,7 @@ fn environment_beats_file_and_flags_beat_environment() {
         check(&doc, "api")["message"]
             .as_str()
             .unwrap()
-            .contains("within 1s"),
+            .contains("within 1 s"),
         "{doc:#}"
     );
 }
