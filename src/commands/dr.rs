@@ -21,7 +21,6 @@ use crate::pg::{self, ConnParams, Session};
 use crate::render::{self, Format as OutFormat, RenderOptions};
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
 use crate::signals;
-use crate::units::{count, count_as};
 
 /// One step of the drill, for the timeline.
 struct Step {
@@ -498,13 +497,13 @@ fn compare(
             status = Status::Critical;
             problems.push(format!(
                 "{t}: {} restored, {live_rows} live (more than {tolerance_pct}% short)",
-                count(got, "row")
+                crate::units::count(got, "row")
             ));
         } else if short < 0 {
             status = status.worse(Status::Warning);
             problems.push(format!(
                 "{t}: {} restored, only {live_rows} live (rows deleted since the backup?)",
-                count(got, "row")
+                crate::units::count(got, "row")
             ));
         }
     }
@@ -535,11 +534,11 @@ fn compare(
     let rows: i64 = r.tables.values().flatten().sum();
     let summary = format!(
         "{}, {}, {}, {} ({checked} checked against their columns), {}",
-        count(r.tables.len(), "table"),
-        count_as(r.indexes.len(), "index", "indexes"),
-        count(r.constraints.len(), "constraint"),
-        count(r.sequences.len(), "sequence"),
-        count(rows, "row")
+        crate::units::count(r.tables.len(), "table"),
+        crate::units::count_as(r.indexes.len(), "index", "indexes"),
+        crate::units::count(r.constraints.len(), "constraint"),
+        crate::units::count(r.sequences.len(), "sequence"),
+        crate::units::count(rows, "row")
     );
     let msg = if problems.is_empty() {
         format!("same as live: {summary}")

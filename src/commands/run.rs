@@ -24,7 +24,6 @@ use crate::cli::{
 };
 use crate::config::Config;
 use crate::report::{Check, Report, ReportBuilder, Status};
-use crate::units::{count, duration};
 use crate::{lock, signals, window};
 
 pub type TaskFn = fn(&Config, &Ui) -> Result<Report>;
@@ -371,7 +370,7 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
                 }
                 Err(e) if e.is::<lock::LockHeld>() => Outcome::without_report(
                     Status::Unknown,
-                    format!("not run: {e} (waited {})", duration(timeout)),
+                    format!("not run: {e} (waited {})", crate::units::duration(timeout)),
                 ),
                 Err(e) => Outcome::without_report(Status::Unknown, format!("{e:#}")),
                 Ok(lock) => match execute(&cfg, t, timeout, cfg.run.grace.0, ui, lock) {
@@ -451,18 +450,24 @@ fn summarise(checks: &[Check], tasks: &[serde_json::Value]) -> String {
         - not_run;
     let completed = total - failed - not_run;
     let mut summary = if failed > 0 {
-        format!("{failed} of {} failed", count(total, "maintenance task"))
+        format!(
+            "{failed} of {} failed",
+            crate::units::count(total, "maintenance task")
+        )
     } else if warned > 0 {
         format!(
             "{} completed, {warned} with warnings",
-            count(completed, "maintenance task")
+            crate::units::count(completed, "maintenance task")
         )
     } else if completed == 0 && not_run > 0 {
-        return format!("{} {NOT_RUN_OUTSIDE}", count(not_run, "maintenance task"));
+        return format!(
+            "{} {NOT_RUN_OUTSIDE}",
+            crate::units::count(not_run, "maintenance task")
+        );
     } else if not_run > 0 || total == 1 {
         format!(
             "{} completed successfully",
-            count(completed, "maintenance task")
+            crate::units::count(completed, "maintenance task")
         )
     } else {
         format!("all {total} maintenance tasks completed successfully")
@@ -568,16 +573,16 @@ fn execute(
     std::thread::Builder::new()
         .name(format!("task-{}", t.name))
         .spawn(move || {
+            // Freed when this thread ends, however late: not when the run
+            // stops waiting for it.
+            let _lock = lock;
             let ui = Ui { progress };
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (t.run)(&cfg2, &ui)));
-            // Free before the result is seen, so that the next task of the
-            // same job never finds it still held.
-            drop(lock);
             let _ = tx.send(r);
         })?;
     let deadline = t0 + timeout;
     let mut cancelled_at: Option<Instant> = None;
-    let limit = duration(Duration::from_secs(timeout.as_secs().max(1)));
+    let limit = crate::units::duration(Duration::from_secs(timeout.as_secs().max(1)));
     loop {
         let now = Instant::now();
         if cancelled_at.is_none() && (now >= deadline || signals::signalled()) {
@@ -600,7 +605,7 @@ fn execute(
                 message: format!(
                     "timed out after {limit}; did not stop within {} and was abandoned \
                      (its job lock stays held until it ends)",
-                    duration(grace)
+                    crate::units::duration(grace)
                 ),
                 duration: t0.elapsed(),
                 report: None,
