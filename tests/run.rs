@@ -1003,12 +1003,13 @@ paths = ["{fifo}"]
         p = p.display(),
         fifo = fifo.display()
     ));
-    let mut first = sb
-        .cmd(&["run", "daily"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = Reaped(
+        sb.cmd(&["run", "daily"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     // The API's request arrives once `logs` has been abandoned and `health` runs.
     api.accepted
         .recv_timeout(Duration::from_secs(20))
@@ -1039,13 +1040,70 @@ paths = ["{fifo}"]
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(first.try_wait().unwrap().is_none(), "the run ended early");
+    assert!(first.0.try_wait().unwrap().is_none(), "the run ended early");
     assert!(
         Command::new("kill")
-            .arg(first.id().to_string())
+            .arg(first.0.id().to_string())
             .status()
             .unwrap()
             .success()
     );
-    assert_eq!(first.wait().unwrap().code(), Some(130));
+    assert_eq!(first.0.wait().unwrap().code(), Some(130));
+}
+
+/// A child that a failing assertion does not leave running.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn durations_counts_and_zones_read_as_english() {
+    let fx = tempfile::tempdir().unwrap();
+    let p = fx.path();
+    // `window`'s wait: "in 1 day 14 h 5 min", never "1day 14h 5m".
+    let sb = Sandbox::new(&not_now_weekly(p));
+    let doc = json(&sb.run(&["--json", "window"]));
+    let said = doc["checks"][0]["message"].as_str().unwrap().to_string();
+    let wait = said
+        .split("(in ")
+        .nth(1)
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{said}"));
+    let words: Vec<&str> = wait.split(' ').collect();
+    assert!(words.len().is_multiple_of(2) && !words.is_empty(), "{wait:?}");
+    for pair in words.chunks(2) {
+        let n: u64 = pair[0]
+            .parse()
+            .unwrap_or_else(|_| panic!("{:?} in {wait:?}", pair[0]));
+        let unit_ok = match pair[1] {
+            "day" => n == 1,
+            "days" => n != 1,
+            "h" | "min" => true,
+            _ => false,
+        };
+        assert!(unit_ok, "{pair:?} in {wait:?}");
+    }
+
+    // One of each: singular nouns.
+    fs::write(p.join("app.log"), "served\nboom: disk on fire\nserved\n").unwrap();
+    let log = p.join("app.log");
+    let doc = json(&sb.run(&["--json", "logs", log.to_str().unwrap(), "--pattern", "boom"]));
+    let m = check(&doc, "pattern")["message"].as_str().unwrap();
+    assert!(m.starts_with("1 matching line ("), "{m}");
+    let m = check(&doc, "files")["message"].as_str().unwrap();
+    assert!(m.starts_with("1 file, "), "{m}");
+
+    let single = Sandbox::new(&format!(
+        "[run]\nlog = \"{p}/one.log\"\n[run.daily]\ntasks = [\"disk\"]\n[disk]\nstate_dir = \"{p}/state\"\ninclude_mounts = [\"/\"]\nwarn_pct = 99\ncrit_pct = 100\n",
+        p = p.display()
+    ));
+    let out = single.run(&["--json", "run", "daily"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}");
+    assert_eq!(doc["summary"], "1 maintenance task completed successfully");
 }

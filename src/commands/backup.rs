@@ -168,7 +168,7 @@ fn verify_one(
                 m.judge(),
                 format!(
                     "{} old",
-                    humantime::format_duration(Duration::from_secs(age.as_secs()))
+                    crate::units::duration(Duration::from_secs(age.as_secs()))
                 ),
             )
             .with_metric(m)
