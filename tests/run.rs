@@ -1075,7 +1075,10 @@ fn durations_counts_and_zones_read_as_english() {
         .and_then(|s| s.strip_suffix(')'))
         .unwrap_or_else(|| panic!("{said}"));
     let words: Vec<&str> = wait.split(' ').collect();
-    assert!(words.len().is_multiple_of(2) && !words.is_empty(), "{wait:?}");
+    assert!(
+        words.len().is_multiple_of(2) && !words.is_empty(),
+        "{wait:?}"
+    );
     for pair in words.chunks(2) {
         let n: u64 = pair[0]
             .parse()
