@@ -294,7 +294,7 @@ never\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l all -d 'Every table, not only those whose dead tuples cross the thresholds'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l all -d 'Every table, not only those that need it (dead tuples or staleness)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l reindex -d 'Also REINDEX INDEX CONCURRENTLY the indexes whose estimated bloat crosses db.bloat_warn_pct'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l full -d 'VACUUM FULL (rewrites each table under an exclusive lock; inside a maintenance window unless --force)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l reindex-database -d 'REINDEX DATABASE after vacuuming (inside a maintenance window unless --force)'

@@ -96,6 +96,9 @@ pub enum Command {
     Run(RunArgs),
 
     /// Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts
+    ///
+    /// With -q it prints nothing, inside or outside, so that `bbp-maint -q window && heavy-job`
+    /// in a crontab mails nothing; with no window configured at all it still says so.
     Window,
 
     /// Database maintenance report: statistics, sizes, bloat, indexes, slow queries, vacuum, wraparound
@@ -103,6 +106,11 @@ pub enum Command {
     Db(DbCommand),
 
     /// VACUUM (ANALYZE) the tables that need it; REINDEX bloated indexes; measured before and after
+    ///
+    /// The tables that need it are those whose dead tuples cross db.dead_tuples_warn_pct and
+    /// db.dead_tuples_min, and those that `db analyze` calls stale (vacuum_staleness: at least
+    /// db.stale_min_rows rows, never vacuumed or never analyzed, or not for db.stale_warn_days).
+    /// One rule for both, so that the weekly vacuum clears what the weekly analysis flags.
     Vacuum(VacuumArgs),
 
     /// Audit lockfiles against OSV advisories; refresh the offline advisory database
@@ -286,6 +294,11 @@ impl Schedule {
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions
+    ///
+    /// vacuum_staleness flags tables of at least db.stale_min_rows rows that were never vacuumed or
+    /// never analyzed (a table this command analyzed but nothing ever vacuumed included), or not
+    /// for db.stale_warn_days. `vacuum`'s default plan takes exactly these tables, so the weekly
+    /// run clears the warning.
     Analyze(DbAnalyzeArgs),
 }
 
@@ -306,7 +319,7 @@ pub struct DbAnalyzeArgs {
 
 #[derive(Debug, Args)]
 pub struct VacuumArgs {
-    /// Every table, not only those whose dead tuples cross the thresholds
+    /// Every table, not only those that need it (dead tuples or staleness)
     #[arg(long, conflicts_with = "table")]
     pub all: bool,
 

@@ -1209,8 +1209,8 @@ fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> {
                 key,
                 format!(
                     "warning threshold {} is above the critical one {}",
-                    humantime::format_duration(warn.0),
-                    humantime::format_duration(crit.0)
+                    crate::units::duration(warn.0),
+                    crate::units::duration(crit.0)
                 ),
             )
         } else {

@@ -219,7 +219,15 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         // Read-only: no lock.
         Command::Window => {
             let cfg = load_config(cli)?;
-            return Ok(emit(cli, &commands::window::run(&cfg)?));
+            let report = commands::window::run(&cfg)?;
+            // `bbp-maint -q window && heavy-job` in a crontab: the exit code
+            // is the answer, and being outside is no news to mail. No window
+            // configured at all is news: that is still printed.
+            if g.quiet && !cfg.windows.is_empty() {
+                write_textfile(cli, &report);
+                return Ok(ExitCode::from(report.status));
+            }
+            return Ok(emit(cli, &report));
         }
         Command::Db(DbCommand::Analyze(args)) => {
             job(cli, "db-analyze", |cfg| commands::db::analyze(cfg, args))?
@@ -304,12 +312,16 @@ fn emit(cli: &Cli, report: &Report) -> ExitCode {
     // Rendering into memory cannot fail; writing is handled below.
     let _ = render::render(report, &opts, &mut out);
     write_stdout(&out);
-    if let Some(path) = &g.prom_textfile
+    write_textfile(cli, report);
+    ExitCode::from(report.status)
+}
+
+fn write_textfile(cli: &Cli, report: &Report) {
+    if let Some(path) = &cli.global.prom_textfile
         && let Err(e) = render::prometheus::write_textfile(path, report)
     {
         eprintln!("bbp-maint: warning: metrics not written: {e:#}");
     }
-    ExitCode::from(report.status)
 }
 
 fn output_format(cli: &Cli) -> Format {

@@ -10,6 +10,10 @@
 use jiff::civil::{Date, DateTime, Time, Weekday};
 use jiff::{ToSpan, Zoned};
 
+/// How every command writes a window's start or end: with its time zone,
+/// since the windows are in local time and the reader's may differ.
+pub const STAMP: &str = "%a %Y-%m-%d %H:%M %Z";
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Window {
     pub name: String,

@@ -156,7 +156,7 @@ fn a_database_that_never_answers_ends_within_the_timeout() {
             c["message"]
                 .as_str()
                 .unwrap()
-                .contains("no answer within 2s"),
+                .contains("no answer within 2 s"),
             "{a:?}: {doc:#}"
         );
         // One timeout, not one per step that would connect.
@@ -366,7 +366,7 @@ fn environment_beats_file_and_flags_beat_environment() {
         check(&doc, "api")["message"]
             .as_str()
             .unwrap()
-            .contains("within 1s"),
+            .contains("within 1 s"),
         "{doc:#}"
     );
 }

@@ -1120,7 +1120,7 @@ fn update_db_swaps_good_exports_and_keeps_the_old_on_failure() {
         check(&json(&out), "npm")["message"]
             .as_str()
             .unwrap()
-            .contains("within 1s")
+            .contains("within 1 s")
     );
     // No half-written generation lies around.
     let leftovers: Vec<_> = std::fs::read_dir(&db)
@@ -1288,7 +1288,7 @@ fn online_unreachable_is_unknown_never_clean() {
     let e500 = Server::start(|_, _, _| Reply::Status(503));
     for (url, what) in [
         (refused, "refused"),
-        (hang.url(), "no answer within 1s"),
+        (hang.url(), "no answer within 1 s"),
         (garbage.url(), "garbage"),
         (notjson.url(), "not an OSV querybatch answer"),
         (e500.url(), "HTTP 503"),

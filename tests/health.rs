@@ -110,7 +110,7 @@ fn database_that_accepts_and_never_answers_times_out() {
         db["message"]
             .as_str()
             .unwrap()
-            .contains("no answer within 1s"),
+            .contains("no answer within 1 s"),
         "{db}"
     );
     assert!(
@@ -248,7 +248,7 @@ fn redis_that_never_answers_times_out() {
     let doc = json(&out);
     let r = check(&doc, "redis");
     assert_eq!(r["status"], "critical");
-    assert!(r["message"].as_str().unwrap().contains("within 1s"), "{r}");
+    assert!(r["message"].as_str().unwrap().contains("within 1 s"), "{r}");
     assert!(took < Duration::from_secs(1) + MARGIN, "took {took:?}");
 }
 
@@ -288,7 +288,7 @@ fn api_that_hangs_times_out_within_the_timeout() {
         api["message"]
             .as_str()
             .unwrap()
-            .contains("no answer within 1s"),
+            .contains("no answer within 1 s"),
         "{api}"
     );
     assert!(took < Duration::from_secs(1) + MARGIN, "took {took:?}");
@@ -382,6 +382,71 @@ fn storage_thresholds_and_missing_path() {
             .as_str()
             .unwrap()
             .contains("/nonexistent/uploads: does not exist")
+    );
+}
+
+/// `df -B1 --output=size,used,avail PATH`, as numbers.
+fn df(path: &std::path::Path) -> [u64; 3] {
+    let out = std::process::Command::new("df")
+        .args(["-B1", "--output=size,used,avail"])
+        .arg(path)
+        .output()
+        .expect("df (coreutils)");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let nums: Vec<u64> = text
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"))
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    [nums[0], nums[1], nums[2]]
+}
+
+#[test]
+fn storage_reports_what_df_reports_and_what_the_percentage_is_of() {
+    // On the filesystem the tests write to, whose root reserve makes
+    // used + available smaller than the size.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().display().to_string();
+    let sb = Sandbox::new(&format!(
+        "[storage]\npaths = [\"{path}\"]\nfree_warn_pct = 0\nfree_crit_pct = 0\n"
+    ));
+    let before = df(dir.path());
+    let out = sb.run(&["health", "--json", "--check", "storage"]);
+    let after = df(dir.path());
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}");
+    let s = check(&doc, "storage");
+    let metric = |name: &str| {
+        s["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == format!("{name}:{path}"))
+            .unwrap_or_else(|| panic!("no {name} in {s:#}"))["value"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(metric("size_bytes") as u64, before[0], "{s:#}");
+    // Used and available move with whatever else writes to the disk meanwhile.
+    let slack = 256 << 20;
+    for (i, name) in [(1, "used_bytes"), (2, "avail_bytes")] {
+        let v = metric(name) as u64;
+        let (lo, hi) = (before[i].min(after[i]), before[i].max(after[i]));
+        assert!(
+            lo.saturating_sub(slack) <= v && v <= hi + slack,
+            "{name} {v} vs df {lo}..{hi}"
+        );
+    }
+    let pct = metric("free_pct");
+    let df_pct = after[2] as f64 * 100.0 / (after[1] + after[2]) as f64;
+    assert!((pct - df_pct).abs() < 0.5, "{pct} vs {df_pct}");
+    let m = s["message"].as_str().unwrap();
+    assert!(
+        m.contains("available of ") && m.contains("the percentage is of used + available"),
+        "{m}"
     );
 }
 

@@ -531,7 +531,7 @@ fn a_hung_task_is_cut_at_its_timeout_and_the_rest_runs() {
         health["message"]
             .as_str()
             .unwrap()
-            .starts_with("timed out after 1s"),
+            .starts_with("timed out after 1 s"),
         "{health:#}"
     );
     assert!(health["duration_ms"].as_u64().unwrap() < 3000, "{health:#}");
@@ -706,7 +706,7 @@ fn window_says_inside_or_outside_and_heavy_tasks_consult_it() {
         dr["message"]
             .as_str()
             .unwrap()
-            .contains("outside the maintenance windows"),
+            .contains("not run (outside the maintenance window)"),
         "{dr:#}"
     );
     assert!(dr["report"].is_null());
@@ -934,7 +934,10 @@ paths = ["{fifo}"]
     assert_eq!(code(&out), 2, "{doc:#}");
     let logs = task(&doc, "logs");
     assert!(
-        logs["message"].as_str().unwrap().ends_with("was abandoned"),
+        logs["message"]
+            .as_str()
+            .unwrap()
+            .contains("was abandoned (its job lock stays held until it ends)"),
         "{logs:#}"
     );
     assert_eq!(task(&doc, "disk")["status"], "ok");
@@ -1007,4 +1010,283 @@ older_than = "1d"
             "{line}"
         );
     }
+}
+
+/// A config whose only window is the day after tomorrow, with a weekly
+/// schedule of one heavy task (the restore test) and one light one.
+fn not_now_weekly(p: &Path) -> String {
+    format!(
+        r#"[[window]]
+name = "later"
+when = "{later} 02:00-03:00"
+[run]
+log = "{p}/m.log"
+[run.weekly]
+tasks = ["backup-verify-restore", "disk-forecast"]
+[backup]
+dir = "{p}/none"
+[disk]
+state_dir = "{p}/state"
+include_mounts = ["/"]
+warn_pct = 99
+crit_pct = 100
+"#,
+        later = weekday_in(2),
+        p = p.display()
+    )
+}
+
+#[test]
+fn heavy_tasks_outside_a_window_are_not_run_and_never_called_completed() {
+    let fx = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new(&not_now_weekly(fx.path()));
+    let out = sb.run(&["--json", "run", "weekly"]);
+    let doc = json(&out);
+    // Not a failure (nothing broke), but not OK either: the restore test
+    // that the schedule asks for was not done.
+    assert_eq!(code(&out), 1, "{doc:#}\n{}", stderr(&out));
+    assert_eq!(
+        doc["summary"],
+        "1 maintenance task completed successfully, 1 not run (outside the maintenance window)",
+        "{doc:#}"
+    );
+    let restore = task(&doc, "backup-verify-restore");
+    assert_eq!(restore["status"], "warning");
+    assert_eq!(
+        restore["not_run"], "not run (outside the maintenance window)",
+        "{restore:#}"
+    );
+    assert!(restore["report"].is_null());
+    assert!(task(&doc, "disk-forecast")["not_run"].is_null());
+
+    // The next window as `window` writes it, time zone included.
+    let win = json(&sb.run(&["--json", "window"]));
+    let said = win["checks"][0]["message"].as_str().unwrap().to_string();
+    let stamp = said
+        .split(" starts ")
+        .nth(1)
+        .and_then(|s| s.split(" (in ").next())
+        .unwrap_or_else(|| panic!("{said}"));
+    // "Wed 2026-12-02 02:00 UTC": day, date, time and zone.
+    assert_eq!(stamp.split(' ').count(), 4, "no zone in {stamp:?}");
+    let message = restore["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("next: 'later' at {stamp};")),
+        "{message} / {stamp}"
+    );
+
+    let log = fs::read_to_string(fx.path().join("m.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    assert!(
+        lines[0][22..].starts_with(
+            "⚠ Maintenance task not run (outside the maintenance window): Backup Restore Test: "
+        ),
+        "{log}"
+    );
+    assert!(
+        lines[2].contains("1 not run (outside the maintenance window)"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("Completed maintenance task with warnings"),
+        "{log}"
+    );
+
+    // The monthly drill alone: nothing ran, and nothing says it did.
+    let out = sb.run(&["--json", "run", "monthly"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 1, "{doc:#}");
+    assert_eq!(
+        doc["summary"],
+        "1 maintenance task not run (outside the maintenance window)"
+    );
+    assert!(!stdout(&sb.run(&["run", "monthly"])).contains("completed"));
+}
+
+#[test]
+fn quiet_window_prints_nothing_and_answers_with_its_code() {
+    let fx = tempfile::tempdir().unwrap();
+    let not_now = Sandbox::new(&not_now_weekly(fx.path()));
+    let out = not_now.run(&["-q", "window"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), "");
+    // The crontab idiom: the heavy job does not start, and cron has no mail to send.
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} --config {} -q window && echo heavy-job ran",
+            bin_path(),
+            not_now.config_path().display()
+        ))
+        .env("BBP_MAINT_RUNTIME_DIR", fx.path().join("run"))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&st), "");
+    assert_eq!(stderr(&st), "");
+
+    let always = Sandbox::new("[[window]]\nname = \"any\"\nwhen = \"daily 00:00-24:00\"\n");
+    let out = always.run(&["-q", "window"]);
+    assert_eq!((code(&out), stdout(&out)), (0, String::new()));
+
+    // No window at all is a misconfiguration: that is still said.
+    let out = Sandbox::new("").run(&["-q", "window"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stdout(&out).contains("no maintenance window"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn an_abandoned_task_keeps_its_job_lock_until_it_really_ends() {
+    let fx = tempfile::tempdir().unwrap();
+    let p = fx.path();
+    // `logs` blocks in open(2) on a FIFO nobody writes to: past its timeout
+    // and grace it is abandoned, still at work.
+    let fifo = p.join("stuck.log");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let quiet = p.join("quiet.log");
+    fs::write(&quiet, "all good\n").unwrap();
+    // Then `health`, held by an API that never answers, keeps the run alive.
+    let api = HttpServer::start(Behaviour::Hang);
+    let closed = free_port();
+    let services = config_for(
+        &format!("postgresql://u@127.0.0.1:{closed}/db"),
+        &format!("redis://127.0.0.1:{closed}"),
+        &api.url("/api/health"),
+        &api.url("/"),
+    )
+    .replace("[api]\nurl", "[api]\ntimeout = \"60s\"\nurl")
+    .replace("timeout = \"2s\"\n\n[storage]", "\n[storage]");
+    let sb = Sandbox::new(&format!(
+        r#"{services}
+[run]
+log = "{p}/m.log"
+grace = "1s"
+[run.timeouts]
+logs = "1s"
+health = "60s"
+[run.daily]
+tasks = ["logs", "health"]
+[logs]
+paths = ["{fifo}"]
+"#,
+        p = p.display(),
+        fifo = fifo.display()
+    ));
+    let mut first = Reaped(
+        sb.cmd(&["run", "daily"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The API's request arrives once `logs` has been abandoned and `health` runs.
+    api.accepted
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the run never reached health");
+    let log = fs::read_to_string(p.join("m.log")).unwrap();
+    assert!(log.contains("was abandoned"), "{log}");
+
+    // The abandoned `logs` still works: the same job by hand must not overlap it.
+    let manual = sb.run(&["logs", quiet.to_str().unwrap()]);
+    assert_eq!(code(&manual), 75, "{}", stderr(&manual));
+    assert!(stderr(&manual).contains("logs.lock"), "{}", stderr(&manual));
+
+    // Let it end: a writer opens the FIFO, the task reads to the end and
+    // returns, and only then is the lock free.
+    let mut w = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::io::Write::write_all(&mut w, b"request served\n").unwrap();
+    drop(w);
+    let t0 = Instant::now();
+    loop {
+        let manual = sb.run(&["logs", quiet.to_str().unwrap()]);
+        if code(&manual) == 0 {
+            break;
+        }
+        assert_eq!(code(&manual), 75, "{}", stderr(&manual));
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the lock outlived the task"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(first.0.try_wait().unwrap().is_none(), "the run ended early");
+    assert!(
+        Command::new("kill")
+            .arg(first.0.id().to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(first.0.wait().unwrap().code(), Some(130));
+}
+
+/// A child that a failing assertion does not leave running.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn durations_counts_and_zones_read_as_english() {
+    let fx = tempfile::tempdir().unwrap();
+    let p = fx.path();
+    // `window`'s wait: "in 1 day 14 h 5 min", never "1day 14h 5m".
+    let sb = Sandbox::new(&not_now_weekly(p));
+    let doc = json(&sb.run(&["--json", "window"]));
+    let said = doc["checks"][0]["message"].as_str().unwrap().to_string();
+    let wait = said
+        .split("(in ")
+        .nth(1)
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{said}"));
+    let words: Vec<&str> = wait.split(' ').collect();
+    assert!(
+        words.len().is_multiple_of(2) && !words.is_empty(),
+        "{wait:?}"
+    );
+    for pair in words.chunks(2) {
+        let n: u64 = pair[0]
+            .parse()
+            .unwrap_or_else(|_| panic!("{:?} in {wait:?}", pair[0]));
+        let unit_ok = match pair[1] {
+            "day" => n == 1,
+            "days" => n != 1,
+            "h" | "min" => true,
+            _ => false,
+        };
+        assert!(unit_ok, "{pair:?} in {wait:?}");
+    }
+
+    // One of each: singular nouns.
+    fs::write(p.join("app.log"), "served\nboom: disk on fire\nserved\n").unwrap();
+    let log = p.join("app.log");
+    let doc = json(&sb.run(&["--json", "logs", log.to_str().unwrap(), "--pattern", "boom"]));
+    let m = check(&doc, "pattern")["message"].as_str().unwrap();
+    assert!(m.starts_with("1 matching line ("), "{m}");
+    let m = check(&doc, "files")["message"].as_str().unwrap();
+    assert!(m.starts_with("1 file, "), "{m}");
+
+    let single = Sandbox::new(&format!(
+        "[run]\nlog = \"{p}/one.log\"\n[run.daily]\ntasks = [\"disk\"]\n[disk]\nstate_dir = \"{p}/state\"\ninclude_mounts = [\"/\"]\nwarn_pct = 99\ncrit_pct = 100\n",
+        p = p.display()
+    ));
+    let out = single.run(&["--json", "run", "daily"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}");
+    assert_eq!(doc["summary"], "1 maintenance task completed successfully");
 }

@@ -190,7 +190,7 @@ fn verify_one(
                 m.judge(),
                 format!(
                     "{} old",
-                    humantime::format_duration(Duration::from_secs(age.as_secs()))
+                    crate::units::duration(Duration::from_secs(age.as_secs()))
                 ),
             )
             .with_metric(m)
@@ -536,8 +536,8 @@ fn dir_checksums(dir: &Path, write: bool) -> Check {
             "",
             Status::Ok,
             format!(
-                "SHA-256 of {} files matches {}",
-                files.len(),
+                "SHA-256 of {} matches {}",
+                crate::units::count(files.len(), "file"),
                 list.display()
             ),
         );
@@ -548,8 +548,8 @@ fn dir_checksums(dir: &Path, write: bool) -> Check {
                 "",
                 Status::Ok,
                 format!(
-                    "SHA-256 of {} files recorded in {}",
-                    files.len(),
+                    "SHA-256 of {} recorded in {}",
+                    crate::units::count(files.len(), "file"),
                     list.display()
                 ),
             ),
@@ -564,7 +564,8 @@ fn dir_checksums(dir: &Path, write: bool) -> Check {
         "",
         Status::Warning,
         format!(
-            "{missing} files without a recorded checksum in {}",
+            "{} without a recorded checksum in {}",
+            crate::units::count(missing, "file"),
             list.display()
         ),
     )

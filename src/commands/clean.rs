@@ -58,11 +58,19 @@ pub fn run(cfg: &Config, dry_run: bool) -> Result<Report> {
         };
         let total: u64 = out.removed.iter().map(|(_, b)| b).sum();
         let verb = if dry_run { "would remove" } else { "removed" };
-        let mut msg = format!("{verb} {} files ({})", out.removed.len(), bytes(total));
+        let mut msg = format!(
+            "{verb} {} ({})",
+            crate::units::count(out.removed.len(), "file"),
+            bytes(total)
+        );
         if !out.dirs_removed.is_empty() {
             msg.push_str(&format!(
-                " and {} empty directories",
-                out.dirs_removed.len()
+                " and {}",
+                crate::units::count_as(
+                    out.dirs_removed.len(),
+                    "empty directory",
+                    "empty directories"
+                )
             ));
         }
         if !out.removed.is_empty() {

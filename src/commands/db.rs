@@ -232,7 +232,7 @@ fn run_analyze(
                 let msg = format!(
                     "WARNING: {} skipped: lock not granted within {} ({})",
                     t.qualified(),
-                    humantime::format_duration(s.lock_timeout()),
+                    crate::units::duration(s.lock_timeout()),
                     if blockers.is_empty() {
                         "holder gone".into()
                     } else {
@@ -284,7 +284,7 @@ fn sizes(tables: &[Table], top: usize) -> (Check, Value) {
         .collect();
     let msg = match tables.first() {
         Some(t) => format!(
-            "{}, {} in all; largest {} ({} + {} indexes)",
+            "{}, {} in all; largest {} ({} + {} of indexes)",
             plural(tables.len(), "table"),
             bytes(total as u64),
             t.qualified(),
@@ -558,15 +558,15 @@ fn missing_indexes(d: &Db, tables: &[Table]) -> (Check, Value) {
     let msg = match found.first() {
         None => "no large table is read mostly by sequential scans".into(),
         Some(t) => format!(
-            "{} read mostly by sequential scans; {} ({}, {} seq scans, {})",
+            "{} read mostly by sequential scans; {} ({}, {}, {})",
             plural(found.len(), "large table"),
             t.qualified(),
             bytes(t.table_bytes as u64),
-            t.seq_scan,
+            plural(t.seq_scan as usize, "seq scan"),
             if t.idx_scan.is_none() {
                 "no index at all".to_string()
             } else {
-                format!("{} index scans", t.idx_scan.unwrap_or(0))
+                plural(t.idx_scan.unwrap_or(0) as usize, "index scan")
             }
         ),
     };
@@ -631,12 +631,12 @@ fn slow_queries(s: &mut Session, d: &Db, server: &Server) -> Result<(Check, Valu
     let msg = match rows.first() {
         None => format!(
             "no query averages {} or more (pg_stat_statements {version})",
-            humantime::format_duration(d.slow_query_warn.0)
+            crate::units::duration(d.slow_query_warn.0)
         ),
         Some(r) => format!(
             "{} {} or more on average; slowest {:.0} ms x {}: {}",
             plural(rows.len(), "query").replace("querys", "queries"),
-            humantime::format_duration(d.slow_query_warn.0),
+            crate::units::duration(d.slow_query_warn.0),
             r.mean_ms,
             r.calls,
             r.query.chars().take(60).collect::<String>()
@@ -675,7 +675,10 @@ fn dead_tuples(d: &Db, tables: &[Table]) -> (Check, Value) {
     let status = Status::worst(judged.iter().map(|(_, s)| *s));
     let total: i64 = tables.iter().map(|t| t.dead).sum();
     let msg = match judged.first() {
-        None => format!("{total} dead tuples in all, no table over the thresholds"),
+        None => format!(
+            "{} in all, no table over the thresholds",
+            plural(total as usize, "dead tuple")
+        ),
         Some((t, _)) => format!(
             "{} over {}% dead tuples; most: {} {} dead ({:.0}%)",
             plural(judged.len(), "table"),
@@ -711,6 +714,37 @@ fn dead_tuples(d: &Db, tables: &[Table]) -> (Check, Value) {
     (check, json!(list))
 }
 
+/// Days since the staler of the table's last vacuum and last analyze;
+/// `None`: one of them never happened.
+fn stale_days(t: &Table) -> Option<f64> {
+    // The staler of the two: a table vacuumed yesterday but never analyzed plans badly.
+    match (t.vacuum_days, t.analyze_days) {
+        (Some(v), Some(a)) => Some(v.max(a)),
+        _ => None,
+    }
+}
+
+/// What `vacuum_staleness` flags, and so what `vacuum`'s default plan
+/// clears: a table of at least `db.stale_min_rows` rows that was never
+/// vacuumed or never analyzed, or not for `db.stale_warn_days`. One rule for
+/// both, so that the weekly vacuum never leaves `db analyze` warning about
+/// a table it could have vacuumed.
+pub fn stale_status(d: &Db, t: &Table) -> Status {
+    if ((t.live + t.dead) as u64) < d.stale_min_rows {
+        return Status::Ok;
+    }
+    match stale_days(t) {
+        // Never vacuumed or never analyzed: check_postgres skips these (its
+        // issue #96); a table only ever analyzed (by autovacuum, or by
+        // `db analyze` itself) still has no visibility map, so index-only
+        // scans read the heap.
+        None => Status::Warning,
+        Some(x) => Metric::new("days", x, "d")
+            .thresholds(Some(d.stale_warn_days), Some(d.stale_crit_days))
+            .judge(),
+    }
+}
+
 fn staleness(d: &Db, tables: &[Table]) -> (Check, Value) {
     let mut rows = Vec::new();
     let mut worst = Status::Ok;
@@ -720,18 +754,8 @@ fn staleness(d: &Db, tables: &[Table]) -> (Check, Value) {
         if ((t.live + t.dead) as u64) < d.stale_min_rows {
             continue;
         }
-        // The staler of the two: a table vacuumed yesterday but never analyzed plans badly.
-        let days = match (t.vacuum_days, t.analyze_days) {
-            (Some(v), Some(a)) => Some(v.max(a)),
-            _ => None,
-        };
-        let status = match days {
-            // Never vacuumed or never analyzed: check_postgres skips these (its issue #96).
-            None => Status::Warning,
-            Some(x) => Metric::new("days", x, "d")
-                .thresholds(Some(d.stale_warn_days), Some(d.stale_crit_days))
-                .judge(),
-        };
+        let days = stale_days(t);
+        let status = stale_status(d, t);
         if days.is_none() {
             never += 1;
         }
@@ -896,7 +920,10 @@ fn cache_hit(d: &Db, server: &Server) -> Check {
 fn judge_sessions(d: &Db, sessions: &[db::Activity]) -> (Check, Check, Value) {
     let invisible = sessions.iter().filter(|a| a.state.is_none()).count();
     let note = if invisible > 0 {
-        format!("; {invisible} sessions of other roles not visible (grant pg_read_all_stats)")
+        format!(
+            "; {} of other roles not visible (grant pg_read_all_stats)",
+            plural(invisible, "session")
+        )
     } else {
         String::new()
     };
@@ -910,7 +937,7 @@ fn judge_sessions(d: &Db, sessions: &[db::Activity]) -> (Check, Check, Value) {
                 .filter(|s| !s.is_empty())
                 .map(|s| format!(" ({s})"))
                 .unwrap_or_default(),
-            humantime::format_duration(Duration::from_secs(secs as u64)),
+            crate::units::duration(Duration::from_secs(secs as u64)),
             a.query.as_deref().unwrap_or("")
         )
     };
@@ -930,14 +957,11 @@ fn judge_sessions(d: &Db, sessions: &[db::Activity]) -> (Check, Check, Value) {
             .thresholds(Some(warn.as_secs_f64()), Some(crit.as_secs_f64()))
             .with_min(0.0);
         let msg = match found.first() {
-            None => format!(
-                "no {what} {} or longer{note}",
-                humantime::format_duration(warn)
-            ),
+            None => format!("no {what} {} or longer{note}", crate::units::duration(warn)),
             Some((a, s)) => format!(
                 "{} {what} {} or longer; longest {}{note}",
                 found.len(),
-                humantime::format_duration(warn),
+                crate::units::duration(warn),
                 describe(a, *s)
             ),
         };
@@ -983,11 +1007,7 @@ fn judge_sessions(d: &Db, sessions: &[db::Activity]) -> (Check, Check, Value) {
 }
 
 fn plural(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
+    crate::units::count(n, what)
 }
 
 fn round1(x: f64) -> f64 {

@@ -201,9 +201,9 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
                         "advisories",
                         Status::Ok,
                         format!(
-                            "OSV API {shown}: {} packages asked, {} advisories ({} from the cache)",
-                            queries.len(),
-                            ans.records.len(),
+                            "OSV API {shown}: {} asked, {} ({} from the cache)",
+                            crate::units::count(queries.len(), "package"),
+                            crate::units::count_as(ans.records.len(), "advisory", "advisories"),
                             ans.cached
                         ),
                     );
@@ -355,10 +355,14 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
         "not checked: no advisories to compare with".to_string()
     } else if active.is_empty() && incomplete {
         format!(
-            "incomplete: no known vulnerabilities in the {npkgs} packages read, but not everything could be checked (see the other checks){ignored_note}"
+            "incomplete: no known vulnerabilities in the {} read, but not everything could be checked (see the other checks){ignored_note}",
+            crate::units::count(npkgs, "package")
         )
     } else if active.is_empty() {
-        format!("no known vulnerabilities in {npkgs} packages{ignored_note}")
+        format!(
+            "no known vulnerabilities in {}{ignored_note}",
+            crate::units::count(npkgs, "package")
+        )
     } else {
         format!(
             "{} finding{}: {breakdown} ({above} at or above {}){ignored_note}",
@@ -523,13 +527,13 @@ fn judge_db(
             "advisories",
             if stale { Status::Warning } else { Status::Ok },
             format!(
-                "{}: {} records, {age_text}{}",
+                "{}: {}, {age_text}{}",
                 shown.display(),
-                db.total,
+                crate::units::count(db.total, "record"),
                 if stale {
                     format!(
                         " (older than {}: findings since then are missing)",
-                        humantime::format_duration(max_age)
+                        crate::units::duration(max_age)
                     )
                 } else {
                     String::new()

@@ -217,10 +217,10 @@ pub fn top(root: &Path, n: usize, cross_filesystems: bool) -> Result<Report> {
             root.display().to_string(),
             Status::Ok,
             format!(
-                "{} in {} files and {} directories",
+                "{} in {} and {}",
                 bytes(w.total),
-                w.files,
-                w.dirs
+                crate::units::count(w.files, "file"),
+                crate::units::count_as(w.dirs, "directory", "directories")
             ),
         )
         .with_metric(Metric::new("total_bytes", w.total as f64, "B"))
@@ -249,8 +249,8 @@ pub fn top(root: &Path, n: usize, cross_filesystems: bool) -> Result<Report> {
             "unreadable",
             Status::Warning,
             format!(
-                "{} entries not counted: {}{}",
-                w.errors.len(),
+                "{} not counted: {}{}",
+                crate::units::count_as(w.errors.len(), "entry", "entries"),
                 shown.join("; "),
                 if more > 0 {
                     format!("; and {more} more")

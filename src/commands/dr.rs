@@ -242,7 +242,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
             format!(
                 "{what} took {:.1} s; target {}",
                 rto.as_secs_f64(),
-                humantime::format_duration(cfg.dr.rto_target.0)
+                crate::units::duration(cfg.dr.rto_target.0)
             ),
         )
         .with_metric(m)
@@ -256,8 +256,8 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
             m.judge(),
             format!(
                 "the backup is {} old; target {}",
-                humantime::format_duration(Duration::from_secs(rpo.as_secs())),
-                humantime::format_duration(cfg.dr.rpo_target.0)
+                crate::units::duration(Duration::from_secs(rpo.as_secs())),
+                crate::units::duration(cfg.dr.rpo_target.0)
             ),
         )
         .with_metric(m)
@@ -517,12 +517,14 @@ fn compare(
         if short > 0 && short as f64 > live_rows as f64 * tolerance_pct / 100.0 {
             status = Status::Critical;
             problems.push(format!(
-                "{t}: {got} rows restored, {live_rows} live (more than {tolerance_pct}% short)"
+                "{t}: {} restored, {live_rows} live (more than {tolerance_pct}% short)",
+                crate::units::count(got, "row")
             ));
         } else if short < 0 {
             status = status.worse(Status::Warning);
             problems.push(format!(
-                "{t}: {got} rows restored, only {live_rows} live (rows deleted since the backup?)"
+                "{t}: {} restored, only {live_rows} live (rows deleted since the backup?)",
+                crate::units::count(got, "row")
             ));
         }
     }
@@ -552,11 +554,12 @@ fn compare(
     }
     let rows: i64 = r.tables.values().flatten().sum();
     let summary = format!(
-        "{} tables, {} indexes, {} constraints, {} sequences ({checked} checked against their columns), {rows} rows",
-        r.tables.len(),
-        r.indexes.len(),
-        r.constraints.len(),
-        r.sequences.len()
+        "{}, {}, {}, {} ({checked} checked against their columns), {}",
+        crate::units::count(r.tables.len(), "table"),
+        crate::units::count_as(r.indexes.len(), "index", "indexes"),
+        crate::units::count(r.constraints.len(), "constraint"),
+        crate::units::count(r.sequences.len(), "sequence"),
+        crate::units::count(rows, "row")
     );
     let msg = if problems.is_empty() {
         format!("same as live: {summary}")

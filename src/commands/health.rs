@@ -108,7 +108,7 @@ fn gather(cfg: &Arc<Config>, names: &[String]) -> Result<Vec<Check>> {
                     Check::new(
                         &names[i],
                         Status::Critical,
-                        format!("no answer within {}", humantime::format_duration(timeout)),
+                        format!("no answer within {}", crate::units::duration(timeout)),
                     )
                     .with_duration(now - start),
                 );
@@ -303,7 +303,7 @@ fn redis(cfg: &Config, timeout: Duration) -> Check {
                 Status::Critical,
                 format!(
                     "{shown}: no answer within {}",
-                    humantime::format_duration(timeout)
+                    crate::units::duration(timeout)
                 ),
             );
         }
@@ -330,7 +330,7 @@ fn redis(cfg: &Config, timeout: Duration) -> Check {
                 Status::Critical,
                 format!(
                     "{shown}: PING unanswered within {}",
-                    humantime::format_duration(timeout)
+                    crate::units::duration(timeout)
                 ),
             );
         }
@@ -376,7 +376,7 @@ fn http_error(url: &str, e: &ureq::Error, timeout: Duration) -> String {
     match e {
         ureq::Error::Timeout(_) => format!(
             "{shown}: no answer within {}",
-            humantime::format_duration(timeout)
+            crate::units::duration(timeout)
         ),
         ureq::Error::Io(io) => format!("{shown}: {io}"),
         other => format!("{shown}: not a valid HTTP answer ({other})"),
@@ -482,17 +482,17 @@ fn storage(cfg: &Config, _timeout: Duration) -> Check {
     let mut parts = Vec::new();
     let mut status = Status::Ok;
     for path in &s.paths {
-        match rustix::fs::statvfs(path) {
-            Ok(v) => {
-                let frsize = v.f_frsize.max(1);
-                let used = v.f_blocks.saturating_sub(v.f_bfree);
-                let usable = used + v.f_bavail;
-                // df's arithmetic: what an unprivileged writer can still use,
-                // out of what it could ever use (root's reserve left out).
+        match crate::disk::mounts::usage(path) {
+            Ok(u) => {
+                // df's figures: size is f_blocks, available is what an
+                // unprivileged writer can still use, and the percentage is
+                // taken of used + available (root's reserve left out), as
+                // df's Use% is; so "of" names the size, not that sum.
+                let usable = u.used + u.avail;
                 let free_pct = if usable == 0 {
                     0.0
                 } else {
-                    v.f_bavail as f64 * 100.0 / usable as f64
+                    u.avail as f64 * 100.0 / usable as f64
                 };
                 let m = Metric::new(
                     format!("free_pct:{}", path.display()),
@@ -505,13 +505,21 @@ fn storage(cfg: &Config, _timeout: Duration) -> Check {
                 .with_max(100.0);
                 status = status.worse(m.judge());
                 parts.push(format!(
-                    "{}: {:.1}% free ({} of {})",
+                    "{}: {:.1}% free ({} available of {}, {} used; the percentage is of used + available, as df's Use%)",
                     path.display(),
                     free_pct,
-                    bytes(v.f_bavail * frsize),
-                    bytes(usable * frsize)
+                    bytes(u.avail),
+                    bytes(u.size),
+                    bytes(u.used),
                 ));
                 metrics.push(m);
+                for (name, v) in [("size", u.size), ("used", u.used), ("avail", u.avail)] {
+                    metrics.push(Metric::new(
+                        format!("{name}_bytes:{}", path.display()),
+                        v as f64,
+                        "B",
+                    ));
+                }
             }
             Err(e) if e == rustix::io::Errno::NOENT || e == rustix::io::Errno::NOTDIR => {
                 status = status.worse(Status::Critical);

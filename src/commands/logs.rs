@@ -75,7 +75,11 @@ pub fn run(cfg: &Config, args: &LogsArgs) -> Result<Report> {
         if st.tail.is_empty() {
             continue;
         }
-        report.detail(format!("last {} matches of {}:", st.tail.len(), rule.name));
+        report.detail(format!(
+            "last {} of {}:",
+            crate::units::count_as(st.tail.len(), "match", "matches"),
+            rule.name
+        ));
         for m in &st.tail {
             let at = match m.line {
                 Some(l) => format!("{}:{l}", m.file.display()),
@@ -267,7 +271,7 @@ fn rule_check(
                 .map(|s| format!("{} {}", r.path.display(), s.count))
         })
         .collect();
-    let mut msg = format!("{} matching lines", st.count);
+    let mut msg = crate::units::count(st.count, "matching line");
     if !per_file.is_empty() {
         msg.push_str(&format!(" ({})", per_file.join(", ")));
     }
@@ -312,8 +316,8 @@ fn files_check(results: &[FileResult], unmatched: &[String]) -> Check {
         .collect();
     let seeked = results.iter().filter(|r| r.seeked_to.is_some()).count();
     let mut msg = format!(
-        "{} files, {} read",
-        results.len() - unreadable.len(),
+        "{}, {} read",
+        crate::units::count(results.len() - unreadable.len(), "file"),
         bytes(read)
     );
     if seeked > 0 {

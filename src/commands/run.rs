@@ -153,7 +153,13 @@ struct Outcome {
     duration: Duration,
     report: Option<Report>,
     timed_out: bool,
+    /// Heavy and outside every window: not run, which the verdict must not
+    /// count as completed (nor as failed: nothing went wrong).
+    outside_window: bool,
 }
+
+/// How the summary and the log name a task left out by the windows.
+const NOT_RUN_OUTSIDE: &str = "not run (outside the maintenance window)";
 
 impl Outcome {
     fn without_report(status: Status, message: String) -> Outcome {
@@ -163,6 +169,7 @@ impl Outcome {
             duration: Duration::ZERO,
             report: None,
             timed_out: false,
+            outside_window: false,
         }
     }
 }
@@ -210,7 +217,10 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
                 format!("not run: --fail-fast after '{first}' failed"),
             )
         } else if let Some(reason) = outside_window(&cfg, t, args.ignore_window) {
-            Outcome::without_report(Status::Warning, reason)
+            Outcome {
+                outside_window: true,
+                ..Outcome::without_report(Status::Warning, reason)
+            }
         } else {
             // Another schedule (or an operator) running the same command:
             // wait for it, up to this task's own timeout, rather than skip.
@@ -225,13 +235,10 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
                 }
                 Err(e) if e.is::<lock::LockHeld>() => Outcome::without_report(
                     Status::Unknown,
-                    format!(
-                        "not run: {e} (waited {})",
-                        humantime::format_duration(timeout)
-                    ),
+                    format!("not run: {e} (waited {})", crate::units::duration(timeout)),
                 ),
                 Err(e) => Outcome::without_report(Status::Unknown, format!("{e:#}")),
-                Ok(_lock) => match execute(&cfg, t, timeout, cfg.run.grace.0, ui) {
+                Ok(lock) => match execute(&cfg, t, timeout, cfg.run.grace.0, ui, lock) {
                     Ok(o) => o,
                     Err(e) => {
                         // Interrupted: the log still says where the run stopped.
@@ -268,23 +275,8 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
         eprintln!("bbp-maint: warning: last-success times not saved: {e:#}");
     }
     let checks = report.checks();
-    let total = checks.len();
-    let failed = checks
-        .iter()
-        .filter(|c| matches!(c.status, Status::Critical | Status::Unknown))
-        .count();
-    let warned = checks
-        .iter()
-        .filter(|c| c.status == Status::Warning)
-        .count();
     let status = Status::worst(checks.iter().map(|c| c.status));
-    let summary = if failed > 0 {
-        format!("{failed} of {total} maintenance tasks failed")
-    } else if warned > 0 {
-        format!("{total} maintenance tasks completed, {warned} with warnings")
-    } else {
-        format!("all {total} maintenance tasks completed successfully")
-    };
+    let summary = summarise(checks, &tasks_data);
     let elapsed = started.elapsed();
     let mark = match status {
         Status::Ok => "✓",
@@ -302,6 +294,53 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
         super::alert::send(&cfg, args, &report);
     }
     Ok(report)
+}
+
+/// The run's verdict in words. Tasks left out by the windows are counted
+/// apart: they neither completed nor failed.
+fn summarise(checks: &[Check], tasks: &[serde_json::Value]) -> String {
+    let total = checks.len();
+    let not_run = tasks
+        .iter()
+        .filter(|t| t["not_run"] == NOT_RUN_OUTSIDE)
+        .count();
+    let failed = checks
+        .iter()
+        .filter(|c| matches!(c.status, Status::Critical | Status::Unknown))
+        .count();
+    let warned = checks
+        .iter()
+        .filter(|c| c.status == Status::Warning)
+        .count()
+        - not_run;
+    let completed = total - failed - not_run;
+    let mut summary = if failed > 0 {
+        format!(
+            "{failed} of {} failed",
+            crate::units::count(total, "maintenance task")
+        )
+    } else if warned > 0 {
+        format!(
+            "{} completed, {warned} with warnings",
+            crate::units::count(completed, "maintenance task")
+        )
+    } else if completed == 0 && not_run > 0 {
+        return format!(
+            "{} {NOT_RUN_OUTSIDE}",
+            crate::units::count(not_run, "maintenance task")
+        );
+    } else if not_run > 0 || total == 1 {
+        format!(
+            "{} completed successfully",
+            crate::units::count(completed, "maintenance task")
+        )
+    } else {
+        format!("all {total} maintenance tasks completed successfully")
+    };
+    if not_run > 0 {
+        summary.push_str(&format!(", {not_run} {NOT_RUN_OUTSIDE}"));
+    }
+    summary
 }
 
 fn capitalise(s: &str) -> String {
@@ -322,16 +361,10 @@ fn outside_window(cfg: &Config, t: &Task, ignore: bool) -> Option<String> {
         return None;
     }
     let next = window::next(&cfg.windows, &now)
-        .map(|(w, s)| {
-            format!(
-                " (next: '{}' at {})",
-                w.name,
-                s.strftime("%a %Y-%m-%d %H:%M")
-            )
-        })
+        .map(|(w, s)| format!("; next: '{}' at {}", w.name, s.strftime(window::STAMP)))
         .unwrap_or_default();
     Some(format!(
-        "not run: outside the maintenance windows{next}; --ignore-window runs it anyway"
+        "{NOT_RUN_OUTSIDE}{next}; --ignore-window runs it anyway"
     ))
 }
 
@@ -347,6 +380,10 @@ fn finish_task(
 ) {
     let took = took(o.duration);
     log.line(&match o.status {
+        _ if o.outside_window => format!(
+            "⚠ Maintenance task {NOT_RUN_OUTSIDE}: {display}: {}",
+            o.message
+        ),
         Status::Ok => format!("✓ Completed maintenance task: {display} ({took})"),
         Status::Warning => format!(
             "⚠ Completed maintenance task with warnings: {display} ({took}): {}",
@@ -365,6 +402,7 @@ fn finish_task(
         "duration_ms": o.duration.as_millis() as u64,
         "message": o.message,
         "timed_out": o.timed_out,
+        "not_run": o.outside_window.then_some(NOT_RUN_OUTSIDE),
         "last_success": last_success,
         "report": o.report,
     }));
@@ -382,13 +420,16 @@ fn took(d: Duration) -> String {
 
 /// Runs one task on its own thread. At its deadline the task is cancelled
 /// (its polls see `signals::interrupted()`: child processes stop, scratch
-/// databases are dropped); after `grace` it is abandoned.
+/// databases are dropped); after `grace` it is abandoned. The thread owns
+/// the job's lock: an abandoned task may still be at work, and until it
+/// ends no other task or run may do the same job.
 fn execute(
     cfg: &Arc<Config>,
     t: &'static Task,
     timeout: Duration,
     grace: Duration,
     ui: &Ui,
+    lock: lock::JobLock,
 ) -> Result<Outcome> {
     let run = runner(t.name).ok_or_else(|| anyhow::anyhow!("no command for task '{}'", t.name))?;
     let (tx, rx) = mpsc::channel();
@@ -398,13 +439,16 @@ fn execute(
     std::thread::Builder::new()
         .name(format!("task-{}", t.name))
         .spawn(move || {
+            // Freed when this thread ends, however late: not when the run
+            // stops waiting for it.
+            let _lock = lock;
             let ui = Ui { progress };
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (run)(&cfg2, &ui)));
             let _ = tx.send(r);
         })?;
     let deadline = t0 + timeout;
     let mut cancelled_at: Option<Instant> = None;
-    let limit = humantime::format_duration(Duration::from_secs(timeout.as_secs().max(1)));
+    let limit = crate::units::duration(Duration::from_secs(timeout.as_secs().max(1)));
     loop {
         let now = Instant::now();
         if cancelled_at.is_none() && (now >= deadline || signals::signalled()) {
@@ -416,7 +460,8 @@ fn execute(
             None => deadline,
         };
         if now >= wait_until {
-            // Abandoned: the thread ends with the process.
+            // Abandoned: the thread ends with the process, or when its
+            // blocking call returns; the job's lock goes with it.
             signals::clear_cancel();
             if signals::signalled() {
                 return Err(signals::Interrupted.into());
@@ -424,12 +469,14 @@ fn execute(
             return Ok(Outcome {
                 status: Status::Critical,
                 message: format!(
-                    "timed out after {limit}; did not stop within {} and was abandoned",
-                    humantime::format_duration(grace)
+                    "timed out after {limit}; did not stop within {} and was abandoned \
+                     (its job lock stays held until it ends)",
+                    crate::units::duration(grace)
                 ),
                 duration: t0.elapsed(),
                 report: None,
                 timed_out: true,
+                outside_window: false,
             });
         }
         // Short slices, so that a signal is noticed promptly.
@@ -459,6 +506,7 @@ fn execute(
                 duration,
                 report: result.ok().and_then(Result::ok),
                 timed_out: true,
+                outside_window: false,
             });
         }
         return Ok(match result {
@@ -468,6 +516,7 @@ fn execute(
                 duration,
                 report: Some(r),
                 timed_out: false,
+                outside_window: false,
             },
             Ok(Err(e)) => Outcome {
                 // The task could not be carried out at all.
@@ -476,6 +525,7 @@ fn execute(
                 duration,
                 report: None,
                 timed_out: false,
+                outside_window: false,
             },
             Err(_) => Outcome {
                 status: Status::Unknown,
@@ -483,6 +533,7 @@ fn execute(
                 duration,
                 report: None,
                 timed_out: false,
+                outside_window: false,
             },
         });
     }

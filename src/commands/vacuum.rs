@@ -1,6 +1,8 @@
 //! `vacuum`: the guide's `VACUUM ANALYZE; REINDEX DATABASE`, guarded and
 //! measured. By default only the tables whose dead tuples cross the
-//! thresholds; REINDEX only of bloated indexes and only CONCURRENTLY; VACUUM
+//! thresholds or that `db analyze` calls stale (never vacuumed or analyzed,
+//! or not for `db.stale_warn_days`), so that the weekly run clears what the
+//! weekly analysis flags; REINDEX only of bloated indexes and only CONCURRENTLY; VACUUM
 //! FULL and REINDEX DATABASE only on their own flag and inside a
 //! maintenance window. Every statement has a lock timeout: a table the
 //! application holds is skipped with a warning naming the holder.
@@ -61,13 +63,19 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
         .iter()
         .filter(|t| match &named {
             Some(set) => set.contains(&t.oid),
-            None => args.all || dead_status(d, t) != Status::Ok,
+            None => {
+                args.all
+                    || dead_status(d, t) != Status::Ok
+                    || crate::commands::db::stale_status(d, t) != Status::Ok
+            }
         })
         .collect();
     let (mine, not_owner): (Vec<&Table>, Vec<&Table>) =
         chosen.into_iter().partition(|t| t.can_maintain);
 
-    // Heavy work only inside a maintenance window, unless --force.
+    // Heavy work only inside a maintenance window, unless --force. A dry
+    // run still shows the plan, and says it would be refused.
+    let mut refused: Option<Check> = None;
     let heavy: Vec<&str> = [
         (args.full, "VACUUM FULL"),
         (args.reindex_database, "REINDEX DATABASE"),
@@ -84,22 +92,38 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
                         "; next: {} ({}) at {}",
                         w.name,
                         w.when,
-                        at.strftime("%a %Y-%m-%d %H:%M %Z")
+                        at.strftime(window::STAMP)
                     )
                 })
                 .unwrap_or_default();
-            report.push(Check::new(
-                "window",
-                Status::Warning,
-                format!(
-                    "{} refused: outside every maintenance window{next}; nothing was done (--force to run anyway)",
-                    heavy.join(" and ")
-                ),
-            ));
-            report.merge_data(obj(
-                json!({ "dry_run": args.dry_run, "plan": [], "refused": heavy }),
-            ));
-            return Ok(report.finish());
+            let what = heavy.join(" and ");
+            let check = if args.dry_run {
+                Check::new(
+                    "window",
+                    Status::Warning,
+                    format!(
+                        "{what} would be refused: outside every maintenance window{next}; \
+                         the plan is what it would run inside one (or with --force)"
+                    ),
+                )
+            } else {
+                Check::new(
+                    "window",
+                    Status::Warning,
+                    format!(
+                        "{what} refused: outside every maintenance window{next}; nothing was done (--force to run anyway)"
+                    ),
+                )
+            };
+            if !args.dry_run {
+                report.push(check);
+                report.merge_data(obj(
+                    json!({ "dry_run": false, "plan": [], "refused": heavy }),
+                ));
+                return Ok(report.finish());
+            }
+            report.merge_data(obj(json!({ "refused": heavy })));
+            refused = Some(check);
         }
     }
 
@@ -110,8 +134,10 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
                 "named".to_string()
             } else if args.all {
                 "--all".to_string()
-            } else {
+            } else if dead_status(d, t) != Status::Ok {
                 format!("{} dead tuples ({:.0}%)", t.dead, t.dead_pct())
+            } else {
+                stale_why(t)
             };
             let (kind, sql) = if args.full {
                 (
@@ -197,13 +223,16 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
             report.detail(format!("would run: {};  -- {}", p.sql, p.why));
         }
         let msg = if plan.is_empty() {
-            "nothing to do: no table crosses the dead-tuple thresholds (dry run)".to_string()
+            format!("{} (dry run)", nothing_to_do(d, args))
         } else {
             format!(
-                "{} statements planned; dry run, nothing changed",
-                plan.len()
+                "{} planned; dry run, nothing changed",
+                crate::units::count(plan.len(), "statement")
             )
         };
+        if let Some(c) = refused {
+            report.push(c);
+        }
         report.push(Check::new("plan", Status::Ok, msg).with_metric(Metric::new(
             "statements",
             plan.len() as f64,
@@ -235,7 +264,7 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
             let line = format!(
                 "WARNING: {} skipped: lock not granted within {} ({})",
                 step.label,
-                humantime::format_duration(s.lock_timeout()),
+                crate::units::duration(s.lock_timeout()),
                 if blockers.is_empty() {
                     "the holder is gone".into()
                 } else {
@@ -336,24 +365,16 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
         );
     }
     if results.is_empty() {
-        report.push(Check::new(
-            "vacuum",
-            Status::Ok,
-            format!(
-                "nothing to do: no table crosses the dead-tuple thresholds ({}% and {} tuples)",
-                d.dead_tuples_warn_pct, d.dead_tuples_min
-            ),
-        ));
+        report.push(Check::new("vacuum", Status::Ok, nothing_to_do(d, args)));
     }
     report.push(
         Check::new(
             "freed",
             Status::Ok,
             format!(
-                "{} freed in {} table{}",
+                "{} freed in {}",
                 signed_bytes(freed_total),
-                measured.len(),
-                if measured.len() == 1 { "" } else { "s" }
+                crate::units::count(measured.len(), "table")
             ),
         )
         .with_metric(Metric::new("freed_bytes", freed_total as f64, "B")),
@@ -363,6 +384,33 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
         "tables": rows, "freed_bytes": freed_total,
     })));
     Ok(report.finish())
+}
+
+/// Why a stale table is in the plan, in `vacuum_staleness`'s words.
+fn stale_why(t: &Table) -> String {
+    match (t.vacuum_days, t.analyze_days) {
+        (None, None) => "never vacuumed or analyzed".into(),
+        (None, Some(_)) => "never vacuumed".into(),
+        (Some(_), None) => "never analyzed".into(),
+        (Some(v), Some(a)) => format!("last vacuumed or analyzed {:.1} days ago", v.max(a)),
+    }
+}
+
+/// An empty plan explained by every rule that could have filled it.
+fn nothing_to_do(d: &crate::config::Db, args: &VacuumArgs) -> String {
+    let mut msg = format!(
+        "nothing to do: no table crosses the dead-tuple thresholds ({}% and {} tuples) \
+         or is stale (never vacuumed or analyzed, or not for {} days; tables of {} rows or more)",
+        d.dead_tuples_warn_pct, d.dead_tuples_min, d.stale_warn_days, d.stale_min_rows
+    );
+    if args.reindex {
+        msg.push_str(&format!(
+            ", and no index crosses the bloat thresholds ({}% and {})",
+            d.bloat_warn_pct,
+            bytes(d.bloat_min_size.0)
+        ));
+    }
+    msg
 }
 
 /// A REINDEX CONCURRENTLY that failed or was interrupted leaves an invalid

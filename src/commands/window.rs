@@ -7,9 +7,8 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::report::{Check, Report, ReportBuilder, Status};
-use crate::window::{self, Window};
-
-const STAMP: &str = "%a %Y-%m-%d %H:%M %Z";
+use crate::units;
+use crate::window::{self, STAMP, Window};
 
 pub fn run(cfg: &Config) -> Result<Report> {
     Ok(judge(&cfg.windows, &jiff::Zoned::now()))
@@ -36,7 +35,7 @@ pub fn judge(windows: &[Window], now: &jiff::Zoned) -> Report {
             .and_then(|d| std::time::Duration::try_from(d).ok())
             .map(|d| {
                 let mins = d.as_secs().div_ceil(60);
-                humantime::format_duration(std::time::Duration::from_secs(mins * 60)).to_string()
+                units::duration(std::time::Duration::from_secs(mins * 60))
             })
             .unwrap_or_default();
         format!("'{}' starts {} (in {wait})", w.name, s.strftime(STAMP))
@@ -115,7 +114,7 @@ mod tests {
         assert_eq!(r.status, Status::Warning);
         assert_eq!(r.data["next"]["starts_at"], "2026-11-29T02:00:00+00:00");
         assert!(
-            r.checks[0].message.contains("in 1day 14h"),
+            r.checks[0].message.contains("in 1 day 14 h"),
             "{}",
             r.checks[0].message
         );

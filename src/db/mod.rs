@@ -91,7 +91,7 @@ impl Session {
             },
             Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) => Outcome::Failed(format!(
                 "cancelled by statement_timeout after {}",
-                humantime::format_duration(round_secs(took))
+                crate::units::duration(round_secs(took))
             )),
             Err(e) => Outcome::Failed(error_text(&e)),
         };

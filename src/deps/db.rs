@@ -561,7 +561,7 @@ fn fetch(agent: &ureq::Agent, url: &str, dest: &Path, timeout: Duration) -> Resu
     let mut resp = agent.get(url).call().map_err(|e| match e {
         ureq::Error::Timeout(_) => format!(
             "{shown}: no answer within {}",
-            humantime::format_duration(timeout)
+            crate::units::duration(timeout)
         ),
         other => format!("{shown}: {other}"),
     })?;
@@ -584,7 +584,7 @@ fn fetch(agent: &ureq::Agent, url: &str, dest: &Path, timeout: Duration) -> Resu
             {
                 return Err(format!(
                     "{shown}: the download did not finish within {}",
-                    humantime::format_duration(timeout)
+                    crate::units::duration(timeout)
                 ));
             }
             Err(e) => {

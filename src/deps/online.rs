@@ -69,7 +69,7 @@ impl Online {
             ureq::Error::Timeout(_) => format!(
                 "{}: no answer within {}",
                 self.shown(url),
-                humantime::format_duration(self.timeout)
+                crate::units::duration(self.timeout)
             ),
             ureq::Error::Io(io) => format!("{}: {io}", self.shown(url)),
             other => format!("{}: {other}", self.shown(url)),
@@ -139,10 +139,10 @@ impl Online {
                 })?;
                 if resp.results.len() != pending.len() {
                     return Err(format!(
-                        "{}: {} results for {} queries",
+                        "{}: {} for {}",
                         self.shown(&url),
-                        resp.results.len(),
-                        pending.len()
+                        crate::units::count(resp.results.len(), "result"),
+                        crate::units::count_as(pending.len(), "query", "queries")
                     ));
                 }
                 let mut next = Vec::new();

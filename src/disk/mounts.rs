@@ -100,7 +100,7 @@ pub fn usage_within(path: &std::path::Path, timeout: std::time::Duration) -> Res
     rx.recv_timeout(timeout).unwrap_or_else(|_| {
         Err(format!(
             "no answer within {}",
-            humantime::format_duration(timeout)
+            crate::units::duration(timeout)
         ))
     })
 }

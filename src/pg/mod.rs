@@ -87,7 +87,7 @@ pub fn connect(p: &ConnParams, session: &Session) -> Result<postgres::Client> {
             .with_context(|| format!("cannot connect to {target}")),
         Err(_) => Err(Unreachable(format!(
             "{target}: no answer within {} (the server accepted the connection but never completed the startup)",
-            humantime::format_duration(session.timeout)
+            crate::units::duration(session.timeout)
         ))
         .into()),
     }

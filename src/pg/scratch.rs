@@ -452,7 +452,7 @@ fn wait_stopping(child: &mut Child, limit: Option<Duration>, group: bool) -> Res
                 bail!(
                     "{} did not finish within {}",
                     "the child process",
-                    humantime::format_duration(limit.unwrap_or_default())
+                    crate::units::duration(limit.unwrap_or_default())
                 );
             }
             return Err(signals::Interrupted.into());
