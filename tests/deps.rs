@@ -1336,3 +1336,317 @@ fn online_unreachable_is_unknown_never_clean() {
         );
     }
 }
+
+// ------------------------------------- every lockfile shape, package by package
+
+/// A committed fixture: `real/` holds lockfiles written by npm, yarn and
+/// cargo themselves (tests/fixtures/lockfiles/generate), the others are
+/// written by hand from each package manager's documented shapes.
+fn fixture(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/lockfiles")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+/// Audits one lockfile with an advisory on every name it may hold, for
+/// every version, so that each package read is a finding; and asserts that
+/// exactly `packages` (name, version, dev) were read, nothing more (the
+/// lockfile's package count), and exactly `skipped` (name, reason) named.
+fn expect_reads(lockfile: &str, packages: &[(&str, &str, bool)], skipped: &[(&str, &str)]) {
+    let p = Project::new();
+    let db = p.path().join("db");
+    let names: std::collections::BTreeSet<&str> = packages
+        .iter()
+        .map(|p| p.0)
+        .chain(skipped.iter().map(|s| s.0))
+        .collect();
+    let mut recs = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        for eco in ["npm", "crates.io"] {
+            recs.push(json!({
+                "id": format!("TEST-{}-{i}", eco.replace('.', "")), "modified": "2024-01-01T00:00:00Z",
+                "summary": format!("every {name}"),
+                "affected": [{"package": {"ecosystem": eco, "name": name},
+                              "ranges": semver_range(json!([{"introduced": "0"}]))}]}));
+        }
+    }
+    write_db_dir(&db, &recs);
+    let sb = Sandbox::new(&config(p.path(), &db, ""));
+    let (rc, doc) = audit(&sb, &["--lockfile", lockfile, "--fail-on", "critical"]);
+    assert_eq!(
+        check(&doc, "lockfiles")["status"],
+        "ok",
+        "{lockfile}: {doc:#}"
+    );
+    assert!((0..=1).contains(&rc), "{lockfile}: exit {rc}: {doc:#}");
+    let mut read: Vec<(String, String, bool)> = findings(&doc)
+        .iter()
+        .map(|f| {
+            (
+                f["package"].as_str().unwrap().to_string(),
+                f["version"].as_str().unwrap().to_string(),
+                f["dev"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    read.sort();
+    let mut want: Vec<(String, String, bool)> = packages
+        .iter()
+        .map(|(n, v, d)| (n.to_string(), v.to_string(), *d))
+        .collect();
+    want.sort();
+    assert_eq!(read, want, "{lockfile}");
+    assert_eq!(
+        doc["data"]["lockfiles"][0]["packages"],
+        packages.len(),
+        "{lockfile}: packages read besides the expected ones: {doc:#}"
+    );
+    let mut named: Vec<(String, String)> = doc["data"]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["package"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    named.sort();
+    let mut want: Vec<(String, String)> = skipped
+        .iter()
+        .map(|(n, r)| (n.to_string(), r.to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(named, want, "{lockfile}: skipped");
+}
+
+#[test]
+fn lockfiles_written_by_npm_yarn_and_cargo_are_read_whole() {
+    // npm 11 with lockfile versions 1, 2 and 3, for one project with a
+    // scoped package, an alias, an optional and a dev dependency, a git
+    // dependency, a `file:` directory and a `file:` tarball.
+    let npm_v2_v3: &[(&str, &str, bool)] = &[
+        ("@scope/widget", "3.1.0", false),
+        ("app-util", "1.2.0", false),
+        ("git-dep", "0.3.0", false),
+        ("left-pad", "1.0.0", false),
+        ("left-pad", "2.0.0", false),
+        ("opt-native", "1.0.1", false),
+        ("test-kit", "0.4.0", true),
+    ];
+    for v in ["npm-v2", "npm-v3"] {
+        expect_reads(
+            &fixture(&format!("real/{v}/package-lock.json")),
+            npm_v2_v3,
+            &[("local-lib", "local")],
+        );
+    }
+    // v1 records the git dependency by its commit only, and the tarball by
+    // its path: both named, not audited.
+    expect_reads(
+        &fixture("real/npm-v1/package-lock.json"),
+        &[
+            ("@scope/widget", "3.1.0", false),
+            ("app-util", "1.2.0", false),
+            ("left-pad", "1.0.0", false),
+            ("left-pad", "2.0.0", false),
+            ("opt-native", "1.0.1", false),
+            ("test-kit", "0.4.0", true),
+        ],
+        &[
+            ("git-dep", "unversioned"),
+            ("local-lib", "local"),
+            ("vendored", "local"),
+        ],
+    );
+    // yarn 1.22 (Debian's yarnpkg): the git dependency keeps its version.
+    expect_reads(
+        &fixture("real/yarn-v1/yarn.lock"),
+        npm_v2_v3,
+        &[("local-lib", "local"), ("vendored", "local")],
+    );
+    // cargo: a workspace member with a path dependency, a dev-dependency
+    // (Cargo.lock does not say which), and a git crate.
+    expect_reads(
+        &fixture("real/cargo-v4/Cargo.lock"),
+        &[
+            ("anyhow", "1.0.105", false),
+            ("glob", "0.3.4", false),
+            ("memchr", "2.8.3", false),
+        ],
+        &[("app", "local"), ("helper", "local")],
+    );
+    expect_reads(
+        &fixture("real/cargo-git/Cargo.lock"),
+        &[("forked", "0.9.1", false)],
+        &[("tool", "local")],
+    );
+}
+
+#[test]
+fn npm_shapes_package_by_package() {
+    // lockfileVersion 2 with only the v1 tree (some npm 7 releases, lockfile
+    // rewriters): git and URL sources written as the version.
+    expect_reads(
+        &fixture("npm-v2-tree-only/package-lock.json"),
+        &[
+            ("express", "4.17.0", false),
+            ("qs", "6.5.0", false),
+            ("qs", "6.11.0", false),
+            ("string-width", "4.2.0", false),
+            ("jest", "29.0.0", true),
+            ("from-url", "1.4.2", false),
+        ],
+        &[("from-git", "unversioned"), ("local", "local")],
+    );
+    // One package at one version under a dev tool and under a production
+    // package: production.
+    expect_reads(
+        &fixture("npm-two-groups/package-lock.json"),
+        &[
+            ("a-test-tool", "1.0.0", true),
+            ("server", "1.0.0", false),
+            ("shared", "2.0.0", false),
+        ],
+        &[],
+    );
+    // Bundled, optional, devOptional (production when optional packages
+    // are installed), git with and without a version, tarballs, an alias,
+    // a workspace and a `file:` directory copied in.
+    expect_reads(
+        &fixture("npm-v3-shapes/package-lock.json"),
+        &[
+            ("@scope/pkg", "1.0.0", false),
+            ("bundler", "1.0.0", false),
+            ("inner", "1.1.0", false),
+            ("git-ver", "2.3.0", false),
+            ("tar", "0.5.0", false),
+            ("vendored-real", "3.3.3", false),
+            ("real", "3.0.1", false),
+            ("tiny", "1.0.0", false),
+            ("fsevents", "2.3.2", false),
+            ("jest", "29.0.0", true),
+            ("both", "1.0.0", false),
+        ],
+        &[
+            ("git-nover", "unversioned"),
+            ("ws-lib", "local"),
+            ("dir-copy", "local"),
+        ],
+    );
+}
+
+#[test]
+fn yarn_shapes_package_by_package() {
+    // v1 with quoted keys, and `key: value` with a colon.
+    expect_reads(
+        &fixture("yarn-v1-quoted/yarn.lock"),
+        &[
+            ("left-pad", "1.0.0", false),
+            ("right-pad", "2.1.0", false),
+            ("@s/colon", "1.5.0", false),
+        ],
+        &[],
+    );
+    // v1: a header without a range, multi-range headers, git with a version
+    // and a GitHub tarball without one.
+    expect_reads(
+        &fixture("yarn-v1-no-range/yarn.lock"),
+        &[
+            ("balanced-match", "1.0.2", false),
+            ("brace-expansion", "1.1.11", false),
+            ("concat-map", "0.0.1", false),
+            ("from-git", "3.0.0", false),
+        ],
+        &[("from-github", "unversioned")],
+    );
+    // berry: npm, git (with a `+git` build), https, patch, workspace and
+    // portal resolutions.
+    expect_reads(
+        &fixture("yarn-berry-remote/yarn.lock"),
+        &[
+            ("buildpkg", "1.0.0+git", false),
+            ("gitpkg", "2.0.0", false),
+            ("left-pad", "1.3.0", false),
+            ("lodash", "4.17.20", false),
+            ("tarpkg", "1.2.0", false),
+        ],
+        &[
+            ("app", "local"),
+            ("nover", "unversioned"),
+            ("portalpkg", "local"),
+        ],
+    );
+}
+
+#[test]
+fn pnpm_shapes_package_by_package() {
+    // 5.x keys with a registry host or a git host, peers after `_`.
+    expect_reads(
+        &fixture("pnpm5-hosts/pnpm-lock.yaml"),
+        &[
+            ("foo", "1.0.0", false),
+            ("@s/bar", "2.0.0", false),
+            ("repo-pkg", "1.4.0", false),
+            ("plain", "3.0.0", false),
+            ("peer", "1.0.0", true),
+        ],
+        &[("nover", "unversioned")],
+    );
+    // 9.x: tarball and git packages by their entries' name and version,
+    // peers in parentheses, a workspace link, two importers.
+    expect_reads(
+        &fixture("pnpm9-fields/pnpm-lock.yaml"),
+        &[
+            ("git-dep", "0.7.0", false),
+            ("tar-dep", "2.1.0", false),
+            ("react-dom", "18.2.0", false),
+            ("react", "18.2.0", false),
+            ("loose-envify", "1.4.0", false),
+        ],
+        &[("git-nover", "unversioned"), ("ws", "local")],
+    );
+    // 6.x `file:` keys at the top level: a tarball (a package) and a
+    // directory (local code).
+    expect_reads(
+        &fixture("pnpm6-file/pnpm-lock.yaml"),
+        &[
+            ("a", "1.2.3", false),
+            ("c", "1.0.0", false),
+            ("tar-dep", "2.1.0", false),
+            ("d", "2.0.0", true),
+        ],
+        &[("parent-lib", "local")],
+    );
+    // 5.x: `file:` inside a key's path and its peer suffix.
+    expect_reads(
+        &fixture("pnpm5-file/pnpm-lock.yaml"),
+        &[("left", "1.0.0", false), ("right", "2.0.0", false)],
+        &[("lib", "local"), ("lib-copy", "local"), ("other", "local")],
+    );
+}
+
+#[test]
+fn cargo_shapes_package_by_package() {
+    // Format v1: `name version (source)` dependencies, a [metadata] table,
+    // two versions of one crate, a git crate behind a path crate.
+    expect_reads(
+        &fixture("cargo-v1/Cargo.lock"),
+        &[
+            ("serde", "1.0.100", false),
+            ("smallvec", "0.6.10", false),
+            ("smallvec", "1.0.0", false),
+            ("forked", "0.2.0", false),
+        ],
+        &[("app", "local"), ("util", "local")],
+    );
+    // Format v3, a sparse registry source.
+    expect_reads(
+        &fixture("cargo-v3/Cargo.lock"),
+        &[("regex", "1.5.4", false), ("sparse-crate", "0.3.0", false)],
+        &[("app", "local")],
+    );
+}

@@ -472,9 +472,14 @@ pub fn npm_shadowed(files: &mut Vec<PathBuf>) -> Vec<PathBuf> {
 /// Whether a lockfile's version field holds a version (`1.2.3`,
 /// `0.0.0-rc.1+git`) rather than a URL, a git reference or a path.
 pub fn is_version(v: &str) -> bool {
-    v.starts_with(|c: char| c.is_ascii_digit())
+    // Numbers and dots up to a pre-release or build part: a commit hash
+    // that starts with a digit is not a version.
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    !core.is_empty()
+        && core
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
         && !v.contains(['/', ':', '#', ' ', '\\'])
-        && !v.contains("..")
 }
 
 /// A source as the report may show it. A URL's credentials, and its path
