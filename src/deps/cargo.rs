@@ -125,4 +125,31 @@ mod tests {
                 .any(|x| x.name == "b" && x.version == "1.0.0" && x.direct)
         );
     }
+
+    use crate::deps::lockgen;
+    use proptest::prelude::*;
+
+    /// A Cargo.lock of `pkgs` (format v3 or v4), each depending on the next.
+    fn render(pkgs: &[(String, String)], v4: bool) -> String {
+        let mut t = format!("version = {}\n\n", if v4 { 4 } else { 3 });
+        t.push_str("[[package]]\nname = \"root-crate\"\nversion = \"0.1.0\"\n");
+        for (i, (n, v)) in pkgs.iter().enumerate() {
+            t.push_str(&format!("\n[[package]]\nname = \"{n}\"\nversion = \"{v}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"00\"\n"));
+            if let Some((dn, dv)) = pkgs.get(i + 1) {
+                t.push_str(&format!("dependencies = [\n \"{dn} {dv}\",\n]\n"));
+            }
+        }
+        t
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(lockgen::CASES))]
+
+        #[test]
+        fn generated_and_mutated(pkgs in lockgen::packages(lockgen::crate_name()), v4 in any::<bool>(), m in lockgen::mutation()) {
+            let text = render(&pkgs, v4);
+            lockgen::reads_all(&text, super::parse, &pkgs)?;
+            lockgen::survives(&lockgen::mutate(&text, m), super::parse)?;
+        }
+    }
 }

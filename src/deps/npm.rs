@@ -394,4 +394,46 @@ mod tests {
         assert!(p.iter().any(|x| x.name == "y" && x.version == "4.0.0"));
         assert!(!p.iter().any(|x| x.name == "l"));
     }
+
+    use crate::deps::lockgen;
+    use proptest::prelude::*;
+
+    /// An npm lockfile of `pkgs`: v3 `packages`, or the v1 tree.
+    fn render(pkgs: &[(String, String)], v1: bool) -> String {
+        let entries: Vec<String> = pkgs
+            .iter()
+            .map(|(n, v)| {
+                if v1 {
+                    format!(r#""{n}": {{"version": "{v}", "integrity": "sha512-x"}}"#)
+                } else {
+                    format!(r#""node_modules/{n}": {{"version": "{v}", "resolved": "https://r/{n}.tgz"}}"#)
+                }
+            })
+            .collect();
+        if v1 {
+            format!(
+                r#"{{"lockfileVersion": 1, "dependencies": {{{}}}}}"#,
+                entries.join(",\n")
+            )
+        } else {
+            let deps: Vec<String> = pkgs.iter().map(|(n, _)| format!(r#""{n}": "*""#)).collect();
+            format!(
+                r#"{{"lockfileVersion": 3, "packages": {{"": {{"dependencies": {{{}}}}},
+{}}}}}"#,
+                deps.join(", "),
+                entries.join(",\n")
+            )
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(lockgen::CASES))]
+
+        #[test]
+        fn generated_and_mutated(pkgs in lockgen::packages(lockgen::npm_name()), v1 in any::<bool>(), m in lockgen::mutation()) {
+            let text = render(&pkgs, v1);
+            lockgen::reads_all(&text, |t| parse(t, None), &pkgs)?;
+            lockgen::survives(&lockgen::mutate(&text, m), |t| parse(t, None))?;
+        }
+    }
 }

@@ -316,4 +316,45 @@ mod tests {
         );
         assert!(p.iter().any(|x| x.name == "b" && x.path == ["@s/a", "b"]));
     }
+
+    use crate::deps::lockgen;
+    use proptest::prelude::*;
+
+    /// A pnpm-lock.yaml of `pkgs` in lockfile version 5.4, 6.0 or 9.0.
+    fn render(pkgs: &[(String, String)], major: u8) -> String {
+        let mut t = match major {
+            5 => "lockfileVersion: 5.4\n\npackages:\n\n",
+            6 => "lockfileVersion: '6.0'\n\npackages:\n\n",
+            _ => "lockfileVersion: '9.0'\n\npackages:\n\n",
+        }
+        .to_string();
+        for (n, v) in pkgs {
+            let key = match major {
+                5 => format!("/{n}/{v}"),
+                6 => format!("/{n}@{v}"),
+                _ => format!("{n}@{v}"),
+            };
+            t.push_str(&format!(
+                "  '{key}':\n    resolution: {{integrity: sha512-x}}\n    dev: false\n\n"
+            ));
+        }
+        if major == 9 {
+            t.push_str("snapshots:\n\n");
+            for (n, v) in pkgs {
+                t.push_str(&format!("  '{n}@{v}': {{}}\n\n"));
+            }
+        }
+        t
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(lockgen::CASES))]
+
+        #[test]
+        fn generated_and_mutated(pkgs in lockgen::packages(lockgen::npm_name()), major in prop::sample::select(vec![5u8, 6, 9]), m in lockgen::mutation()) {
+            let text = render(&pkgs, major);
+            lockgen::reads_all(&text, parse, &pkgs)?;
+            lockgen::survives(&lockgen::mutate(&text, m), parse)?;
+        }
+    }
 }

@@ -391,4 +391,37 @@ mod tests {
         assert_eq!(p.len(), 1);
         assert!(p[0].direct && p[0].dev && p[0].version == "4.17.20");
     }
+
+    use crate::deps::lockgen;
+    use proptest::prelude::*;
+
+    /// A yarn.lock of `pkgs`: v1 or berry.
+    fn render(pkgs: &[(String, String)], berry: bool) -> String {
+        let mut t = if berry {
+            "__metadata:\n  version: 8\n  cacheKey: 10c0\n\n".to_string()
+        } else {
+            "# yarn lockfile v1\n\n\n".to_string()
+        };
+        for (n, v) in pkgs {
+            if berry {
+                t.push_str(&format!("\"{n}@npm:^{v}\":\n  version: {v}\n  resolution: \"{n}@npm:{v}\"\n  languageName: node\n  linkType: hard\n\n"));
+            } else {
+                t.push_str(&format!(
+                    "\"{n}@^{v}\":\n  version \"{v}\"\n  resolved \"https://r/{n}.tgz\"\n\n"
+                ));
+            }
+        }
+        t
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(lockgen::CASES))]
+
+        #[test]
+        fn generated_and_mutated(pkgs in lockgen::packages(lockgen::npm_name()), berry in any::<bool>(), m in lockgen::mutation()) {
+            let text = render(&pkgs, berry);
+            lockgen::reads_all(&text, |t| parse(t, None), &pkgs)?;
+            lockgen::survives(&lockgen::mutate(&text, m), |t| parse(t, None))?;
+        }
+    }
 }
