@@ -1848,6 +1848,12 @@ fn one_bad_entry_spoils_only_itself() {
     );
     assert_eq!(finding(&findings(&doc), "smallvec")["version"], "1.6.0");
     assert_eq!(check(&doc, "lockfiles")["status"], "unknown");
+    // A file of nothing but garbage: a few problems named, the rest counted.
+    let junk = p.write("junk/yarn.lock", &"{garbage}\n".repeat(1000));
+    let (rc, doc) = audit(&sb, &["--lockfile", junk.to_str().unwrap()]);
+    assert_eq!(rc, 3, "{doc:#}");
+    let msg = check(&doc, "lockfiles")["message"].as_str().unwrap();
+    assert!(msg.contains("(and 997 more)") && msg.len() < 1000, "{msg}");
 }
 
 /// A git dependency known only by its commit cannot be placed in an

@@ -96,8 +96,14 @@ pub fn audit_with(cfg: &Config, args: &DepsAuditArgs, verbose: bool) -> Result<R
                 let mut pkgs = merge_copies(lock.packages);
                 // An entry that could not be read spoils only itself: the
                 // rest is audited, and the run is incomplete.
-                for b in &lock.bad {
-                    lock_errors.push(format!("{}: {b}", lf.display()));
+                if !lock.bad.is_empty() {
+                    lock_errors.push(format!(
+                        "{}: {} entr{} could not be read: {}",
+                        lf.display(),
+                        lock.bad.len(),
+                        if lock.bad.len() == 1 { "y" } else { "ies" },
+                        deps::some_of(&lock.bad)
+                    ));
                 }
                 skipped.extend(lock.skipped.into_iter().map(|s| (lf.clone(), s)));
                 if production {

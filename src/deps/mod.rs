@@ -381,9 +381,20 @@ pub fn parse_lockfile(path: &Path, kind: Option<Kind>) -> Result<Lockfile, Lockf
     let lock = graph.into_lockfile();
     // Nothing read at all, only errors: the file is not what it claims.
     if lock.packages.is_empty() && lock.skipped.is_empty() && !lock.bad.is_empty() {
-        return Err(err(lock.bad.join("; ")));
+        return Err(err(some_of(&lock.bad)));
     }
     Ok(lock)
+}
+
+/// The first few of many problems, and how many more: a corrupt file can
+/// have one per line.
+pub fn some_of(problems: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut s = problems[..problems.len().min(SHOWN)].join("; ");
+    if problems.len() > SHOWN {
+        s.push_str(&format!(" (and {} more)", problems.len() - SHOWN));
+    }
+    s
 }
 
 /// The direct dependencies a package.json declares: name → dev only.
