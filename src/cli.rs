@@ -381,8 +381,8 @@ pub struct DepsAuditArgs {
     #[arg(value_name = "PATH", conflicts_with = "lockfile")]
     pub paths: Vec<PathBuf>,
 
-    /// Audit this lockfile (package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, Cargo.lock); may be repeated
-    #[arg(long, value_name = "FILE")]
+    /// Audit this lockfile (package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, Cargo.lock; another name is read by its content, or as TYPE npm, yarn, pnpm or cargo); may be repeated
+    #[arg(long, value_name = "[TYPE:]FILE")]
     pub lockfile: Vec<PathBuf>,
 
     /// Offline advisories: a directory of OSV records or all.zip exports [default: deps.db]

@@ -235,9 +235,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Vacuum(args) => job(cli, "vacuum", |cfg| {
             commands::vacuum::run(cfg, args, &ui(cli))
         })?,
-        Command::Deps(DepsCommand::Audit(args)) => {
-            job(cli, "deps-audit", |cfg| commands::deps::audit(cfg, args))?
-        }
+        Command::Deps(DepsCommand::Audit(args)) => job(cli, "deps-audit", |cfg| {
+            commands::deps::audit_with(cfg, args, g.verbose)
+        })?,
         Command::Deps(DepsCommand::UpdateDb(args)) => job(cli, "deps-update-db", |cfg| {
             commands::deps::update_db(cfg, args)
         })?,

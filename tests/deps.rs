@@ -1213,7 +1213,8 @@ fn osv_api(recs: Vec<Value>) -> Server {
             };
             let results: Vec<Value> = q["queries"].as_array().unwrap().iter().map(|q| {
                 let name = q["package"]["name"].as_str().unwrap();
-                let version = q["version"].as_str().unwrap();
+                // No version: every advisory of the name (a git commit).
+                let version = q["version"].as_str().unwrap_or("");
                 let token = q["page_token"].as_str();
                 // The API's answer for the fixture: lodash's two records
                 // come on two pages.
@@ -1221,6 +1222,7 @@ fn osv_api(recs: Vec<Value>) -> Server {
                     ("lodash", "4.17.20", None) => json!({"vulns": [{"id": "GHSA-35jh-r3h4-6jhm", "modified": "2024-02-01T00:00:00Z"}], "next_page_token": "page-2"}),
                     ("lodash", "4.17.20", Some("page-2")) => json!({"vulns": [{"id": "CVE-2021-23337", "modified": "2024-02-01T00:00:00Z"}]}),
                     ("qs", "6.5.0", None) => json!({"vulns": [{"id": "GHSA-hrpp-h998-j3pp", "modified": "2024-01-01T00:00:00Z"}]}),
+                    ("from-git", "", None) => json!({"vulns": [{"id": "GHSA-from-git-0001", "modified": "2024-01-01T00:00:00Z"}]}),
                     _ => json!({}),
                 }
             }).collect();
@@ -1335,4 +1337,616 @@ fn online_unreachable_is_unknown_never_clean() {
                 .contains("no known vulnerabilities")
         );
     }
+}
+
+// ------------------------------------- every lockfile shape, package by package
+
+/// A committed fixture: `real/` holds lockfiles written by npm, yarn and
+/// cargo themselves (tests/fixtures/lockfiles/generate), the others are
+/// written by hand from each package manager's documented shapes.
+fn fixture(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/lockfiles")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+/// Audits one lockfile with an advisory on every name it may hold, for
+/// every version, so that each package read is a finding; and asserts that
+/// exactly `packages` (name, version, dev) were read, nothing more (the
+/// lockfile's package count), and exactly `skipped` (name, reason) named.
+fn expect_reads(lockfile: &str, packages: &[(&str, &str, bool)], skipped: &[(&str, &str)]) {
+    let p = Project::new();
+    let db = p.path().join("db");
+    let names: std::collections::BTreeSet<&str> = packages
+        .iter()
+        .map(|p| p.0)
+        .chain(skipped.iter().map(|s| s.0))
+        .collect();
+    let mut recs = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        for eco in ["npm", "crates.io"] {
+            recs.push(json!({
+                "id": format!("TEST-{}-{i}", eco.replace('.', "")), "modified": "2024-01-01T00:00:00Z",
+                "summary": format!("every {name}"),
+                "affected": [{"package": {"ecosystem": eco, "name": name},
+                              "ranges": semver_range(json!([{"introduced": "0"}]))}]}));
+        }
+    }
+    write_db_dir(&db, &recs);
+    let sb = Sandbox::new(&config(p.path(), &db, ""));
+    let (rc, doc) = audit(&sb, &["--lockfile", lockfile, "--fail-on", "critical"]);
+    assert_eq!(
+        check(&doc, "lockfiles")["status"],
+        "ok",
+        "{lockfile}: {doc:#}"
+    );
+    assert!((0..=1).contains(&rc), "{lockfile}: exit {rc}: {doc:#}");
+    let mut read: Vec<(String, String, bool)> = findings(&doc)
+        .iter()
+        .map(|f| {
+            (
+                f["package"].as_str().unwrap().to_string(),
+                f["version"].as_str().unwrap().to_string(),
+                f["dev"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    read.sort();
+    let mut want: Vec<(String, String, bool)> = packages
+        .iter()
+        .map(|(n, v, d)| (n.to_string(), v.to_string(), *d))
+        .collect();
+    want.sort();
+    assert_eq!(read, want, "{lockfile}");
+    assert_eq!(
+        doc["data"]["lockfiles"][0]["packages"],
+        packages.len(),
+        "{lockfile}: packages read besides the expected ones: {doc:#}"
+    );
+    let mut named: Vec<(String, String)> = doc["data"]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["package"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    named.sort();
+    let mut want: Vec<(String, String)> = skipped
+        .iter()
+        .map(|(n, r)| (n.to_string(), r.to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(named, want, "{lockfile}: skipped");
+}
+
+#[test]
+fn lockfiles_written_by_npm_yarn_and_cargo_are_read_whole() {
+    // npm 11 with lockfile versions 1, 2 and 3, for one project with a
+    // scoped package, an alias, an optional and a dev dependency, a git
+    // dependency, a `file:` directory and a `file:` tarball.
+    let npm_v2_v3: &[(&str, &str, bool)] = &[
+        ("@scope/widget", "3.1.0", false),
+        ("app-util", "1.2.0", false),
+        ("git-dep", "0.3.0", false),
+        ("left-pad", "1.0.0", false),
+        ("left-pad", "2.0.0", false),
+        ("opt-native", "1.0.1", false),
+        ("test-kit", "0.4.0", true),
+    ];
+    for v in ["npm-v2", "npm-v3"] {
+        expect_reads(
+            &fixture(&format!("real/{v}/package-lock.json")),
+            npm_v2_v3,
+            &[("local-lib", "local")],
+        );
+    }
+    // v1 records the git dependency by its commit only, and the tarball by
+    // its path: both named, not audited.
+    expect_reads(
+        &fixture("real/npm-v1/package-lock.json"),
+        &[
+            ("@scope/widget", "3.1.0", false),
+            ("app-util", "1.2.0", false),
+            ("left-pad", "1.0.0", false),
+            ("left-pad", "2.0.0", false),
+            ("opt-native", "1.0.1", false),
+            ("test-kit", "0.4.0", true),
+        ],
+        &[
+            ("git-dep", "unversioned"),
+            ("local-lib", "local"),
+            ("vendored", "local"),
+        ],
+    );
+    // yarn 1.22 (Debian's yarnpkg): the git dependency keeps its version.
+    expect_reads(
+        &fixture("real/yarn-v1/yarn.lock"),
+        npm_v2_v3,
+        &[("local-lib", "local"), ("vendored", "local")],
+    );
+    // cargo: a workspace member with a path dependency, a dev-dependency
+    // (Cargo.lock does not say which), and a git crate.
+    expect_reads(
+        &fixture("real/cargo-v4/Cargo.lock"),
+        &[
+            ("anyhow", "1.0.105", false),
+            ("glob", "0.3.4", false),
+            ("memchr", "2.8.3", false),
+        ],
+        &[("app", "local"), ("helper", "local")],
+    );
+    expect_reads(
+        &fixture("real/cargo-git/Cargo.lock"),
+        &[("forked", "0.9.1", false)],
+        &[("tool", "local")],
+    );
+}
+
+#[test]
+fn npm_shapes_package_by_package() {
+    // lockfileVersion 2 with only the v1 tree (some npm 7 releases, lockfile
+    // rewriters): git and URL sources written as the version.
+    expect_reads(
+        &fixture("npm-v2-tree-only/package-lock.json"),
+        &[
+            ("express", "4.17.0", false),
+            ("qs", "6.5.0", false),
+            ("qs", "6.11.0", false),
+            ("string-width", "4.2.0", false),
+            ("jest", "29.0.0", true),
+            ("from-url", "1.4.2", false),
+        ],
+        &[("from-git", "unversioned"), ("local", "local")],
+    );
+    // One package at one version under a dev tool and under a production
+    // package: production.
+    expect_reads(
+        &fixture("npm-two-groups/package-lock.json"),
+        &[
+            ("a-test-tool", "1.0.0", true),
+            ("server", "1.0.0", false),
+            ("shared", "2.0.0", false),
+        ],
+        &[],
+    );
+    // Bundled, optional, devOptional (production when optional packages
+    // are installed), git with and without a version, tarballs, an alias,
+    // a workspace and a `file:` directory copied in.
+    expect_reads(
+        &fixture("npm-v3-shapes/package-lock.json"),
+        &[
+            ("@scope/pkg", "1.0.0", false),
+            ("bundler", "1.0.0", false),
+            ("inner", "1.1.0", false),
+            ("git-ver", "2.3.0", false),
+            ("tar", "0.5.0", false),
+            ("vendored-real", "3.3.3", false),
+            ("real", "3.0.1", false),
+            ("tiny", "1.0.0", false),
+            ("fsevents", "2.3.2", false),
+            ("jest", "29.0.0", true),
+            ("both", "1.0.0", false),
+        ],
+        &[
+            ("git-nover", "unversioned"),
+            ("ws-lib", "local"),
+            ("dir-copy", "local"),
+        ],
+    );
+}
+
+#[test]
+fn yarn_shapes_package_by_package() {
+    // v1 with quoted keys, and `key: value` with a colon.
+    expect_reads(
+        &fixture("yarn-v1-quoted/yarn.lock"),
+        &[
+            ("left-pad", "1.0.0", false),
+            ("right-pad", "2.1.0", false),
+            ("@s/colon", "1.5.0", false),
+        ],
+        &[],
+    );
+    // v1: a header without a range, multi-range headers, git with a version
+    // and a GitHub tarball without one.
+    expect_reads(
+        &fixture("yarn-v1-no-range/yarn.lock"),
+        &[
+            ("balanced-match", "1.0.2", false),
+            ("brace-expansion", "1.1.11", false),
+            ("concat-map", "0.0.1", false),
+            ("from-git", "3.0.0", false),
+        ],
+        &[("from-github", "unversioned")],
+    );
+    // berry: npm, git (with a `+git` build), https, patch, workspace and
+    // portal resolutions.
+    expect_reads(
+        &fixture("yarn-berry-remote/yarn.lock"),
+        &[
+            ("buildpkg", "1.0.0+git", false),
+            ("gitpkg", "2.0.0", false),
+            ("left-pad", "1.3.0", false),
+            ("lodash", "4.17.20", false),
+            ("tarpkg", "1.2.0", false),
+        ],
+        &[
+            ("app", "local"),
+            ("nover", "unversioned"),
+            ("portalpkg", "local"),
+        ],
+    );
+}
+
+#[test]
+fn pnpm_shapes_package_by_package() {
+    // 5.x keys with a registry host or a git host, peers after `_`.
+    expect_reads(
+        &fixture("pnpm5-hosts/pnpm-lock.yaml"),
+        &[
+            ("foo", "1.0.0", false),
+            ("@s/bar", "2.0.0", false),
+            ("repo-pkg", "1.4.0", false),
+            ("plain", "3.0.0", false),
+            ("peer", "1.0.0", true),
+        ],
+        &[("nover", "unversioned")],
+    );
+    // 9.x: tarball and git packages by their entries' name and version,
+    // peers in parentheses, a workspace link, two importers.
+    expect_reads(
+        &fixture("pnpm9-fields/pnpm-lock.yaml"),
+        &[
+            ("git-dep", "0.7.0", false),
+            ("tar-dep", "2.1.0", false),
+            ("react-dom", "18.2.0", false),
+            ("react", "18.2.0", false),
+            ("loose-envify", "1.4.0", false),
+        ],
+        &[("git-nover", "unversioned"), ("ws", "local")],
+    );
+    // 6.x `file:` keys at the top level: a tarball (a package) and a
+    // directory (local code).
+    expect_reads(
+        &fixture("pnpm6-file/pnpm-lock.yaml"),
+        &[
+            ("a", "1.2.3", false),
+            ("c", "1.0.0", false),
+            ("tar-dep", "2.1.0", false),
+            ("d", "2.0.0", true),
+        ],
+        &[("parent-lib", "local")],
+    );
+    // 5.x: `file:` inside a key's path and its peer suffix.
+    expect_reads(
+        &fixture("pnpm5-file/pnpm-lock.yaml"),
+        &[("left", "1.0.0", false), ("right", "2.0.0", false)],
+        &[("lib", "local"), ("lib-copy", "local"), ("other", "local")],
+    );
+}
+
+#[test]
+fn cargo_shapes_package_by_package() {
+    // Format v1: `name version (source)` dependencies, a [metadata] table,
+    // two versions of one crate, a git crate behind a path crate.
+    expect_reads(
+        &fixture("cargo-v1/Cargo.lock"),
+        &[
+            ("serde", "1.0.100", false),
+            ("smallvec", "0.6.10", false),
+            ("smallvec", "1.0.0", false),
+            ("forked", "0.2.0", false),
+        ],
+        &[("app", "local"), ("util", "local")],
+    );
+    // Format v3, a sparse registry source.
+    expect_reads(
+        &fixture("cargo-v3/Cargo.lock"),
+        &[("regex", "1.5.4", false), ("sparse-crate", "0.3.0", false)],
+        &[("app", "local")],
+    );
+}
+
+// ----------------------------------------- which files, and what cannot be read
+
+/// npm installs from npm-shrinkwrap.json and ignores package-lock.json
+/// beside it: each finding once, and the ignored file named.
+#[test]
+fn shrinkwrap_beside_package_lock_is_read_alone() {
+    let p = Project::new();
+    let db = p.path().join("db");
+    write_db_dir(&db, &records());
+    let sb = Sandbox::new(&config(p.path(), &db, ""));
+    let (rc, doc) = audit(&sb, &[&fixture("npm-both")]);
+    assert_eq!(rc, 2, "{doc:#}");
+    let fs = findings(&doc);
+    assert_eq!(fs.len(), 1, "{fs:#?}");
+    assert!(
+        fs[0]["lockfile"]
+            .as_str()
+            .unwrap()
+            .ends_with("npm-both/npm-shrinkwrap.json")
+    );
+    assert_eq!(doc["data"]["lockfiles"].as_array().unwrap().len(), 1);
+    let out = sb.run(&["deps", "audit", &fixture("npm-both")]);
+    assert!(
+        stdout(&out).contains("package-lock.json not read: npm installs from npm-shrinkwrap.json"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// A lockfile kept under another name (a backup, a CI artifact) is read by
+/// its content, or as the type given with `--lockfile TYPE:PATH`.
+#[test]
+fn a_lockfile_under_another_name() {
+    let p = Project::new();
+    let db = p.path().join("db");
+    write_db_dir(&db, &records());
+    let sb = Sandbox::new(&config(p.path(), &db, ""));
+    let cargo = std::fs::read_to_string(fixture("cargo-v3/Cargo.lock")).unwrap();
+    let bak = p.write(
+        "old/Cargo.lock.bak",
+        &cargo.replace("regex", "smallvec").replace("1.5.4", "1.6.0"),
+    );
+    let npm = p.write("ci/app-lock.json", NPM_V3);
+    let yaml = p.write("ci/deps.txt", "lockfileVersion: '9.0'\npackages:\n  lodash@4.17.20:\n    resolution: {integrity: x}\nsnapshots:\n  lodash@4.17.20: {}\n");
+    let (rc, doc) = audit(&sb, &["--lockfile", bak.to_str().unwrap()]);
+    assert_eq!(rc, 1, "{doc:#}");
+    assert_eq!(finding(&findings(&doc), "smallvec")["version"], "1.6.0");
+    let (rc, doc) = audit(&sb, &["--lockfile", npm.to_str().unwrap()]);
+    assert_eq!(rc, 2, "{doc:#}");
+    assert_eq!(findings(&doc).len(), 6, "{doc:#}");
+    // Explicit types: osv-scanner's (`pnpm-lock.yaml:`) and short ones.
+    for t in ["pnpm-lock.yaml", "pnpm"] {
+        let arg = format!("{t}:{}", yaml.display());
+        let (rc, doc) = audit(&sb, &["--lockfile", &arg]);
+        assert_eq!(rc, 2, "{arg}: {doc:#}");
+        assert_eq!(finding(&findings(&doc), "lodash")["version"], "4.17.20");
+    }
+    // A type that says otherwise wins over the content, and is named
+    // when the content is not that type.
+    let arg = format!("cargo:{}", npm.display());
+    let (rc, doc) = audit(&sb, &["--lockfile", &arg]);
+    assert_eq!(rc, 3, "{doc:#}");
+    assert!(
+        check(&doc, "lockfiles")["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid Cargo.lock"),
+        "{doc:#}"
+    );
+    // An unknown type is a usage error; a file that says nothing, UNKNOWN.
+    let out = sb.run(&["deps", "audit", "--lockfile", "gradle:build.lockfile"]);
+    assert_eq!(code(&out), 64, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown lockfile type \"gradle\""),
+        "{}",
+        stderr(&out)
+    );
+    let notes = p.write("ci/notes.txt", "nothing to see\n");
+    let (rc, doc) = audit(&sb, &["--lockfile", notes.to_str().unwrap()]);
+    assert_eq!(rc, 3);
+    assert!(
+        check(&doc, "lockfiles")["message"]
+            .as_str()
+            .unwrap()
+            .contains("--lockfile TYPE:PATH"),
+        "{doc:#}"
+    );
+}
+
+/// Deep nesting in a YAML lockfile is refused before a YAML parser sees
+/// it (100,000 `[` once took 25 s): at once, named, UNKNOWN.
+#[test]
+fn deep_yaml_nesting_is_refused_at_once() {
+    let p = Project::new();
+    let db = p.path().join("db");
+    write_db_dir(&db, &records());
+    let sb = Sandbox::new(&config(p.path(), &db, ""));
+    let brackets = "[".repeat(100_000);
+    let dashes = "- ".repeat(50_000);
+    let cases = [
+        (
+            "flow/pnpm-lock.yaml",
+            format!("lockfileVersion: '9.0'\npackages: {brackets}\n"),
+        ),
+        (
+            "block/pnpm-lock.yaml",
+            format!("lockfileVersion: '9.0'\npackages:\n  {dashes}x\n"),
+        ),
+        (
+            "berry/yarn.lock",
+            format!("__metadata:\n  version: 8\n\"a@npm:1\": {brackets}\n"),
+        ),
+        (
+            "braces/yarn.lock",
+            format!("__metadata:\n  version: 8\nx: {}\n", "{a: ".repeat(50_000)),
+        ),
+    ];
+    for (rel, text) in cases {
+        let f = p.write(rel, &text);
+        let t = Instant::now();
+        let (rc, doc) = audit(&sb, &["--lockfile", f.to_str().unwrap()]);
+        let took = t.elapsed();
+        assert_eq!(rc, 3, "{rel}: {doc:#}");
+        let msg = check(&doc, "lockfiles")["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            msg.contains("nested more than 64 levels deep"),
+            "{rel}: {msg}"
+        );
+        assert!(
+            took < Duration::from_secs(1),
+            "{rel}: refused after {took:?}"
+        );
+    }
+}
+
+/// An entry that cannot be read spoils only itself: every other package is
+/// still audited and its findings shown, and the run says it is incomplete.
+#[test]
+fn one_bad_entry_spoils_only_itself() {
+    let p = Project::new();
+    let db = p.path().join("db");
+    write_db_dir(&db, &records());
+    let sb = Sandbox::new(&config(p.path(), &db, ""));
+    let lock = fixture("npm-bad-entry/package-lock.json");
+    let (rc, doc) = audit(&sb, &["--lockfile", &lock]);
+    assert_eq!(rc, 2, "the lodash finding: {doc:#}");
+    assert_eq!(finding(&findings(&doc), "lodash")["version"], "4.17.20");
+    let lc = check(&doc, "lockfiles");
+    assert_eq!(lc["status"], "unknown");
+    assert!(
+        lc["message"]
+            .as_str()
+            .unwrap()
+            .contains("packages[\"node_modules/broken\"] is not an object"),
+        "{lc}"
+    );
+    assert_eq!(doc["data"]["lockfiles"][0]["packages"], 2);
+    // Without the finding: UNKNOWN, "incomplete", never "no known vulnerabilities".
+    let clean = p.path().join("clean-db");
+    write_db_dir(&clean, &records()[9..10]);
+    let (rc, doc) = audit(&sb, &["--lockfile", &lock, "--db", clean.to_str().unwrap()]);
+    assert_eq!(rc, 3, "{doc:#}");
+    assert!(
+        doc["summary"].as_str().unwrap().starts_with("incomplete:"),
+        "{doc:#}"
+    );
+    // One bad line in a yarn.lock, one bad [[package]] in a Cargo.lock.
+    let y = p.write(
+        "y/yarn.lock",
+        "# yarn lockfile v1\n\nlodash@^4:\n  version \"4.17.20\"\n\n{garbage}\n  version \"1.0.0\"\n\nqs@^6:\n  version \"6.5.0\"\n",
+    );
+    let (rc, doc) = audit(&sb, &["--lockfile", y.to_str().unwrap()]);
+    assert_eq!(rc, 2, "{doc:#}");
+    assert_eq!(findings(&doc).len(), 2, "lodash and qs: {doc:#}");
+    assert!(
+        check(&doc, "lockfiles")["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 6"),
+        "{doc:#}"
+    );
+    let c = p.write(
+        "c/Cargo.lock",
+        "version = 3\n\n[[package]]\nname = \"smallvec\"\nversion = \"1.6.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n[[package]]\nname = \"broken\"\n",
+    );
+    let (rc, doc) = audit(&sb, &["--lockfile", c.to_str().unwrap()]);
+    assert_eq!(
+        rc, 3,
+        "a low finding, and UNKNOWN ranks above WARNING: {doc:#}"
+    );
+    assert_eq!(finding(&findings(&doc), "smallvec")["version"], "1.6.0");
+    assert_eq!(check(&doc, "lockfiles")["status"], "unknown");
+    // A file of nothing but garbage: a few problems named, the rest counted.
+    let junk = p.write("junk/yarn.lock", &"{garbage}\n".repeat(1000));
+    let (rc, doc) = audit(&sb, &["--lockfile", junk.to_str().unwrap()]);
+    assert_eq!(rc, 3, "{doc:#}");
+    let msg = check(&doc, "lockfiles")["message"].as_str().unwrap();
+    assert!(msg.contains("(and 997 more)") && msg.len() < 1000, "{msg}");
+}
+
+/// A git dependency known only by its commit cannot be placed in an
+/// advisory's ranges: it is named, and an advisory on its name is a WARNING,
+/// offline and online.
+#[test]
+fn git_dependency_at_a_commit_is_named_and_warned_about() {
+    let p = Project::new();
+    let db = p.path().join("db");
+    let mut recs = records();
+    recs.push(
+        json!({"id": "GHSA-from-git-0001", "modified": "2024-01-01T00:00:00Z",
+        "summary": "bug in from-git",
+        "affected": [{"package": {"ecosystem": "npm", "name": "from-git"},
+                      "ranges": semver_range(json!([{"introduced": "0"}, {"fixed": "9.0.0"}]))}]}),
+    );
+    write_db_dir(&db, &recs);
+    let sb = Sandbox::new(&config(p.path(), &db, ""));
+    let lock = fixture("npm-v2-tree-only/package-lock.json");
+    // string-width 4.2.0 (critical) is there too.
+    let (rc, doc) = audit(&sb, &["--lockfile", &lock]);
+    assert_eq!(rc, 2, "{doc:#}");
+    assert_eq!(check(&doc, "unevaluated")["status"], "warning");
+    let msg = check(&doc, "unevaluated")["message"].as_str().unwrap();
+    assert!(
+        msg.contains("from-git (npm) is installed from git+ssh://github.com/…#0123456789abcdef0123456789abcdef01234567 without a version; advisories name it: GHSA-from-git-0001"),
+        "{msg}"
+    );
+    assert!(!findings(&doc).iter().any(|f| f["package"] == "from-git"));
+    let api = osv_api(recs);
+    let sb = Sandbox::new(&config(
+        p.path(),
+        &p.path().join("cache"),
+        &format!("osv_url = \"{}\"\n", api.url()),
+    ));
+    // Online, only qs 6.5.0 (high) is answered: WARNING under --fail-on critical.
+    let (rc, doc) = audit(
+        &sb,
+        &["--lockfile", &lock, "--online", "--fail-on", "critical"],
+    );
+    assert_eq!(rc, 1, "{doc:#}");
+    assert!(
+        check(&doc, "unevaluated")["message"]
+            .as_str()
+            .unwrap()
+            .contains("GHSA-from-git-0001"),
+        "{doc:#}"
+    );
+}
+
+/// What is not audited is counted always and named with -v (human) and in
+/// the JSON `skipped` list, without a URL's credentials or path.
+#[test]
+fn skipped_entries_are_counted_and_named() {
+    let p = Project::new();
+    let db = p.path().join("db");
+    write_db_dir(&db, &records());
+    let sb = Sandbox::new(&config(p.path(), &db, ""));
+    let lock = p.write(
+        "app/package-lock.json",
+        r#"{"lockfileVersion": 3, "packages": {"": {"dependencies": {"priv": "x", "ws": "*"}},
+            "node_modules/priv": {"resolved": "git+https://user:s3cret@git.example.com/team/priv-repo.git#abc123"},
+            "node_modules/ws": {"resolved": "packages/ws", "link": true},
+            "node_modules/lodash": {"version": "4.17.21"}}}"#,
+    );
+    let l = lock.to_str().unwrap();
+    let out = sb.run(&["deps", "audit", "--lockfile", l, "--color", "never"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("2 skipped (1 local, 1 without a version; -v names them)"),
+        "{text}"
+    );
+    assert!(!text.contains("skipped priv"), "{text}");
+    let out = sb.run(&["-v", "deps", "audit", "--lockfile", l, "--color", "never"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("skipped priv git+https://git.example.com/…#abc123 (unversioned, npm)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("skipped ws packages/ws (local, npm)"),
+        "{text}"
+    );
+    let (_, doc) = audit(&sb, &["--lockfile", l]);
+    assert_eq!(doc["data"]["lockfiles"][0]["skipped"], 2);
+    assert_eq!(
+        doc["data"]["skipped"][0],
+        json!({"lockfile": l, "package": "priv", "ecosystem": "npm",
+               "source": "git+https://git.example.com/…#abc123", "reason": "unversioned"})
+    );
+    let all = format!("{}{}{doc}", stdout(&out), stderr(&out));
+    assert!(
+        !all.contains("s3cret") && !all.contains("priv-repo"),
+        "{all}"
+    );
 }

@@ -35,6 +35,11 @@ struct Finding {
 }
 
 pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
+    audit_with(cfg, args, false)
+}
+
+/// `verbose` (`-v`) also names every lockfile entry that was not audited.
+pub fn audit_with(cfg: &Config, args: &DepsAuditArgs, verbose: bool) -> Result<Report> {
     let d = &cfg.deps;
     let fail_on = args
         .fail_on
@@ -48,8 +53,13 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
     // Gather: the lockfiles.
     let t0 = Instant::now();
     let mut lock_errors: Vec<String> = Vec::new();
-    let lockfiles: Vec<PathBuf> = if !args.lockfile.is_empty() {
-        args.lockfile.clone()
+    let lockfiles: Vec<(PathBuf, Option<deps::Kind>)> = if !args.lockfile.is_empty() {
+        let mut v = Vec::new();
+        for arg in &args.lockfile {
+            let (kind, path) = deps::split_type(arg).map_err(crate::cli::UsageError)?;
+            v.push((path, kind));
+        }
+        v
     } else {
         let roots = if args.paths.is_empty() {
             &d.paths
@@ -68,26 +78,58 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
                 Err(e) => lock_errors.push(format!("{}: cannot read: {e}", r.display())),
             }
         }
-        found
+        for s in deps::npm_shadowed(&mut found) {
+            report.detail(format!(
+                "lockfile: {} not read: npm installs from npm-shrinkwrap.json beside it",
+                s.display()
+            ));
+        }
+        found.into_iter().map(|f| (f, None)).collect()
     };
     let mut parsed: Vec<(PathBuf, Vec<Package>)> = Vec::new();
+    let mut skipped: Vec<(PathBuf, deps::Skipped)> = Vec::new();
     let mut left_out = 0usize;
-    for lf in &lockfiles {
+    for (lf, kind) in &lockfiles {
         crate::signals::check()?;
-        match deps::parse_lockfile(lf) {
-            Ok(mut pkgs) => {
+        match deps::parse_lockfile(lf, *kind) {
+            Ok(lock) => {
+                let mut pkgs = merge_copies(lock.packages);
+                // An entry that could not be read spoils only itself: the
+                // rest is audited, and the run is incomplete.
+                if !lock.bad.is_empty() {
+                    lock_errors.push(format!(
+                        "{}: {} entr{} could not be read: {}",
+                        lf.display(),
+                        lock.bad.len(),
+                        if lock.bad.len() == 1 { "y" } else { "ies" },
+                        deps::some_of(&lock.bad)
+                    ));
+                }
+                skipped.extend(lock.skipped.into_iter().map(|s| (lf.clone(), s)));
                 if production {
                     let before = pkgs.len();
                     pkgs.retain(|p| !p.dev);
                     left_out += before - pkgs.len();
                 }
-                // One entry per (name, version): a package installed twice
-                // at the same version is one finding.
-                let mut seen = HashSet::new();
-                pkgs.retain(|p| seen.insert((p.ecosystem, p.name.clone(), p.version.clone())));
                 parsed.push((lf.clone(), pkgs));
             }
             Err(e) => lock_errors.push(e.to_string()),
+        }
+    }
+    if verbose {
+        for (lf, s) in &skipped {
+            report.detail(format!(
+                "skipped {}{} ({}, {}): {}",
+                s.name,
+                if s.source.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", s.source)
+                },
+                s.reason.as_str(),
+                s.ecosystem.as_str(),
+                lf.display()
+            ));
         }
     }
     let npkgs: usize = parsed.iter().map(|p| p.1.len()).sum();
@@ -116,6 +158,26 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
     if production {
         msg.push_str(&format!(", {left_out} dev-only left out"));
     }
+    if !skipped.is_empty() {
+        let local = skipped
+            .iter()
+            .filter(|s| s.1.reason == deps::SkipReason::Local)
+            .count();
+        let unversioned = skipped.len() - local;
+        let mut parts = Vec::new();
+        if local > 0 {
+            parts.push(format!("{local} local"));
+        }
+        if unversioned > 0 {
+            parts.push(format!("{unversioned} without a version"));
+        }
+        msg.push_str(&format!(
+            ", {} skipped ({}{})",
+            skipped.len(),
+            parts.join(", "),
+            if verbose { "" } else { "; -v names them" }
+        ));
+    }
     let lock_check = if !lock_errors.is_empty() {
         let more = if lock_errors.len() > 1 {
             format!(" (and {} more)", lock_errors.len() - 1)
@@ -138,14 +200,23 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
     report.push(
         lock_check
             .with_duration(t0.elapsed())
-            .with_metric(Metric::new("packages", npkgs as f64, "")),
+            .with_metric(Metric::new("packages", npkgs as f64, ""))
+            .with_metric(Metric::new("skipped", skipped.len() as f64, "")),
     );
 
     // Gather: the advisories, and which apply.
     let t1 = Instant::now();
+    // Git dependencies known only by a commit are not matched, but an
+    // advisory that names them is said (see `unversioned_note`).
+    let unversioned: Vec<&deps::Skipped> = skipped
+        .iter()
+        .map(|(_, s)| s)
+        .filter(|s| s.reason == deps::SkipReason::Unversioned)
+        .collect();
     let wanted: HashSet<(Ecosystem, String)> = parsed
         .iter()
         .flat_map(|(_, p)| p.iter().map(|p| (p.ecosystem, p.name.clone())))
+        .chain(unversioned.iter().map(|s| (s.ecosystem, s.name.clone())))
         .collect();
     // (lockfile index, package index) → records that affect it.
     let mut hits: Vec<((usize, usize), Vec<Record>)> = Vec::new();
@@ -172,6 +243,11 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
                 at.push((li, pi));
             }
         }
+        // Without a version: every advisory of the package's name.
+        let asked = queries.len();
+        for s in &unversioned {
+            queries.push((s.ecosystem, s.name.clone(), String::new()));
+        }
         let shown = crate::config::mask_url(&d.osv_url).unwrap_or_else(|| d.osv_url.clone());
         source = json!({"kind": "online", "url": shown});
         if queries.is_empty() {
@@ -184,7 +260,13 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
             match client.query(&queries) {
                 Ok(ans) => {
                     checked = true;
-                    for (qi, ids) in ans.hits.iter().enumerate() {
+                    for (s, ids) in unversioned.iter().zip(&ans.hits[asked..]) {
+                        if !ids.is_empty() {
+                            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                            unevaluated.push(unversioned_note(s, &ids));
+                        }
+                    }
+                    for (qi, ids) in ans.hits[..asked].iter().enumerate() {
                         let recs: Vec<Record> = ids
                             .iter()
                             .filter_map(|id| ans.records.get(id).cloned())
@@ -249,6 +331,18 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
                         }
                         if !recs.is_empty() {
                             hits.push(((li, pi), recs));
+                        }
+                    }
+                }
+                for (_, sk) in &skipped {
+                    if sk.reason == deps::SkipReason::Unversioned {
+                        let ids: Vec<&str> = db
+                            .lookup(sk.ecosystem, &sk.name)
+                            .iter()
+                            .map(|&i| db.records[i].id.as_str())
+                            .collect();
+                        if !ids.is_empty() {
+                            unevaluated.push(unversioned_note(sk, &ids));
                         }
                     }
                 }
@@ -430,16 +524,66 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
         "fail_on": fail_on.as_str(),
         "production": production,
         "source": source,
-        "lockfiles": parsed.iter().map(|(p, pk)| json!({"path": p, "packages": pk.len()}))
+        "lockfiles": parsed.iter().map(|(p, pk)| json!({
+                "path": p,
+                "packages": pk.len(),
+                "skipped": skipped.iter().filter(|s| &s.0 == p).count(),
+            }))
             .chain(lock_errors.iter().map(|e| json!({"error": e})))
             .collect::<Vec<_>>(),
         "counts": counts.iter().map(|(s, n)| (s.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "ignored": ignored,
         "findings": findings.iter().map(finding_json).collect::<Vec<_>>(),
+        "skipped": skipped.iter().map(|(lf, s)| json!({
+            "lockfile": lf,
+            "package": s.name,
+            "ecosystem": s.ecosystem.as_str(),
+            "source": s.source,
+            "reason": s.reason.as_str(),
+        })).collect::<Vec<_>>(),
     }));
     let status = Status::worst(report_statuses(&report));
     let summary = summary(&report);
     Ok(report.finish_with(status, summary))
+}
+
+/// One package per (ecosystem, name, version): a package installed twice at
+/// the same version is one finding. A production copy wins over a dev one,
+/// and a direct one over a transitive one, whatever the order.
+fn merge_copies(pkgs: Vec<Package>) -> Vec<Package> {
+    let mut at: HashMap<(Ecosystem, String, String), usize> = HashMap::new();
+    let mut out: Vec<Package> = Vec::with_capacity(pkgs.len());
+    for p in pkgs {
+        let key = (p.ecosystem, p.name.clone(), p.version.clone());
+        match at.get(&key) {
+            None => {
+                at.insert(key, out.len());
+                out.push(p);
+            }
+            Some(&i) => {
+                let kept = &mut out[i];
+                // The path shown is the production one when there is one.
+                if kept.dev && !p.dev || kept.path.is_empty() && !p.path.is_empty() {
+                    kept.path = p.path;
+                }
+                kept.dev &= p.dev;
+                kept.direct |= p.direct;
+            }
+        }
+    }
+    out
+}
+
+/// A git dependency known only by its commit cannot be placed in an
+/// advisory's ranges; that advisories name it is said, not dropped.
+fn unversioned_note(s: &deps::Skipped, ids: &[&str]) -> String {
+    format!(
+        "{} ({}) is installed from {} without a version; advisories name it: {}",
+        s.name,
+        s.ecosystem.as_str(),
+        s.source,
+        ids.join(", ")
+    )
 }
 
 fn report_statuses(r: &ReportBuilder) -> Vec<Status> {

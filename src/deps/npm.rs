@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::{Ecosystem, Graph, Manifest, split_at_version};
+use super::{Ecosystem, Graph, Manifest, SkipReason, is_version, split_at_version};
 
 struct Entry {
     name: String,
@@ -24,14 +24,23 @@ pub fn parse(text: &str, manifest: Option<&Manifest>) -> Result<Graph, String> {
         .ok_or("not an npm lockfile: the top level is not an object")?;
     let version = obj.get("lockfileVersion").and_then(Value::as_u64);
     let mut entries: HashMap<String, Entry> = HashMap::new();
+    let mut g = Graph {
+        dev_known: true,
+        ..Graph::default()
+    };
     // Direct dependencies: (name, dev only), from the root and each workspace.
     let mut roots: Vec<(String, String, bool)> = Vec::new();
-    match (version, obj.get("packages"), obj.get("dependencies")) {
-        (Some(2 | 3), Some(Value::Object(pkgs)), _) | (None, Some(Value::Object(pkgs)), None) => {
-            read_packages(pkgs, &mut entries, &mut roots)?
-        }
-        (Some(1) | None, _, Some(Value::Object(deps))) => {
-            read_v1(deps, "", &mut entries)?;
+    if let Some(v) = version.filter(|&v| v > 3) {
+        return Err(format!(
+            "lockfileVersion {v} is not supported (versions 1, 2 and 3 are)"
+        ));
+    }
+    // `packages` when it is there (v2, v3); else the v1 tree, which some npm 7
+    // releases and lockfile rewriters leave alone in a v2 file.
+    match (obj.get("packages"), obj.get("dependencies")) {
+        (Some(Value::Object(pkgs)), _) => read_packages(pkgs, &mut entries, &mut roots, &mut g),
+        (_, Some(Value::Object(deps))) => {
+            read_v1(deps, "", 0, &mut entries, &mut g);
             match manifest {
                 Some(m) => {
                     for (name, dev) in m {
@@ -53,11 +62,6 @@ pub fn parse(text: &str, manifest: Option<&Manifest>) -> Result<Graph, String> {
                 }
             }
         }
-        (Some(v), _, _) if v > 3 => {
-            return Err(format!(
-                "lockfileVersion {v} is not supported (versions 1, 2 and 3 are)"
-            ));
-        }
         _ => {
             return Err(
                 "not an npm lockfile: neither `packages` nor `dependencies` is an object".into(),
@@ -65,10 +69,6 @@ pub fn parse(text: &str, manifest: Option<&Manifest>) -> Result<Graph, String> {
         }
     }
 
-    let mut g = Graph {
-        dev_known: true,
-        ..Graph::default()
-    };
     let mut keys: Vec<&String> = entries.keys().collect();
     keys.sort();
     let mut index: HashMap<&str, usize> = HashMap::new();
@@ -132,14 +132,66 @@ fn flag(v: &Value, k: &str) -> bool {
     v.get(k).and_then(Value::as_bool).unwrap_or(false)
 }
 
+/// Where a package comes from when not from the registry: git (a commit),
+/// a tarball URL or a local path.
+enum Origin {
+    Registry,
+    Git,
+    Tarball,
+    Local,
+}
+
+fn origin(spec: &str) -> Origin {
+    let git = [
+        "git+",
+        "git:",
+        "git@",
+        "github:",
+        "gitlab:",
+        "bitbucket:",
+        "gist:",
+    ];
+    if git.iter().any(|p| spec.starts_with(p)) {
+        Origin::Git
+    } else if spec.starts_with("http://") || spec.starts_with("https://") {
+        Origin::Tarball
+    } else if spec.starts_with("file:") || spec.starts_with("link:") {
+        Origin::Local
+    } else if !spec.contains(':') && spec.contains('/') && !spec.starts_with(['.', '/', '~', '@']) {
+        // `org/repo#ref`: GitHub shorthand.
+        Origin::Git
+    } else {
+        Origin::Registry
+    }
+}
+
+fn is_tarball(spec: &str) -> bool {
+    let path = spec.split(['#', '?']).next().unwrap_or("");
+    path.ends_with(".tgz") || path.ends_with(".tar.gz") || path.ends_with(".tar")
+}
+
+/// The version in a registry-style tarball name (`…/name-1.2.3.tgz`), the
+/// only version a v1 entry installed from a URL records.
+fn tarball_version(url: &str, name: &str) -> Option<String> {
+    let file = url.split(['#', '?']).next()?.rsplit('/').next()?;
+    let base = name.rsplit('/').next()?;
+    let v = file.strip_prefix(base)?.strip_prefix('-')?;
+    let v = v
+        .strip_suffix(".tgz")
+        .or_else(|| v.strip_suffix(".tar.gz"))?;
+    is_version(v).then(|| v.to_string())
+}
+
 fn read_packages(
     pkgs: &Map<String, Value>,
     entries: &mut HashMap<String, Entry>,
     roots: &mut Vec<(String, String, bool)>,
-) -> Result<(), String> {
+    g: &mut Graph,
+) {
     for (key, v) in pkgs {
         if !v.is_object() {
-            return Err(format!("packages[{key:?}] is not an object"));
+            g.bad.push(format!("packages[{key:?}] is not an object"));
+            continue;
         }
         let Some(at) = key.rfind("node_modules/") else {
             // The root ("") and workspace folders: local code, whose
@@ -152,26 +204,44 @@ fn read_packages(
             }
             continue;
         };
-        // `link: true` points at local code (a workspace, `file:`): never
-        // the registry's package of that name.
-        if flag(v, "link") {
-            continue;
-        }
-        if v.get("resolved")
-            .and_then(Value::as_str)
-            .is_some_and(|r| r.starts_with("file:"))
-        {
-            continue;
-        }
-        let Some(version) = v.get("version").and_then(Value::as_str) else {
-            continue;
-        };
         // An alias (`"foo": "npm:bar@1"`) installs bar under node_modules/foo
         // and records the real name.
         let name = v
             .get("name")
             .and_then(Value::as_str)
             .unwrap_or(&key[at + "node_modules/".len()..]);
+        let resolved = v.get("resolved").and_then(Value::as_str).unwrap_or("");
+        // `link: true` points at local code (a workspace, a `file:`
+        // directory): never the registry's package of that name.
+        if flag(v, "link") {
+            g.skip(Ecosystem::Npm, name, resolved, SkipReason::Local);
+            continue;
+        }
+        let version = v.get("version").and_then(Value::as_str);
+        // A `file:` directory copied in (npm's install-links) is local code;
+        // a `file:` tarball is a package with a name and version.
+        let local_dir = resolved.starts_with("file:") && !is_tarball(resolved);
+        // git and tarball packages record their package.json's version: the
+        // name and version are known, so they are audited. Without one,
+        // only the commit or URL says what it is.
+        let version = match (version, origin(resolved)) {
+            (Some(v), _) if is_version(v) && !local_dir => v,
+            (_, Origin::Local) => {
+                g.skip(Ecosystem::Npm, name, resolved, SkipReason::Local);
+                continue;
+            }
+            (_, Origin::Git | Origin::Tarball) => {
+                g.skip(Ecosystem::Npm, name, resolved, SkipReason::Unversioned);
+                continue;
+            }
+            (other, Origin::Registry) => {
+                g.bad.push(format!(
+                    "packages[{key:?}]: version {} is not a version",
+                    other.map_or("(none)".to_string(), |o| format!("{o:?}"))
+                ));
+                continue;
+            }
+        };
         entries.insert(
             key.clone(),
             Entry {
@@ -185,14 +255,19 @@ fn read_packages(
             },
         );
     }
-    Ok(())
 }
+
+/// Deeper than this the v1 tree is not followed (npm never nests so deep;
+/// a hostile file must not exhaust the stack).
+const MAX_V1_DEPTH: usize = 100;
 
 fn read_v1(
     deps: &Map<String, Value>,
     base: &str,
+    depth: usize,
     entries: &mut HashMap<String, Entry>,
-) -> Result<(), String> {
+    g: &mut Graph,
+) {
     for (name, v) in deps {
         let key = if base.is_empty() {
             format!("node_modules/{name}")
@@ -200,25 +275,59 @@ fn read_v1(
             format!("{base}/node_modules/{name}")
         };
         let Some(o) = v.as_object() else {
-            return Err(format!("dependencies[{name:?}] is not an object"));
+            g.bad
+                .push(format!("dependencies[{name:?}] is not an object"));
+            continue;
         };
         if let Some(nested) = o.get("dependencies").and_then(Value::as_object) {
-            read_v1(nested, &key, entries)?;
+            if depth >= MAX_V1_DEPTH {
+                g.bad
+                    .push(format!("{key}: nested deeper than {MAX_V1_DEPTH} levels"));
+            } else {
+                read_v1(nested, &key, depth + 1, entries, g);
+            }
         }
         let Some(version) = o.get("version").and_then(Value::as_str) else {
+            g.bad.push(format!("dependencies[{name:?}] has no version"));
             continue;
         };
         let (real, version) = match version.strip_prefix("npm:") {
             Some(aliased) => match split_at_version(aliased) {
-                Some((n, ver)) => (n.to_string(), ver.to_string()),
-                None => continue,
+                Some((n, ver)) if !n.is_empty() => (n.to_string(), ver.to_string()),
+                _ => {
+                    g.bad.push(format!(
+                        "dependencies[{name:?}]: alias {version:?} is not npm:name@version"
+                    ));
+                    continue;
+                }
             },
             None => (name.clone(), version.to_string()),
         };
-        // file: and link: versions are local code.
-        if version.starts_with("file:") || version.starts_with("link:") {
-            continue;
-        }
+        // v1 writes a git or URL dependency's source as its version.
+        let version = match origin(&version) {
+            Origin::Registry if is_version(&version) => version,
+            Origin::Tarball => match tarball_version(&version, &real) {
+                Some(v) => v,
+                None => {
+                    g.skip(Ecosystem::Npm, &real, &version, SkipReason::Unversioned);
+                    continue;
+                }
+            },
+            Origin::Local => {
+                g.skip(Ecosystem::Npm, &real, &version, SkipReason::Local);
+                continue;
+            }
+            Origin::Git => {
+                g.skip(Ecosystem::Npm, &real, &version, SkipReason::Unversioned);
+                continue;
+            }
+            Origin::Registry => {
+                g.bad.push(format!(
+                    "dependencies[{name:?}]: version {version:?} is not a version"
+                ));
+                continue;
+            }
+        };
         entries.insert(
             key,
             Entry {
@@ -229,7 +338,6 @@ fn read_v1(
             },
         );
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -285,5 +393,47 @@ mod tests {
         assert!(p.iter().any(|x| x.name == "b" && x.dev));
         assert!(p.iter().any(|x| x.name == "y" && x.version == "4.0.0"));
         assert!(!p.iter().any(|x| x.name == "l"));
+    }
+
+    use crate::deps::lockgen;
+    use proptest::prelude::*;
+
+    /// An npm lockfile of `pkgs`: v3 `packages`, or the v1 tree.
+    fn render(pkgs: &[(String, String)], v1: bool) -> String {
+        let entries: Vec<String> = pkgs
+            .iter()
+            .map(|(n, v)| {
+                if v1 {
+                    format!(r#""{n}": {{"version": "{v}", "integrity": "sha512-x"}}"#)
+                } else {
+                    format!(r#""node_modules/{n}": {{"version": "{v}", "resolved": "https://r/{n}.tgz"}}"#)
+                }
+            })
+            .collect();
+        if v1 {
+            format!(
+                r#"{{"lockfileVersion": 1, "dependencies": {{{}}}}}"#,
+                entries.join(",\n")
+            )
+        } else {
+            let deps: Vec<String> = pkgs.iter().map(|(n, _)| format!(r#""{n}": "*""#)).collect();
+            format!(
+                r#"{{"lockfileVersion": 3, "packages": {{"": {{"dependencies": {{{}}}}},
+{}}}}}"#,
+                deps.join(", "),
+                entries.join(",\n")
+            )
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(lockgen::CASES))]
+
+        #[test]
+        fn generated_and_mutated(pkgs in lockgen::packages(lockgen::npm_name()), v1 in any::<bool>(), m in lockgen::mutation()) {
+            let text = render(&pkgs, v1);
+            lockgen::reads_all(&text, |t| parse(t, None), &pkgs)?;
+            lockgen::survives(&lockgen::mutate(&text, m), |t| parse(t, None))?;
+        }
     }
 }

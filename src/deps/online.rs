@@ -129,7 +129,9 @@ impl Online {
                 }
                 let body = json!({"queries": pending.iter().map(|(i, tok)| {
                     let (eco, name, version) = &queries[*i];
-                    let mut q = json!({"package": {"name": name, "ecosystem": eco.as_str()}, "version": version});
+                    let mut q = json!({"package": {"name": name, "ecosystem": eco.as_str()}});
+                    // No version (a git commit): every advisory of the name.
+                    if !version.is_empty() { q["version"] = json!(version); }
                     if let Some(t) = tok { q["page_token"] = json!(t); }
                     q
                 }).collect::<Vec<_>>()});
