@@ -403,6 +403,7 @@ fn install_stages_everything_and_keeps_an_existing_config() {
         ("usr/bin/bbp-maint", 0o755),
         ("usr/share/man/man1/bbp-maint.1", 0o644),
         ("usr/share/man/man1/bbp-maint-run.1", 0o644),
+        ("usr/share/man/man5/bbp-maint.toml.5", 0o644),
         ("usr/share/bash-completion/completions/bbp-maint", 0o644),
         ("usr/share/zsh/site-functions/_bbp-maint", 0o644),
         ("usr/share/fish/vendor_completions.d/bbp-maint.fish", 0o644),
