@@ -559,6 +559,28 @@ fn committed_completions_and_man_pages_are_up_to_date() {
     }
 }
 
+/// The README is the front door, not the reference: the reference is in
+/// `--help` and the man pages.
+#[test]
+fn readme_stays_a_short_front_door() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.len() < 30 * 1024,
+        "README.md is {} bytes; the reference belongs in src/help/",
+        readme.len()
+    );
+    for (n, line) in readme.lines().enumerate() {
+        let exempt = line.starts_with('|') || line.contains("://");
+        assert!(
+            exempt || line.chars().count() <= 120,
+            "README.md:{}: {} characters",
+            n + 1,
+            line.chars().count()
+        );
+    }
+}
+
 /// The subcommands `bbp-maint <path> --help` lists, `help` aside.
 fn subcommands(home: &Path, path: &[String]) -> Vec<String> {
     let out = bbp(home).args(path).arg("--help").output().unwrap();
@@ -724,4 +746,36 @@ fn the_configuration_page_names_every_key_in_its_table() {
         }
     }
     assert!(missing.is_empty(), "man/bbp-maint.toml.5 lacks {missing:?}");
+}
+
+/// The long help's cross-references (`bbp-maint-run(1)`, `bbp-maint.toml(5)`)
+/// name pages that man/ ships.
+#[test]
+fn help_texts_refer_only_to_shipped_pages() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut refs = 0;
+    for entry in std::fs::read_dir(root.join("src/help")).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        for (at, _) in text.match_indices("bbp-maint") {
+            let rest = &text[at..];
+            let name_len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+                .unwrap_or(rest.len());
+            let (name, after) = rest.split_at(name_len);
+            let Some(section) = after.strip_prefix('(').and_then(|a| a.get(..2)) else {
+                continue;
+            };
+            let Some(section) = section.strip_suffix(')') else {
+                continue;
+            };
+            let page = format!("{name}.{section}");
+            assert!(
+                root.join("man").join(&page).exists(),
+                "{} refers to {name}({section}), which man/ does not ship",
+                entry.path().display()
+            );
+            refs += 1;
+        }
+    }
+    assert!(refs > 5, "only {refs} references found");
 }

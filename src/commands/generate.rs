@@ -121,11 +121,14 @@ fn split_lead(text: &str) -> (&str, &str) {
     (text, "")
 }
 
-/// A heading is a line of its own in capitals: `EXAMPLES`, `JSON OUTPUT`.
+/// A heading is a line of its own in capitals, without a full stop (a
+/// paragraph's last line may be `CRITICAL.`): `EXAMPLES`, `JSON OUTPUT`.
 fn is_heading(line: &str) -> bool {
-    !line.starts_with(' ')
-        && line.chars().filter(|c| c.is_ascii_uppercase()).count() >= 2
-        && !line.chars().any(|c| c.is_lowercase())
+    line.chars().filter(|c| c.is_ascii_uppercase()).count() >= 2
+        && line
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || " ,/-".contains(c))
+        && !line.starts_with(' ')
 }
 
 /// The long help's markup, which reads as it is on a terminal, in roff: a
@@ -202,5 +205,7 @@ mod tests {
         assert_eq!(split_lead("EXAMPLES\nc\n"), ("", "EXAMPLES\nc\n"));
         assert!(!is_heading("[run.daily], [run.weekly]"));
         assert!(!is_heading("  EXAMPLES"));
+        assert!(!is_heading("WARNING."));
+        assert!(is_heading("LOCKS, TIMEOUTS, SIGNALS"));
     }
 }
