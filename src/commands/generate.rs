@@ -132,9 +132,10 @@ fn is_heading(line: &str) -> bool {
 }
 
 /// The long help's markup, which reads as it is on a terminal, in roff: a
-/// line in capitals is a section heading, a line starting with `[` a
-/// subsection (a config table), indented lines are kept as they are
-/// (examples, lists), and other lines are paragraphs, filled.
+/// line in capitals is a section heading, a line starting with `[` that does
+/// not continue a paragraph a subsection (a config table), indented lines
+/// are kept as they are (examples, lists), and other lines are paragraphs,
+/// filled.
 fn help_roff(text: &str) -> String {
     let mut roff = Roff::new();
     let mut in_para = false;
@@ -159,7 +160,7 @@ fn help_roff(text: &str) -> String {
         if is_heading(line) {
             roff.control("SH", [line.trim()]);
             in_para = false;
-        } else if line.starts_with('[') {
+        } else if line.starts_with('[') && !in_para {
             roff.control("SS", [line.trim()]);
             in_para = false;
         } else if indented {
@@ -196,6 +197,15 @@ mod tests {
             r,
             ".PP\nLead text\nwraps.\n.SH EXAMPLES\n.RS 2\n.nf\n$ bbp\\-maint \\-q window\n1\n\
              .sp\n$ x\n.fi\n.RE\n.PP\nAfter.\n"
+        );
+    }
+
+    #[test]
+    fn a_table_name_is_a_subsection_only_where_a_paragraph_starts() {
+        let r = help_roff("KEYS\n[disk]\n  warn_pct = 80\n\nSee\n[[clean.rule]] too.\n");
+        assert_eq!(
+            r,
+            ".SH KEYS\n.SS [disk]\n.RS 2\n.nf\nwarn_pct = 80\n.fi\n.RE\n.PP\nSee\n[[clean.rule]] too.\n"
         );
     }
 
