@@ -14,6 +14,7 @@ use crate::render::Format;
     about = "Maintenance checks for BailBondPro: one command per job, exit codes for cron and Nagios",
     long_about = None,
     after_help = "Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, 64 usage, 75 locked, 78 configuration, 130 interrupted.",
+    after_long_help = include_str!("help/bbp-maint.txt"),
     propagate_version = true
 )]
 pub struct Cli {
@@ -77,48 +78,47 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the database, Redis, the API, storage and external services, in parallel
+    #[command(after_long_help = include_str!("help/health.txt"))]
     Health(HealthArgs),
 
     /// Space and inodes per filesystem, days until full; the largest directories; clean stale files
+    #[command(after_long_help = include_str!("help/disk.txt"))]
     Disk(DiskArgs),
 
     /// Count rule matches in log files (errors, failed logins), in a time window
+    #[command(after_long_help = include_str!("help/logs.txt"))]
     Logs(LogsArgs),
 
     /// Verify backups: checksum, structure, a restore into a scratch database, integrity
-    #[command(subcommand)]
+    #[command(subcommand, after_long_help = include_str!("help/backup.txt"))]
     Backup(BackupCommand),
 
     /// The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up
+    #[command(after_long_help = include_str!("help/dr-test.txt"))]
     DrTest(DrTestArgs),
 
     /// Run a schedule's tasks (automated-maintenance.sh): a maintenance log, alerts, one exit code
+    #[command(after_long_help = include_str!("help/run.txt"))]
     Run(RunArgs),
 
     /// Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts
-    ///
-    /// With -q it prints nothing, inside or outside, so that `bbp-maint -q window && heavy-job`
-    /// in a crontab mails nothing; with no window configured at all it still says so.
+    #[command(after_long_help = include_str!("help/window.txt"))]
     Window,
 
     /// Database maintenance report: statistics, sizes, bloat, indexes, slow queries, vacuum, wraparound
-    #[command(subcommand)]
+    #[command(subcommand, after_long_help = include_str!("help/db.txt"))]
     Db(DbCommand),
 
     /// VACUUM (ANALYZE) the tables that need it; REINDEX bloated indexes; measured before and after
-    ///
-    /// The tables that need it are those whose dead tuples cross db.dead_tuples_warn_pct and
-    /// db.dead_tuples_min, and those that `db analyze` calls stale (vacuum_staleness: at least
-    /// db.stale_min_rows rows, never vacuumed or never analyzed, or not for db.stale_warn_days).
-    /// One rule for both, so that the weekly vacuum clears what the weekly analysis flags.
+    #[command(after_long_help = include_str!("help/vacuum.txt"))]
     Vacuum(VacuumArgs),
 
     /// Audit lockfiles against OSV advisories; refresh the offline advisory database
-    #[command(subcommand)]
+    #[command(subcommand, after_long_help = include_str!("help/deps.txt"))]
     Deps(DepsCommand),
 
     /// Validate a configuration file or print the effective configuration
-    #[command(subcommand)]
+    #[command(subcommand, after_long_help = include_str!("help/config.txt"))]
     Config(ConfigCommand),
 
     /// Write shell completions or man pages (for packagers)
@@ -199,6 +199,7 @@ pub struct LogsArgs {
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
     /// Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity
+    #[command(after_long_help = include_str!("help/backup-verify.txt"))]
     Verify(BackupVerifyArgs),
 }
 
@@ -294,11 +295,7 @@ impl Schedule {
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions
-    ///
-    /// vacuum_staleness flags tables of at least db.stale_min_rows rows that were never vacuumed or
-    /// never analyzed (a table this command analyzed but nothing ever vacuumed included), or not
-    /// for db.stale_warn_days. `vacuum`'s default plan takes exactly these tables, so the weekly
-    /// run clears the warning.
+    #[command(after_long_help = include_str!("help/db-analyze.txt"))]
     Analyze(DbAnalyzeArgs),
 }
 
@@ -351,8 +348,10 @@ pub struct VacuumArgs {
 #[derive(Debug, Subcommand)]
 pub enum DepsCommand {
     /// Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)
+    #[command(after_long_help = include_str!("help/deps-audit.txt"))]
     Audit(DepsAuditArgs),
     /// Download each ecosystem's OSV export, verify it, and swap it in atomically
+    #[command(after_long_help = include_str!("help/deps-update-db.txt"))]
     UpdateDb(DepsUpdateDbArgs),
 }
 
@@ -412,6 +411,7 @@ pub struct DepsUpdateDbArgs {
 #[derive(Debug, Subcommand)]
 pub enum DiskCommand {
     /// Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)
+    #[command(after_long_help = include_str!("help/disk-clean.txt"))]
     Clean {
         /// List what would be removed; remove nothing
         #[arg(long)]
@@ -422,11 +422,13 @@ pub enum DiskCommand {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate a configuration file; names the key and the problem (exit 78)
+    #[command(after_long_help = include_str!("help/config-check.txt"))]
     Check {
         /// The file to check [default: the file bbp-maint would read]
         path: Option<PathBuf>,
     },
     /// Print the effective configuration (defaults < file < environment < flags), secrets masked
+    #[command(after_long_help = include_str!("help/config-show.txt"))]
     Show,
 }
 

@@ -1004,3 +1004,224 @@ fn completions_offer_subcommands_flags_and_values_in_bash_zsh_and_fish() {
         "zsh: health --ch",
     );
 }
+
+/// The README is the front door, not the reference: the reference is in
+/// `--help` and the man pages.
+#[test]
+fn readme_stays_a_short_front_door() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.len() < 30 * 1024,
+        "README.md is {} bytes; the reference belongs in src/help/",
+        readme.len()
+    );
+    for (n, line) in readme.lines().enumerate() {
+        let exempt = line.starts_with('|') || line.contains("://");
+        assert!(
+            exempt || line.chars().count() <= 120,
+            "README.md:{}: {} characters",
+            n + 1,
+            line.chars().count()
+        );
+    }
+}
+
+/// The subcommands `bbp-maint <path> --help` lists, `help` aside.
+fn subcommands(home: &Path, path: &[String]) -> Vec<String> {
+    let out = bbp(home).args(path).arg("--help").output().unwrap();
+    let help = stdout(&out);
+    help.lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        // A wrapped description continues further in.
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_command_help_and_man_page_carries_examples() {
+    let home = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut todo: Vec<Vec<String>> = vec![vec![]];
+    let mut seen = 0;
+    while let Some(path) = todo.pop() {
+        let out = bbp(home.path()).args(&path).arg("--help").output().unwrap();
+        assert_eq!(code(&out), 0, "{path:?}: {}", stderr(&out));
+        let help = stdout(&out);
+        assert!(
+            help.lines().any(|l| l == "EXAMPLES")
+                && help.lines().any(|l| l.starts_with("  $ bbp-maint")),
+            "bbp-maint {} --help has no EXAMPLES with a command:\n{help}",
+            path.join(" ")
+        );
+        let page = std::iter::once("bbp-maint")
+            .chain(path.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join("-");
+        let man = std::fs::read_to_string(root.join("man").join(format!("{page}.1")))
+            .unwrap_or_else(|e| panic!("man/{page}.1: {e}"));
+        assert!(
+            man.contains("\n.SH EXAMPLES\n"),
+            "man/{page}.1 has no EXAMPLES"
+        );
+        for sub in subcommands(home.path(), &path) {
+            todo.push(path.iter().cloned().chain([sub]).collect());
+        }
+        seen += 1;
+    }
+    // bbp-maint, 11 commands and 7 subcommands of backup, db, deps, disk and config.
+    assert!(seen >= 19, "only {seen} commands found");
+}
+
+/// Every key bbp-maint accepts, as (table, key): the effective
+/// configuration's keys, and those that an unknown key's error offers
+/// instead, which include the optional ones `config show` leaves out.
+fn config_keys(home: &Path) -> std::collections::BTreeSet<(String, String)> {
+    fn join(table: &str, key: &str) -> String {
+        if table.is_empty() {
+            key.to_string()
+        } else {
+            format!("{table}.{key}")
+        }
+    }
+    fn walk(v: &serde_json::Value, table: &str, keys: &mut Vec<(String, String)>) {
+        let serde_json::Value::Object(map) = v else {
+            return;
+        };
+        for (k, x) in map {
+            keys.push((table.to_string(), k.clone()));
+            match x {
+                serde_json::Value::Array(items) => {
+                    items.iter().for_each(|i| walk(i, &join(table, k), keys))
+                }
+                _ => walk(x, &join(table, k), keys),
+            }
+        }
+    }
+    let out = bbp(home)
+        .args(["config", "show", "--json"])
+        .env(
+            "DATABASE_URL",
+            "postgres://u:p@db.internal:5/d?sslmode=require&sslrootcert=/ca.pem",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut found = Vec::new();
+    walk(&json(&out), "", &mut found);
+    // Probed: the top level, then every section and every key, as a table
+    // and as an array of tables; most are neither, and say so otherwise.
+    let mut tables: Vec<String> = vec![String::new()];
+    tables.extend(found.iter().map(|(t, k)| join(t, k)));
+    let mut keys: std::collections::BTreeSet<(String, String)> =
+        found.into_iter().filter(|(t, _)| !t.is_empty()).collect();
+    let file = home.join("probe.toml");
+    let mut i = 0;
+    while i < tables.len() {
+        let table = tables[i].clone();
+        i += 1;
+        let headers = if table.is_empty() {
+            vec![String::new()]
+        } else {
+            vec![format!("[{table}]\n"), format!("[[{table}]]\n")]
+        };
+        for header in headers {
+            std::fs::write(&file, format!("{header}zz_no_such_key = 1\n")).unwrap();
+            let out = bbp(home)
+                .args(["config", "check"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            let err = stderr(&out);
+            if !err.contains("unknown field `zz_no_such_key`") {
+                continue;
+            }
+            let offered = err.split_once("expected ").map_or("", |(_, o)| o);
+            for key in offered.split('`').skip(1).step_by(2) {
+                if table.is_empty() {
+                    if !tables.iter().any(|t| t == key) {
+                        tables.push(key.to_string());
+                    }
+                } else {
+                    if keys.insert((table.clone(), key.to_string())) {
+                        tables.push(join(&table, key));
+                    }
+                }
+            }
+            break;
+        }
+    }
+    keys
+}
+
+#[test]
+fn the_configuration_page_names_every_key_in_its_table() {
+    let home = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let page = std::fs::read_to_string(root.join("man/bbp-maint.toml.5"))
+        .expect("man/bbp-maint.toml.5, the configuration file's page");
+    // The page's tables: `.SS [name]` headings and the lines under them.
+    let sections: Vec<(&str, &str)> = page
+        .split("\n.SS ")
+        .skip(1)
+        .map(|s| s.split_once('\n').unwrap_or((s, "")))
+        .map(|(head, body)| (head, body.split("\n.SH ").next().unwrap_or(body)))
+        .collect();
+    let keys = config_keys(home.path());
+    assert!(keys.len() > 100, "only {} keys found: {keys:?}", keys.len());
+    let mut missing = Vec::new();
+    for (table, key) in &keys {
+        // A table of its own ([run.timeouts], [[clean.rule]]) has its heading.
+        let heading = sections
+            .iter()
+            .any(|(head, _)| head.contains(&format!("[{table}.{key}]")));
+        let line = sections
+            .iter()
+            .filter(|(head, _)| head.contains(&format!("[{table}]")))
+            .any(|(_, body)| {
+                body.lines()
+                    .any(|l| l.trim_start_matches("# ").starts_with(&format!("{key} = ")))
+            });
+        if !heading && !line {
+            missing.push(format!("{table}.{key}"));
+        }
+    }
+    assert!(missing.is_empty(), "man/bbp-maint.toml.5 lacks {missing:?}");
+}
+
+/// The long help's cross-references (`bbp-maint-run(1)`, `bbp-maint.toml(5)`)
+/// name pages that man/ ships.
+#[test]
+fn help_texts_refer_only_to_shipped_pages() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut refs = 0;
+    for entry in std::fs::read_dir(root.join("src/help")).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        for (at, _) in text.match_indices("bbp-maint") {
+            let rest = &text[at..];
+            let name_len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+                .unwrap_or(rest.len());
+            let (name, after) = rest.split_at(name_len);
+            let Some(section) = after.strip_prefix('(').and_then(|a| a.get(..2)) else {
+                continue;
+            };
+            let Some(section) = section.strip_suffix(')') else {
+                continue;
+            };
+            let page = format!("{name}.{section}");
+            assert!(
+                root.join("man").join(&page).exists(),
+                "{} refers to {name}({section}), which man/ does not ship",
+                entry.path().display()
+            );
+            refs += 1;
+        }
+    }
+    assert!(refs > 5, "only {refs} references found");
+}

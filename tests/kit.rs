@@ -403,6 +403,7 @@ fn install_stages_everything_and_keeps_an_existing_config() {
         ("usr/bin/bbp-maint", 0o755),
         ("usr/share/man/man1/bbp-maint.1", 0o644),
         ("usr/share/man/man1/bbp-maint-run.1", 0o644),
+        ("usr/share/man/man5/bbp-maint.toml.5", 0o644),
         ("usr/share/bash-completion/completions/bbp-maint", 0o644),
         ("usr/share/zsh/site-functions/_bbp-maint", 0o644),
         ("usr/share/fish/vendor_completions.d/bbp-maint.fish", 0o644),
@@ -462,4 +463,53 @@ fn install_stages_everything_and_keeps_an_existing_config() {
         .unwrap();
     assert!(!out.status.success());
     assert!(!r.join("other/usr").exists());
+}
+
+/// A newcomer's `scripts/sandbox` installs what the sandbox uses; the tools
+/// that only the tests read the kit with come with `scripts/deps --tests`.
+#[test]
+fn sandbox_deps_leave_the_test_only_tools_to_the_tests() {
+    let list = |args: &[&str]| {
+        let out = Command::new(kit("scripts/deps"))
+            .args(args)
+            .arg("--list")
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{}", all_output(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let sandbox = list(&[]);
+    let tests = list(&["--tests"]);
+    let test_only = [
+        "prometheus",
+        "logrotate",
+        "systemd",
+        "python3-yaml",
+        "check-postgres",
+    ];
+    for p in ["postgresql", "redis-server", "python3", "libssl-dev"] {
+        assert!(
+            sandbox.lines().any(|l| l == p),
+            "{p} missing from:\n{sandbox}"
+        );
+        assert!(
+            tests.lines().any(|l| l == p),
+            "{p} missing from --tests:\n{tests}"
+        );
+    }
+    for p in test_only {
+        assert!(
+            !sandbox.lines().any(|l| l == p),
+            "{p} is for the tests only:\n{sandbox}"
+        );
+        assert!(
+            tests.lines().any(|l| l == p),
+            "{p} missing from --tests:\n{tests}"
+        );
+    }
+    // scripts/test and CI install what the tests need.
+    for script in ["scripts/test", ".ci/run"] {
+        let text = fs::read_to_string(kit(script)).unwrap();
+        assert!(text.contains("scripts/deps --tests"), "{script}");
+    }
 }
