@@ -1,5 +1,6 @@
 //! Log scanning for `logs`: timestamps, the per-file scan with seeking.
 
+mod literal;
 pub mod scan;
 pub mod timestamp;
 

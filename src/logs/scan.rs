@@ -10,10 +10,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aho_corasick::packed;
 use regex::bytes::Regex;
 
-use super::timestamp::{Parser, Ts};
+use super::literal::Folded;
+use super::timestamp::{HourMemo, Parser, Ts};
 
 /// A read buffer's starting size; it grows only to hold a line longer than
 /// it. Read, not mapped: a map would save the copy but dies of SIGBUS when
@@ -43,8 +43,8 @@ pub struct Rule {
     pub re: Regex,
     pub warn: Option<u64>,
     pub crit: Option<u64>,
-    /// `re` as a set of literals, when it is one (see `literal_finder`).
-    pub literal: Option<packed::Searcher>,
+    /// `re` as a case-insensitive word, when it is one (see `literal_finder`).
+    pub literal: Option<Folded>,
 }
 
 impl Rule {
@@ -62,30 +62,29 @@ impl Rule {
     /// Where the earliest match ending at or after `start` ends.
     fn shortest_match_at(&self, hay: &[u8], start: usize) -> Option<usize> {
         match &self.literal {
-            Some(p) => p
-                .find_in(hay, aho_corasick::Span::from(start..hay.len()))
-                .map(|m| m.end()),
+            Some(p) => p.find_end(hay, start),
             None => self.re.shortest_match_at(hay, start),
         }
     }
 
     fn is_match(&self, hay: &[u8]) -> bool {
         match &self.literal {
-            Some(p) => p.find(hay).is_some(),
+            Some(p) => p.find(hay, 0).is_some(),
             None => self.re.is_match(hay),
         }
     }
 }
 
-/// A case-insensitive word such as the guide's `(?i)error` is, spelled out,
-/// a few dozen literals (`error`, `Error`, `ERROR`, …). Searched for as
-/// such (Teddy, the SIMD literal search the regex engine uses as its
-/// prefilter), a match needs no confirming pass of the regex engine's
-/// automaton, and no cache is taken from its pool per match, which is
-/// most of the time per match in a file where most lines match. Only
-/// ASCII text without `k` or `s`, whose case-insensitive forms include
-/// the Kelvin sign and the long s, and at most 64 spellings.
-pub fn literal_finder(pattern: &str) -> Option<packed::Searcher> {
+/// A case-insensitive word such as the guide's `(?i)error` matches its
+/// ASCII spellings (`error`, `Error`, `ERROR`, …), so it is searched for
+/// as such (see `Folded`): a match needs no confirming pass of the regex
+/// engine's automaton, and no cache is taken from its pool per match,
+/// which is most of the time per match in a file where most lines match.
+/// Only ASCII text without `k` or `s`, whose case-insensitive forms include
+/// the Kelvin sign and the long s, and at most 6 letters: the bound of the
+/// multi-literal search this replaced (64 spellings), kept until longer
+/// words are measured on this path.
+pub fn literal_finder(pattern: &str) -> Option<Folded> {
     let word = pattern.strip_prefix("(?i)")?;
     if word.is_empty()
         || !word.bytes().all(|b| {
@@ -96,28 +95,7 @@ pub fn literal_finder(pattern: &str) -> Option<packed::Searcher> {
     {
         return None;
     }
-    let mut spellings = vec![Vec::new()];
-    for b in word.bytes() {
-        if b.is_ascii_alphabetic() {
-            spellings = spellings
-                .into_iter()
-                .flat_map(|s| {
-                    let mut lower = s.clone();
-                    lower.push(b.to_ascii_lowercase());
-                    let mut upper = s;
-                    upper.push(b.to_ascii_uppercase());
-                    [lower, upper]
-                })
-                .collect();
-        } else {
-            spellings.iter_mut().for_each(|s| s.push(b));
-        }
-    }
-    packed::Config::new()
-        .match_kind(packed::MatchKind::LeftmostFirst)
-        .builder()
-        .extend(spellings)
-        .build()
+    Some(Folded::new(word.as_bytes()))
 }
 
 #[derive(Clone, Debug)]
@@ -154,9 +132,7 @@ impl Match {
 }
 
 impl RuleStats {
-    /// Counts a matching line and keeps it among the last `tail`. The line
-    /// is copied into the buffer of the entry that leaves the tail, so a
-    /// scan with many matches allocates nothing per match once it is full.
+    /// Counts a matching line and keeps it among the last `tail`.
     fn add(
         &mut self,
         file: &Arc<Path>,
@@ -166,11 +142,30 @@ impl RuleStats {
         text: &[u8],
         tail: usize,
     ) {
+        self.counted(ts);
+        self.keep(file, line, offset, ts, text, tail);
+    }
+
+    fn counted(&mut self, ts: Option<Ts>) {
         self.count += 1;
         if let Some(t) = ts {
             self.first = Some(self.first.map_or(t, |f| f.min(t)));
             self.last = Some(self.last.map_or(t, |l| l.max(t)));
         }
+    }
+
+    /// Keeps a counted line among the last `tail`. The line is copied into
+    /// the buffer of the entry that leaves the tail, so a scan with many
+    /// matches allocates nothing per match once it is full.
+    fn keep(
+        &mut self,
+        file: &Arc<Path>,
+        line: Option<u64>,
+        offset: u64,
+        ts: Option<Ts>,
+        text: &[u8],
+        tail: usize,
+    ) {
         if tail == 0 {
             return;
         }
@@ -542,6 +537,15 @@ impl Scanner<'_> {
     }
 }
 
+/// A matching line of a region that may be among the last shown: where it
+/// is, and its time. Only these are copied and given a line number, when
+/// the region is done.
+struct Recent {
+    start: usize,
+    end: usize,
+    ts: Option<Ts>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn scan_region(
     region: &[u8],
@@ -555,8 +559,8 @@ fn scan_region(
     opts: &Options,
 ) -> (usize, u64) {
     let mut pos = 0;
-    let mut counted_to = 0;
-    let mut line_no = lines_before;
+    let mut recent: VecDeque<Recent> = VecDeque::with_capacity(opts.tail.min(64));
+    let mut memo = HourMemo::default();
     while pos < region.len() {
         // Where a match ends is enough to find its line; not asking where it
         // starts spares the regex a reverse search per match.
@@ -564,16 +568,25 @@ fn scan_region(
             break;
         };
         let at = end.saturating_sub(1).max(pos);
-        let line_start = memchr::memrchr(b'\n', &region[..at]).map_or(0, |i| i + 1);
+        // `pos` starts a line: the one before ended there at the latest.
+        // Where most lines match, the match is in that line, a few bytes
+        // on, where a word-at-a-time test is quicker than a vector search.
+        let before = &region[pos..at];
+        let line_start = if before.len() < 64 && !has_newline(before) {
+            pos
+        } else {
+            memchr::memrchr(b'\n', before).map_or(pos, |i| pos + i + 1)
+        };
         let line_end = memchr::memchr(b'\n', &region[at..]).map_or(region.len(), |i| at + i);
         pos = line_end + 1;
-        let mut line = &region[line_start..line_end];
-        if line.last() == Some(&b'\r') {
-            line = &line[..line.len() - 1];
+        let mut line_end = line_end;
+        if line_end > line_start && region[line_end - 1] == b'\r' {
+            line_end -= 1;
         }
+        let line = &region[line_start..line_end];
         let ts = opts
             .parser
-            .parse(line)
+            .parse_with(line, &mut memo)
             .or_else(|| inherited(region, line_start, opts.parser).or(carry_ts));
         if let Some(since) = opts.since {
             match ts {
@@ -585,22 +598,55 @@ fn scan_region(
                 Some(_) => {}
             }
         }
+        stats.counted(ts);
+        if opts.tail > 0 {
+            if recent.len() == opts.tail {
+                recent.pop_front();
+            }
+            recent.push_back(Recent {
+                start: line_start,
+                end: line_end,
+                ts,
+            });
+        }
+    }
+    // Newlines are counted once, up to each line kept; the caller counts
+    // the rest of the region.
+    let mut counted_to = 0;
+    let mut line_no = lines_before;
+    for r in recent {
         let line_number = lines_known.then(|| {
-            line_no += bytecount::count(&region[counted_to..line_start], b'\n') as u64;
-            counted_to = line_start;
+            line_no += bytecount::count(&region[counted_to..r.start], b'\n') as u64;
+            counted_to = r.start;
             line_no + 1
         });
-        stats.add(
+        stats.keep(
             path,
             line_number,
-            offset + line_start as u64,
-            ts,
-            line,
+            offset + r.start as u64,
+            r.ts,
+            &region[r.start..r.end],
             opts.tail,
         );
     }
     // Newlines counted: those before `counted_to`, in all `line_no`.
     (counted_to, line_no)
+}
+
+/// Whether `b` holds a newline, eight bytes at a time: a word has a zero
+/// byte exactly when `(v - 0x01..01) & !v & 0x80..80` is not zero.
+fn has_newline(b: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    const NL: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let v = u64::from_ne_bytes(w.try_into().expect("8 bytes")) ^ NL;
+        if v.wrapping_sub(ONES) & !v & HIGH != 0 {
+            return true;
+        }
+    }
+    words.remainder().contains(&b'\n')
 }
 
 /// A stack trace's lines belong to the entry above them: the timestamp of
@@ -802,6 +848,21 @@ mod tests {
                     slow.shortest_match_at(hay, start),
                     "{p} from {start}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn has_newline_finds_one_at_any_place() {
+        for len in 0..40 {
+            let mut b = vec![b'x'; len];
+            assert!(!has_newline(&b));
+            for i in 0..len {
+                b[i] = b'\n';
+                assert!(has_newline(&b), "{len} {i}");
+                b[i] = if i % 2 == 0 { 0x0b } else { 0x8a };
+                assert!(!has_newline(&b), "{len} {i}");
+                b[i] = b'x';
             }
         }
     }

@@ -17,6 +17,28 @@ pub struct Parser {
     this_year: i16,
 }
 
+/// The UTC seconds of the last `YYYY-MM-DDTHH` seen (or that it is not a
+/// valid hour), by its text.
+#[derive(Default)]
+pub struct HourMemo {
+    key: [u8; 13],
+    hour: Option<Option<Ts>>,
+}
+
+impl HourMemo {
+    fn get(&mut self, key: &[u8], compute: impl FnOnce() -> Option<Ts>) -> Option<Ts> {
+        match self.hour {
+            Some(h) if self.key == key => h,
+            _ => {
+                let h = compute();
+                self.key.copy_from_slice(key);
+                self.hour = Some(h);
+                h
+            }
+        }
+    }
+}
+
 impl Parser {
     pub fn new(tz: TimeZone, now: Ts) -> Parser {
         let this_year = jiff::Timestamp::from_second(now)
@@ -30,12 +52,18 @@ impl Parser {
     }
 
     pub fn parse(&self, line: &[u8]) -> Option<Ts> {
+        self.parse_with(line, &mut HourMemo::default())
+    }
+
+    /// As `parse`, remembering the last hour's seconds in `memo`: a scan
+    /// parses every matching line, and lines of the same hour repeat it.
+    pub fn parse_with(&self, line: &[u8], memo: &mut HourMemo) -> Option<Ts> {
         let line = trim_start(line);
         let first = *line.first()?;
         let own = if first.is_ascii_digit() {
-            self.iso(line)
+            self.iso(line, memo)
         } else if first == b'{' {
-            self.json(line)
+            self.json(line, memo)
         } else {
             self.syslog(line)
         };
@@ -72,7 +100,7 @@ impl Parser {
     }
 
     /// `2026-11-27T03:20:01Z`, `2026-11-27 03:20:01,123`, `2026-11-27T03:20:01.5+01:00`.
-    fn iso(&self, b: &[u8]) -> Option<Ts> {
+    fn iso(&self, b: &[u8], memo: &mut HourMemo) -> Option<Ts> {
         if b.len() < 19
             || b[4] != b'-'
             || b[7] != b'-'
@@ -82,10 +110,6 @@ impl Parser {
         {
             return None;
         }
-        let y = num(&b[0..4])? as i16;
-        let mo = num(&b[5..7])? as i8;
-        let d = num(&b[8..10])? as i8;
-        let h = num(&b[11..13])? as i8;
         let mi = num(&b[14..16])? as i8;
         let s = num(&b[17..19])? as i8;
         let mut i = 19;
@@ -113,12 +137,36 @@ impl Parser {
             }
             _ => None,
         };
-        self.civil((y, mo, d), (h, mi, s), offset)
+        let date_hour = |b: &[u8]| -> Option<_> {
+            Some((
+                (
+                    num(&b[0..4])? as i16,
+                    num(&b[5..7])? as i8,
+                    num(&b[8..10])? as i8,
+                ),
+                num(&b[11..13])? as i8,
+            ))
+        };
+        match offset {
+            // UTC seconds are linear in the minute and second, so the
+            // hour's are reused; the checks are `epoch_seconds`'s.
+            Some(off) if (0..60).contains(&mi) && (0..=60).contains(&s) => {
+                let hour = memo.get(&b[..13], || {
+                    let ((y, mo, d), h) = date_hour(b)?;
+                    epoch_seconds(y, mo, d, h, 0, 0)
+                })?;
+                Some(hour + Ts::from(mi) * 60 + Ts::from(s) - Ts::from(off))
+            }
+            _ => {
+                let (ymd, h) = date_hour(b)?;
+                self.civil(ymd, (h, mi, s), offset)
+            }
+        }
     }
 
     /// `{"level":"error","time":"2026-11-27T03:20:01Z",…}` or a number of
     /// seconds (or milliseconds) since the epoch.
-    fn json(&self, b: &[u8]) -> Option<Ts> {
+    fn json(&self, b: &[u8], memo: &mut HourMemo) -> Option<Ts> {
         for key in [
             &b"\"time\""[..],
             b"\"timestamp\"",
@@ -129,7 +177,7 @@ impl Parser {
             let mut rest = trim_start(&b[pos + key.len()..]);
             rest = trim_start(rest.strip_prefix(b":")?);
             if let Some(s) = rest.strip_prefix(b"\"") {
-                return self.iso(s);
+                return self.iso(s, memo);
             }
             let end = rest
                 .iter()
