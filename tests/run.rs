@@ -436,11 +436,7 @@ fn processes_with(prefix: &str) -> Vec<String> {
 #[test]
 fn an_alert_command_and_its_children_end_at_the_alert_timeout() {
     let fx = tempfile::tempdir().unwrap();
-    let sb = Sandbox::new(&format!(
-        "[run]\nlog = \"{}/m.log\"\nalert_timeout = \"1s\"\n[run.daily]\ntasks = [\"backup-verify\"]\n[backup]\ndir = \"{}/none\"\n",
-        fx.path().display(),
-        fx.path().display()
-    ));
+    let sb = Sandbox::new(&failing_backup_with_alert_timeout(fx.path(), "1s"));
     // A sleep no other test runs, so that it can be found by its arguments
     // (the sleep itself: bbp-maint's and the shell's arguments hold them too).
     let marker = "sleep 299.4242";
@@ -460,25 +456,13 @@ fn an_alert_command_and_its_children_end_at_the_alert_timeout() {
     );
     // The shell's background child went with it (a killed process may take
     // a moment to leave /proc).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !processes_with(marker).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the alert command's child outlived bbp-maint: pids {:?}",
-            processes_with(marker)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    gone_within(marker, Duration::from_secs(5), "outlived bbp-maint");
 }
 
 #[test]
 fn an_alert_command_and_its_children_end_when_bbp_maint_is_killed() {
     let fx = tempfile::tempdir().unwrap();
-    let sb = Sandbox::new(&format!(
-        "[run]\nlog = \"{}/m.log\"\nalert_timeout = \"1m\"\n[run.daily]\ntasks = [\"backup-verify\"]\n[backup]\ndir = \"{}/none\"\n",
-        fx.path().display(),
-        fx.path().display()
-    ));
+    let sb = Sandbox::new(&failing_backup_with_alert_timeout(fx.path(), "1m"));
     let marker = "sleep 298.4242";
     let mut child = sb
         .cmd(&[
@@ -498,15 +482,11 @@ fn an_alert_command_and_its_children_end_when_bbp_maint_is_killed() {
     }
     child.kill().unwrap(); // SIGKILL: bbp-maint itself can do nothing more
     child.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !processes_with(marker).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the alert command's child outlived a killed bbp-maint: pids {:?}",
-            processes_with(marker)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    gone_within(
+        marker,
+        Duration::from_secs(5),
+        "outlived a killed bbp-maint",
+    );
 }
 
 #[test]
@@ -1289,4 +1269,27 @@ fn durations_counts_and_zones_read_as_english() {
     let doc = json(&out);
     assert_eq!(code(&out), 0, "{doc:#}");
     assert_eq!(doc["summary"], "1 maintenance task completed successfully");
+}
+
+/// A daily run whose one task fails (no backup to verify), so that the
+/// alert command runs, with the given `alert_timeout`.
+fn failing_backup_with_alert_timeout(dir: &Path, timeout: &str) -> String {
+    format!(
+        "[run]\nlog = \"{d}/m.log\"\nalert_timeout = \"{timeout}\"\n[run.daily]\ntasks = [\"backup-verify\"]\n[backup]\ndir = \"{d}/none\"\n",
+        d = dir.display()
+    )
+}
+
+/// Waits (bounded) until no process's command line holds `marker`: a killed
+/// process may take a moment to leave /proc.
+fn gone_within(marker: &str, limit: Duration, what: &str) {
+    let deadline = Instant::now() + limit;
+    while !processes_with(marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the alert command's child {what}: pids {:?}",
+            processes_with(marker)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
