@@ -11,7 +11,6 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::backup as verify;
 use crate::backup;
 use crate::backup::amcheck::{Checker, Plan};
 use crate::cli::DrTestArgs;
@@ -82,10 +81,10 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     // One connect up front: a database that is down ends the drill at
     // once, CRITICAL, after one timeout rather than one per step.
     let (started, t0) = (SystemTime::now(), Instant::now());
-    let server = match verify::server_major(cfg) {
+    let server = match backup::restore::server_major(cfg) {
         Ok(major) => major,
         Err(e) => {
-            let c = Check::new("", verify::connect_status(&e), format!("{e:#}"));
+            let c = Check::new("", backup::restore::connect_status(&e), format!("{e:#}"));
             d.record("database", started, t0, c);
             return finish(cfg, args, d);
         }
@@ -155,7 +154,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
         Ok(db) => db,
         Err(e) => {
             d.step("restore", || {
-                Check::new("", verify::connect_status(&e), format!("{e:#}"))
+                Check::new("", backup::restore::connect_status(&e), format!("{e:#}"))
             });
             return finish(cfg, args, d);
         }
@@ -164,14 +163,14 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     let t0 = Instant::now();
     let mut interrupted = None;
     let restored = d.step("restore", || {
-        match verify::restore(
+        match backup::restore::restore(
             &bindir,
             &target,
             &path,
             format,
             &cfg.backup,
             ui,
-            verify::RestoreOptions {
+            backup::restore::RestoreOptions {
                 server_major: server,
                 ..Default::default()
             },
@@ -209,16 +208,18 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
         // The restore is timed as the operator's would be, so amcheck
         // starts after it rather than beside it.
         let amcheck =
-            verify::may_amcheck(&target, cfg.timeout(Dur(Duration::from_secs(30)))).map(|()| {
-                Checker::start(
-                    bindir.clone(),
-                    target.clone(),
-                    Plan::default(),
-                    cfg.backup.restore_timeout.0,
-                    cfg.backup.restore_jobs,
-                )
-            });
-        for (name, c) in verify::integrity(cfg, &target, None, amcheck) {
+            backup::integrity::may_amcheck(&target, cfg.timeout(Dur(Duration::from_secs(30)))).map(
+                |()| {
+                    Checker::start(
+                        bindir.clone(),
+                        target.clone(),
+                        Plan::default(),
+                        cfg.backup.restore_timeout.0,
+                        cfg.backup.restore_jobs,
+                    )
+                },
+            );
+        for (name, c) in backup::integrity::integrity(cfg, &target, None, amcheck) {
             d.step(&name, || c);
         }
     }
@@ -464,7 +465,7 @@ fn compare(
         Err(e) => {
             return Check::new(
                 "",
-                verify::connect_status(&e),
+                backup::restore::connect_status(&e),
                 format!("cannot read the live database: {e:#}"),
             );
         }
@@ -474,7 +475,7 @@ fn compare(
         Err(e) => {
             return Check::new(
                 "",
-                verify::connect_status(&e),
+                backup::restore::connect_status(&e),
                 format!("cannot read the restored copy: {e:#}"),
             );
         }
