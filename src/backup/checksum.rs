@@ -167,7 +167,7 @@ pub fn file_checksum(path: &Path, size: u64, write: bool, ui: &Ui) -> (Check, Op
         Err(e) => {
             return (
                 Check::new(
-                    "",
+                    "checksum",
                     Status::Critical,
                     format!("cannot read {}: {e}", path.display()),
                 ),
@@ -180,17 +180,17 @@ pub fn file_checksum(path: &Path, size: u64, write: bool, ui: &Ui) -> (Check, Op
     let speed = Metric::new("sha256_mb_per_s", rate.round(), "");
     let check = match recorded {
         Err(e) => Check::new(
-            "",
+            "checksum",
             Status::Critical,
             format!("checksum file unreadable: {e}"),
         ),
         Ok(Some(r)) if r.hex == hex => Check::new(
-            "",
+            "checksum",
             Status::Ok,
             format!("SHA-256 {hex} matches {}", r.source.display()),
         ),
         Ok(Some(r)) => Check::new(
-            "",
+            "checksum",
             Status::Critical,
             format!(
                 "SHA-256 mismatch: {} records {}, the file hashes to {hex}",
@@ -200,18 +200,18 @@ pub fn file_checksum(path: &Path, size: u64, write: bool, ui: &Ui) -> (Check, Op
         ),
         Ok(None) if write => match write_sidecar(path, &hex) {
             Ok(p) => Check::new(
-                "",
+                "checksum",
                 Status::Ok,
                 format!("SHA-256 {hex} recorded in {}", p.display()),
             ),
             Err(e) => Check::new(
-                "",
+                "checksum",
                 Status::Warning,
                 format!("SHA-256 {hex}; could not record it: {e}"),
             ),
         },
         Ok(None) => Check::new(
-            "",
+            "checksum",
             Status::Warning,
             format!(
                 "SHA-256 {hex}; no checksum on record (no {} or SHA256SUMS; --write-checksum records one)",
@@ -241,7 +241,7 @@ pub fn dir_checksums(dir: &Path, write: bool) -> Check {
             Ok(h) => h,
             Err(e) => {
                 return Check::new(
-                    "",
+                    "checksum",
                     Status::Critical,
                     format!("cannot read {}: {e}", f.display()),
                 );
@@ -264,14 +264,14 @@ pub fn dir_checksums(dir: &Path, write: bool) -> Check {
     }
     if !bad.is_empty() {
         return Check::new(
-            "",
+            "checksum",
             Status::Critical,
             format!("SHA-256 mismatch in {}: {}", list.display(), bad.join(", ")),
         );
     }
     if missing == 0 {
         return Check::new(
-            "",
+            "checksum",
             Status::Ok,
             format!(
                 "SHA-256 of {} matches {}",
@@ -283,7 +283,7 @@ pub fn dir_checksums(dir: &Path, write: bool) -> Check {
     if write {
         return match std::fs::write(&list, lines.join("\n") + "\n") {
             Ok(()) => Check::new(
-                "",
+                "checksum",
                 Status::Ok,
                 format!(
                     "SHA-256 of {} recorded in {}",
@@ -292,14 +292,14 @@ pub fn dir_checksums(dir: &Path, write: bool) -> Check {
                 ),
             ),
             Err(e) => Check::new(
-                "",
+                "checksum",
                 Status::Warning,
                 format!("could not write {}: {e}", list.display()),
             ),
         };
     }
     Check::new(
-        "",
+        "checksum",
         Status::Warning,
         format!(
             "{} without a recorded checksum in {}",

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::amcheck::Checker;
 use super::restore::connect_status;
 use super::toc::Toc;
-use crate::config::Config;
+use crate::config::{Assertion, Config};
 use crate::pg::scratch;
 use crate::pg::{self, ConnParams, Session};
 use crate::report::{Check, Metric, Status};
@@ -29,12 +29,12 @@ pub fn may_amcheck(target: &ConnParams, timeout: Duration) -> Result<(), Check> 
     match superuser {
         Ok(true) => Ok(()),
         Ok(false) => Err(Check::new(
-            "",
+            "amcheck",
             Status::Ok,
             "skipped: pg_amcheck needs a superuser to install and run amcheck",
         )),
         Err(e) => Err(Check::new(
-            "",
+            "amcheck",
             connect_status(&e),
             format!("not run: cannot tell whether the role may: {e:#}"),
         )),
@@ -48,7 +48,7 @@ pub fn integrity(
     target: &ConnParams,
     toc: Option<&Toc>,
     amcheck: Result<Checker, Check>,
-) -> Vec<(String, Check)> {
+) -> Vec<Check> {
     let mut out = Vec::new();
     // The checker goes on with whatever the restore left to it, on its own
     // connections, while the counts and constraints are checked here.
@@ -63,13 +63,14 @@ pub fn integrity(
     let mut c = match pg::connect(target, &session) {
         Ok(c) => c,
         Err(e) => {
-            out.push((
-                "integrity".into(),
-                Check::new("", connect_status(&e), format!("{e:#}")),
+            out.push(Check::new(
+                "integrity",
+                connect_status(&e),
+                format!("{e:#}"),
             ));
             // Its own connections may fare better; either way it ends here.
             if let Ok(o) = amcheck.map(Checker::finish) {
-                out.push(("amcheck".into(), Check::new("", o.status, o.message)));
+                out.push(Check::new("amcheck", o.status, o.message));
             }
             return out;
         }
@@ -88,12 +89,6 @@ pub fn integrity(
         )
         .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
         .unwrap_or_default();
-    // A partitioned table's count is its partitions' rows again: shown, not added.
-    let partitioned: std::collections::HashSet<&str> = tables
-        .iter()
-        .filter(|t| t.2)
-        .map(|t| t.1.as_str())
-        .collect();
     let mut counts = Vec::new();
     for (schema, name, _) in &tables {
         let q = format!(
@@ -104,9 +99,93 @@ pub fn integrity(
         let n: i64 = c.query_one(&q, &[]).map(|r| r.get(0)).unwrap_or(-1);
         counts.push((name.clone(), n));
     }
+    out.push(
+        judge_tables(&cfg.backup.essential_tables, toc, &tables, &counts)
+            .with_duration(t0.elapsed()),
+    );
+    let t0 = Instant::now();
+
+    // Constraints: present, and every one validated (a NOT VALID constraint
+    // restores without checking its rows; validating it here does).
+    let cons: Vec<(String, String, String, bool)> = c
+        .query(
+            "SELECT conrelid::regclass::text, conname, contype::text, convalidated FROM pg_constraint \
+             WHERE contype IN ('f', 'c') AND conparentid = 0 AND connamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) ORDER BY 1, 2",
+            &[],
+        )
+        .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+        .unwrap_or_default();
+    let mut failed = Vec::new();
+    let mut validated = 0;
+    for (table, name, _, valid) in &cons {
+        if *valid {
+            continue;
+        }
+        let q = format!(
+            "ALTER TABLE {table} VALIDATE CONSTRAINT {}",
+            scratch::ident(name)
+        );
+        match c.batch_execute(&q) {
+            Ok(()) => validated += 1,
+            Err(e) => failed.push(format!(
+                "{table}.{name}: {}",
+                e.as_db_error()
+                    .map(|d| d.message().to_string())
+                    .unwrap_or_else(|| e.to_string())
+            )),
+        }
+    }
+    out.push(judge_constraints(&cons, validated, &failed, toc).with_duration(t0.elapsed()));
+
+    let check = match amcheck.map(Checker::finish) {
+        Err(skipped) => skipped,
+        Ok(o) => Check::new("amcheck", o.status, o.message)
+            .with_metric(Metric::new("amcheck_tables", o.tables as f64, ""))
+            .with_metric(Metric::new("amcheck_indexes", o.indexes as f64, ""))
+            .with_metric(Metric::new(
+                "amcheck_during_restore",
+                o.during_restore as f64,
+                "",
+            )),
+    };
+    out.push(check.with_duration(amcheck_started.elapsed()));
+
+    // Assertions.
+    for a in &cfg.backup.assertions {
+        let got = c.simple_query(&a.sql).map(|msgs| {
+            msgs.iter().find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => {
+                    Some(r.get(0).unwrap_or("NULL").to_string())
+                }
+                _ => None,
+            })
+        });
+        out.push(judge_assertion(
+            a,
+            got.map_err(|e| pg::describe(&e, target)),
+        ));
+    }
+    out
+}
+
+/// The tables check, from the restored tables (schema, name, partitioned)
+/// and their exact row counts: the essential ones present and not empty,
+/// as many as the archive lists.
+pub fn judge_tables(
+    essential: &[String],
+    toc: Option<&Toc>,
+    tables: &[(String, String, bool)],
+    counts: &[(String, i64)],
+) -> Check {
+    // A partitioned table's count is its partitions' rows again: shown, not added.
+    let partitioned: std::collections::HashSet<&str> = tables
+        .iter()
+        .filter(|t| t.2)
+        .map(|t| t.1.as_str())
+        .collect();
     let mut status = Status::Ok;
     let mut notes = Vec::new();
-    for e in &cfg.backup.essential_tables {
+    for e in essential {
         match counts.iter().find(|(n, _)| n == e) {
             None => {
                 status = Status::Critical;
@@ -143,45 +222,24 @@ pub fn integrity(
     if !notes.is_empty() {
         msg = format!("{}; {msg}", notes.join("; "));
     }
-    let mut check = Check::new("", status, msg)
+    let mut check = Check::new("tables", status, msg)
         .with_metric(Metric::new("tables", tables.len() as f64, ""))
         .with_metric(Metric::new("rows", total as f64, ""));
-    for (n, cnt) in &counts {
+    for (n, cnt) in counts {
         check = check.with_metric(Metric::new(format!("rows:{n}"), *cnt as f64, ""));
     }
-    out.push(("tables".into(), check.with_duration(t0.elapsed())));
-    let t0 = Instant::now();
+    check
+}
 
-    // Constraints: present, and every one validated (a NOT VALID constraint
-    // restores without checking its rows; validating it here does).
-    let cons: Vec<(String, String, String, bool)> = c
-        .query(
-            "SELECT conrelid::regclass::text, conname, contype::text, convalidated FROM pg_constraint \
-             WHERE contype IN ('f', 'c') AND conparentid = 0 AND connamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) ORDER BY 1, 2",
-            &[],
-        )
-        .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
-        .unwrap_or_default();
-    let mut failed = Vec::new();
-    let mut validated = 0;
-    for (table, name, _, valid) in &cons {
-        if *valid {
-            continue;
-        }
-        let q = format!(
-            "ALTER TABLE {table} VALIDATE CONSTRAINT {}",
-            scratch::ident(name)
-        );
-        match c.batch_execute(&q) {
-            Ok(()) => validated += 1,
-            Err(e) => failed.push(format!(
-                "{table}.{name}: {}",
-                e.as_db_error()
-                    .map(|d| d.message().to_string())
-                    .unwrap_or_else(|| e.to_string())
-            )),
-        }
-    }
+/// The constraints check, from the restored foreign keys and check
+/// constraints (table, name, type, validated), how many of those restored
+/// NOT VALID validated here, and the ones the data violates.
+pub fn judge_constraints(
+    cons: &[(String, String, String, bool)],
+    validated: usize,
+    failed: &[String],
+    toc: Option<&Toc>,
+) -> Check {
     let fks = cons.iter().filter(|c| c.2 == "f").count();
     let mut status = Status::Ok;
     let mut msg = format!(
@@ -206,58 +264,134 @@ pub fn integrity(
         status = Status::Critical;
         msg = format!("constraints violated by the data: {}", failed.join("; "));
     }
-    out.push((
-        "constraints".into(),
-        Check::new("", status, msg).with_duration(t0.elapsed()),
-    ));
+    Check::new("constraints", status, msg)
+}
 
-    let check = match amcheck.map(Checker::finish) {
-        Err(skipped) => skipped,
-        Ok(o) => Check::new("", o.status, o.message)
-            .with_metric(Metric::new("amcheck_tables", o.tables as f64, ""))
-            .with_metric(Metric::new("amcheck_indexes", o.indexes as f64, ""))
-            .with_metric(Metric::new(
-                "amcheck_during_restore",
-                o.during_restore as f64,
-                "",
-            )),
-    };
-    out.push((
-        "amcheck".into(),
-        check.with_duration(amcheck_started.elapsed()),
-    ));
-
-    // Assertions.
-    for a in &cfg.backup.assertions {
-        let got = c.simple_query(&a.sql).map(|msgs| {
-            msgs.iter().find_map(|m| match m {
-                postgres::SimpleQueryMessage::Row(r) => {
-                    Some(r.get(0).unwrap_or("NULL").to_string())
-                }
-                _ => None,
-            })
-        });
-        let check = match got {
-            Ok(Some(v)) if v == a.expected => {
-                Check::new("", Status::Ok, format!("{} = {v}", a.sql))
-            }
-            Ok(Some(v)) => Check::new(
-                "",
-                Status::Critical,
-                format!("{} returned {v}, expected {}", a.sql, a.expected),
-            ),
-            Ok(None) => Check::new(
-                "",
-                Status::Critical,
-                format!("{} returned no row, expected {}", a.sql, a.expected),
-            ),
-            Err(e) => Check::new(
-                "",
-                Status::Critical,
-                format!("{} failed: {}", a.sql, pg::describe(&e, target)),
-            ),
-        };
-        out.push((format!("assert {}", a.name), check));
+/// One configured assertion, from the first column of the first row its
+/// query returned (`None`: no row), or why the query failed.
+pub fn judge_assertion(a: &Assertion, got: Result<Option<String>, String>) -> Check {
+    let name = format!("assert {}", a.name);
+    match got {
+        Ok(Some(v)) if v == a.expected => Check::new(name, Status::Ok, format!("{} = {v}", a.sql)),
+        Ok(Some(v)) => Check::new(
+            name,
+            Status::Critical,
+            format!("{} returned {v}, expected {}", a.sql, a.expected),
+        ),
+        Ok(None) => Check::new(
+            name,
+            Status::Critical,
+            format!("{} returned no row, expected {}", a.sql, a.expected),
+        ),
+        Err(e) => Check::new(name, Status::Critical, format!("{} failed: {e}", a.sql)),
     }
-    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toc(tables: usize, fk_constraints: usize) -> Toc {
+        Toc {
+            list: String::new(),
+            entries: tables + fk_constraints,
+            tables,
+            fk_constraints,
+        }
+    }
+
+    fn table(name: &str, partitioned: bool) -> (String, String, bool) {
+        ("public".into(), name.into(), partitioned)
+    }
+
+    #[test]
+    fn tables_present_and_counted_are_ok() {
+        let tables = [table("bonds", false), table("clients", false)];
+        let counts = [("bonds".to_string(), 3), ("clients".to_string(), 2)];
+        let c = judge_tables(&["bonds".into()], Some(&toc(2, 0)), &tables, &counts);
+        assert_eq!(c.name, "tables");
+        assert_eq!(c.status, Status::Ok);
+        assert_eq!(c.message, "2 tables, 5 rows (bonds 3, clients 2)");
+    }
+
+    #[test]
+    fn a_missing_essential_table_is_critical_and_an_empty_one_a_warning() {
+        let tables = [table("bonds", false)];
+        let counts = [("bonds".to_string(), 0)];
+        let c = judge_tables(&["bonds".into()], None, &tables, &counts);
+        assert_eq!(c.status, Status::Warning);
+        assert!(c.message.starts_with("bonds is empty; "), "{}", c.message);
+        let c = judge_tables(&["clients".into()], None, &tables, &counts);
+        assert_eq!(c.status, Status::Critical);
+        assert!(c.message.starts_with("clients missing; "), "{}", c.message);
+    }
+
+    #[test]
+    fn fewer_tables_than_the_archive_lists_is_critical() {
+        let tables = [table("bonds", false)];
+        let counts = [("bonds".to_string(), 1)];
+        let c = judge_tables(&[], Some(&toc(2, 0)), &tables, &counts);
+        assert_eq!(c.status, Status::Critical);
+        assert!(c.message.contains("1 tables restored, 2 in the archive"));
+    }
+
+    #[test]
+    fn a_partitioned_tables_rows_are_not_added_twice() {
+        let tables = [table("events", true), table("events_2026", false)];
+        let counts = [("events".to_string(), 4), ("events_2026".to_string(), 4)];
+        let c = judge_tables(&[], None, &tables, &counts);
+        assert!(c.message.starts_with("2 tables, 4 rows"), "{}", c.message);
+    }
+
+    fn con(kind: &str) -> (String, String, String, bool) {
+        ("bonds".into(), "c".into(), kind.into(), true)
+    }
+
+    #[test]
+    fn constraints_that_hold_are_ok() {
+        let cons = [con("f"), con("c")];
+        let c = judge_constraints(&cons, 1, &[], Some(&toc(0, 1)));
+        assert_eq!(c.name, "constraints");
+        assert_eq!(c.status, Status::Ok);
+        assert_eq!(
+            c.message,
+            "1 foreign keys and 1 check constraints hold (1 restored NOT VALID, validated here)"
+        );
+    }
+
+    #[test]
+    fn a_lost_foreign_key_or_a_violation_is_critical() {
+        let cons = [con("f")];
+        let c = judge_constraints(&cons, 0, &[], Some(&toc(0, 2)));
+        assert_eq!(c.status, Status::Critical);
+        assert!(
+            c.message
+                .starts_with("1 foreign keys restored, 2 in the archive")
+        );
+        let c = judge_constraints(&cons, 0, &["bonds.c: violated".into()], None);
+        assert_eq!(c.status, Status::Critical);
+        assert_eq!(
+            c.message,
+            "constraints violated by the data: bonds.c: violated"
+        );
+    }
+
+    #[test]
+    fn an_assertion_holds_only_on_the_expected_value() {
+        let a = Assertion {
+            name: "one".into(),
+            sql: "SELECT 1".into(),
+            expected: "1".into(),
+        };
+        let c = judge_assertion(&a, Ok(Some("1".into())));
+        assert_eq!((c.name.as_str(), c.status), ("assert one", Status::Ok));
+        assert_eq!(c.message, "SELECT 1 = 1");
+        let c = judge_assertion(&a, Ok(Some("2".into())));
+        assert_eq!(c.status, Status::Critical);
+        assert_eq!(c.message, "SELECT 1 returned 2, expected 1");
+        let c = judge_assertion(&a, Ok(None));
+        assert_eq!(c.message, "SELECT 1 returned no row, expected 1");
+        let c = judge_assertion(&a, Err("ERROR: boom".into()));
+        assert_eq!(c.message, "SELECT 1 failed: ERROR: boom");
+    }
 }

@@ -27,7 +27,7 @@ pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<T
         return match out {
             Err(e) => (
                 Check::new(
-                    "",
+                    "structure",
                     Status::Unknown,
                     format!("cannot run {}: {e}", bindir.join("pg_restore").display()),
                 ),
@@ -35,7 +35,7 @@ pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<T
             ),
             Ok(o) if !o.status.success() => (
                 Check::new(
-                    "",
+                    "structure",
                     Status::Critical,
                     format!(
                         "pg_restore --list failed: {}",
@@ -78,7 +78,7 @@ pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<T
                     "table of contents: {} entries, {} tables, {} foreign keys",
                     toc.entries, toc.tables, toc.fk_constraints
                 );
-                (Check::new("", Status::Ok, msg), Some(toc))
+                (Check::new("structure", Status::Ok, msg), Some(toc))
             }
         };
     }
@@ -90,7 +90,7 @@ pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<T
         Ok(f) => Box::new(f),
         Err(e) => {
             return (
-                Check::new("", Status::Critical, format!("cannot read: {e}")),
+                Check::new("structure", Status::Critical, format!("cannot read: {e}")),
                 None,
             );
         }
@@ -98,7 +98,7 @@ pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<T
     match scan_sql(reader) {
         Err(e) => (
             Check::new(
-                "",
+                "structure",
                 Status::Critical,
                 format!("{} ends early or is corrupt: {e}", format.name()),
             ),
@@ -106,7 +106,7 @@ pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<T
         ),
         Ok(s) if s.connects => (
             Check::new(
-                "",
+                "structure",
                 Status::Critical,
                 "the dump creates or connects to other databases (pg_dump -C or pg_dumpall); bbp-maint restores only into its own scratch database",
             ),
@@ -114,7 +114,7 @@ pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<T
         ),
         Ok(s) if !s.complete => (
             Check::new(
-                "",
+                "structure",
                 Status::Critical,
                 format!(
                     "incomplete dump: {} read, no \"PostgreSQL database dump complete\" at the end",
@@ -125,7 +125,7 @@ pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<T
         ),
         Ok(s) => (
             Check::new(
-                "",
+                "structure",
                 Status::Ok,
                 format!("{} of SQL read to pg_dump's closing line", bytes(s.bytes)),
             ),

@@ -135,12 +135,12 @@ fn verify_one(
     let (cfg, args, ui) = (run.cfg, run.args, run.ui);
     let b = &cfg.backup;
     let path = &c.path;
-    let mut timed = |name: &str, f: &mut dyn FnMut() -> Check| {
+    let mut timed = |f: &mut dyn FnMut() -> Check| {
         let t0 = Instant::now();
         let check = f();
         report.push(
             Check {
-                name: label(name),
+                name: label(&check.name),
                 ..check
             }
             .with_duration(t0.elapsed()),
@@ -152,9 +152,9 @@ fn verify_one(
     let mut info = json!({ "path": path, "size": c.size });
     let format = match format {
         Ok(f) => {
-            timed("exists", &mut || {
+            timed(&mut || {
                 Check::new(
-                    "",
+                    "exists",
                     Status::Ok,
                     format!("{}: {} dump, {}", path.display(), f.name(), bytes(c.size)),
                 )
@@ -163,8 +163,12 @@ fn verify_one(
             f
         }
         Err(e) => {
-            timed("exists", &mut || {
-                Check::new("", Status::Critical, format!("{}: {e}", path.display()))
+            timed(&mut || {
+                Check::new(
+                    "exists",
+                    Status::Critical,
+                    format!("{}: {e}", path.display()),
+                )
             });
             return Ok(info);
         }
@@ -176,7 +180,7 @@ fn verify_one(
             .duration_since(c.modified)
             .unwrap_or_default();
         info["age_seconds"] = json!(age.as_secs());
-        timed("fresh", &mut || {
+        timed(&mut || {
             let hours = age.as_secs_f64() / 3600.0;
             let m = Metric::new("age_hours", (hours * 10.0).round() / 10.0, "h")
                 .thresholds(
@@ -185,7 +189,7 @@ fn verify_one(
                 )
                 .with_min(0.0);
             Check::new(
-                "",
+                "fresh",
                 m.judge(),
                 format!(
                     "{} old",
@@ -197,7 +201,7 @@ fn verify_one(
     }
 
     // 3. Size: the minimum, and no sudden shrink against the previous one.
-    timed("size", &mut || {
+    timed(&mut || {
         let mut status = Status::Ok;
         let mut msg = bytes(c.size);
         if c.size < b.min_size.0 {
@@ -216,7 +220,7 @@ fn verify_one(
                 msg.push_str(" — did the dump lose tables?");
             }
         }
-        Check::new("", status, msg).with_metric(
+        Check::new("size", status, msg).with_metric(
             Metric::new("size_bytes", c.size as f64, "B")
                 .thresholds(None, Some(b.min_size.0 as f64))
                 .alert_below(),
@@ -255,7 +259,7 @@ fn verify_one(
                 info["sha256"] = json!(hex);
             }
             report.push(Check {
-                name: label("checksum"),
+                name: label(&check.name),
                 ..check
             });
         }
@@ -288,13 +292,7 @@ fn restore_and_inspect(
     let t0 = Instant::now();
     let (check, toc) = structure(bindir, path, format);
     let structure_ok = check.status == Status::Ok;
-    out.push(
-        Check {
-            name: "structure".into(),
-            ..check
-        }
-        .with_duration(t0.elapsed()),
-    );
+    out.push(check.with_duration(t0.elapsed()));
     signals::check()?;
     if args.no_restore {
         return Ok(out);
@@ -340,7 +338,7 @@ fn restore_and_inspect(
     // pg_amcheck starts on each table as soon as the restore has finished
     // it, where the role may run it and the archive says what is in it.
     let checker = if args.no_amcheck {
-        Err(Check::new("", Status::Ok, "skipped: --no-amcheck"))
+        Err(Check::new("amcheck", Status::Ok, "skipped: --no-amcheck"))
     } else {
         may_amcheck(&db.params(), cfg.timeout(Dur(Duration::from_secs(30)))).map(|()| {
             let plan = match (format.is_archive(), &toc) {
@@ -402,9 +400,7 @@ fn restore_and_inspect(
         ))
         .with_duration(restore_time),
     );
-    for (name, check) in integrity(cfg, &db.params(), toc.as_ref(), checker) {
-        out.push(Check { name, ..check });
-    }
+    out.extend(integrity(cfg, &db.params(), toc.as_ref(), checker));
     db.drop_now()?;
     signals::check()?;
     Ok(out)

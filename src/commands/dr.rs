@@ -219,8 +219,8 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
                     )
                 },
             );
-        for (name, c) in backup::integrity::integrity(cfg, &target, None, amcheck) {
-            d.step(&name, || c);
+        for c in backup::integrity::integrity(cfg, &target, None, amcheck) {
+            d.step(&c.name.clone(), || c);
         }
     }
     signals::check()?;
