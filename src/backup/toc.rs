@@ -45,35 +45,7 @@ pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<T
                 None,
             ),
             Ok(o) => {
-                let text = String::from_utf8_lossy(&o.stdout);
-                let entries: Vec<&str> = text
-                    .lines()
-                    .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
-                    .collect();
-                // A TOC line: `id; tableoid oid DESC schema name owner`; the
-                // description is matched exactly (ACL and COMMENT entries also
-                // name "TABLE", as the object they are about).
-                fn desc(l: &str) -> &str {
-                    l.split_once("; ")
-                        .and_then(|(_, r)| r.splitn(3, ' ').nth(2))
-                        .unwrap_or("")
-                }
-                let toc = Toc {
-                    list: text.to_string(),
-                    entries: entries.len(),
-                    tables: entries
-                        .iter()
-                        .filter(|l| {
-                            desc(l).starts_with("TABLE ")
-                                && !desc(l).starts_with("TABLE DATA ")
-                                && !desc(l).starts_with("TABLE ATTACH ")
-                        })
-                        .count(),
-                    fk_constraints: entries
-                        .iter()
-                        .filter(|l| desc(l).starts_with("FK CONSTRAINT "))
-                        .count(),
-                };
+                let toc = read_list(&String::from_utf8_lossy(&o.stdout));
                 let msg = format!(
                     "table of contents: {} entries, {} tables, {} foreign keys",
                     toc.entries, toc.tables, toc.fk_constraints
@@ -134,6 +106,39 @@ pub fn structure(bindir: &Path, path: &Path, format: Format) -> (Check, Option<T
     }
 }
 
+/// `pg_restore --list` as printed, counted: its entries, tables and
+/// foreign keys.
+pub fn read_list(text: &str) -> Toc {
+    let entries: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .collect();
+    // A TOC line: `id; tableoid oid DESC schema name owner`; the
+    // description is matched exactly (ACL and COMMENT entries also
+    // name "TABLE", as the object they are about).
+    fn desc(l: &str) -> &str {
+        l.split_once("; ")
+            .and_then(|(_, r)| r.splitn(3, ' ').nth(2))
+            .unwrap_or("")
+    }
+    Toc {
+        list: text.to_string(),
+        entries: entries.len(),
+        tables: entries
+            .iter()
+            .filter(|l| {
+                desc(l).starts_with("TABLE ")
+                    && !desc(l).starts_with("TABLE DATA ")
+                    && !desc(l).starts_with("TABLE ATTACH ")
+            })
+            .count(),
+        fk_constraints: entries
+            .iter()
+            .filter(|l| desc(l).starts_with("FK CONSTRAINT "))
+            .count(),
+    }
+}
+
 struct SqlScan {
     bytes: u64,
     complete: bool,
@@ -180,4 +185,45 @@ fn scan_sql(r: impl Read) -> std::io::Result<SqlScan> {
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_counts_tables_and_foreign_keys_by_their_description() {
+        let list = "\
+;
+; Archive created at 2026-11-30 08:00:00 UTC
+;
+215; 1259 16385 TABLE public bonds app
+216; 1259 16390 TABLE public clients app
+3401; 0 16385 TABLE DATA public bonds app
+3402; 0 0 ACL public TABLE bonds app
+3403; 0 0 COMMENT public TABLE clients app
+3404; 0 0 TABLE ATTACH public events_2026 app
+3300; 2606 16400 FK CONSTRAINT public bonds bonds_client_fkey app
+";
+        let toc = read_list(list);
+        assert_eq!((toc.entries, toc.tables, toc.fk_constraints), (7, 2, 1));
+        assert_eq!(toc.list, list);
+    }
+
+    #[test]
+    fn a_sql_dump_is_complete_only_with_pg_dumps_closing_line_last() {
+        let done = "CREATE TABLE t ();\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc\n";
+        let s = scan_sql(done.as_bytes()).unwrap();
+        assert!(s.complete && !s.connects);
+        assert_eq!(s.bytes, done.len() as u64);
+        let cut = "-- PostgreSQL database dump complete\nCREATE TABLE t ();\n";
+        assert!(!scan_sql(cut.as_bytes()).unwrap().complete);
+        let other = "\\connect other\n-- PostgreSQL database dump complete\n";
+        assert!(scan_sql(other.as_bytes()).unwrap().connects);
+    }
+
+    #[test]
+    fn last_lines_keeps_the_last_non_blank_ones() {
+        assert_eq!(last_lines("a\n\nb\nc\n \nd\n", 3), "b | c | d");
+    }
 }
