@@ -12,6 +12,7 @@ use crate::backup::amcheck::{Checker, Plan};
 use crate::backup::checksum::{dir_checksums, file_checksum};
 use crate::backup::integrity::{integrity, may_amcheck};
 use crate::backup::restore::{RestoreOptions, connect_status, restore, server_major};
+use crate::backup::stale::stale_scratch;
 use crate::backup::toc::structure;
 use crate::backup::{self, Candidate, Format};
 use crate::cli::BackupVerifyArgs;
@@ -89,8 +90,10 @@ pub fn verify(cfg: &Config, args: &BackupVerifyArgs, ui: &Ui) -> Result<Report> 
         let d = verify_one(&run, c, previous, i == 0, &label, &mut report)?;
         data.push(d);
     }
-    if !run.db_down {
-        stale_scratch(cfg, args, &mut report);
+    if !run.db_down
+        && let Some(check) = stale_scratch(cfg, args.drop_stale)
+    {
+        report.push(check);
     }
     report.data(json!({ "backups": data }));
     Ok(report.finish())
@@ -404,59 +407,4 @@ fn restore_and_inspect(
     db.drop_now()?;
     signals::check()?;
     Ok(out)
-}
-
-/// Scratch databases left by a run that was killed: reported, and with
-/// `--drop-stale` dropped when older than the configured age.
-fn stale_scratch(cfg: &Config, args: &BackupVerifyArgs, report: &mut ReportBuilder) {
-    let timeout = cfg.timeout(cfg.database_checks.timeout);
-    let Ok(stale) = scratch::list_stale(&cfg.database, timeout) else {
-        return;
-    };
-    let mine = format!("_{}", std::process::id());
-    let stale: Vec<_> = stale
-        .into_iter()
-        .filter(|s| !s.name.ends_with(&mine))
-        .collect();
-    if stale.is_empty() {
-        return;
-    }
-    let old_enough =
-        |s: &scratch::Stale| s.age.is_some_and(|a| a >= cfg.backup.stale_scratch_age.0);
-    let mut dropped = Vec::new();
-    let mut left = Vec::new();
-    for s in &stale {
-        if args.drop_stale && old_enough(s) {
-            match scratch::drop_database(&cfg.database, &s.name, timeout) {
-                Ok(()) => dropped.push(s.name.clone()),
-                Err(e) => left.push(format!("{} ({e:#})", s.name)),
-            }
-        } else {
-            left.push(s.name.clone());
-        }
-    }
-    let (status, msg) = if left.is_empty() {
-        (
-            Status::Ok,
-            format!(
-                "dropped {} stale scratch databases: {}",
-                dropped.len(),
-                dropped.join(", ")
-            ),
-        )
-    } else {
-        (
-            Status::Warning,
-            format!(
-                "stale scratch databases from killed runs: {}{}",
-                left.join(", "),
-                if args.drop_stale {
-                    String::new()
-                } else {
-                    "; --drop-stale removes those older than backup.stale_scratch_age".into()
-                }
-            ),
-        )
-    };
-    report.push(Check::new("stale scratch", status, msg));
 }
