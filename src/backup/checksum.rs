@@ -7,8 +7,12 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
+
+use crate::report::{Check, Metric, Status};
+use crate::ui::Ui;
 
 /// Buffers small enough to stay in the CPU's cache between the reader's
 /// copy and the hash, and enough of them to keep both threads busy.
@@ -143,6 +147,166 @@ pub fn write_sidecar(path: &Path, hex: &str) -> std::io::Result<PathBuf> {
     f.sync_all()?;
     std::fs::rename(&tmp, &target)?;
     Ok(target)
+}
+
+fn progress_bar(len: u64, ui: &Ui, what: &str) -> indicatif::ProgressBar {
+    let pb = ui.bar(
+        len,
+        "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+pub fn file_checksum(path: &Path, size: u64, write: bool, ui: &Ui) -> (Check, Option<String>) {
+    let recorded = recorded(path);
+    let pb = progress_bar(size, ui, "sha256");
+    let t0 = Instant::now();
+    let hex = match sha256_file(path, &|n| pb.inc(n)) {
+        Ok(h) => h,
+        Err(e) => {
+            return (
+                Check::new(
+                    "checksum",
+                    Status::Critical,
+                    format!("cannot read {}: {e}", path.display()),
+                ),
+                None,
+            );
+        }
+    };
+    pb.finish_and_clear();
+    let rate = size as f64 / t0.elapsed().as_secs_f64().max(1e-9) / 1e6;
+    let speed = Metric::new("sha256_mb_per_s", rate.round(), "");
+    let check = match recorded {
+        Err(e) => Check::new(
+            "checksum",
+            Status::Critical,
+            format!("checksum file unreadable: {e}"),
+        ),
+        Ok(Some(r)) if r.hex == hex => Check::new(
+            "checksum",
+            Status::Ok,
+            format!("SHA-256 {hex} matches {}", r.source.display()),
+        ),
+        Ok(Some(r)) => Check::new(
+            "checksum",
+            Status::Critical,
+            format!(
+                "SHA-256 mismatch: {} records {}, the file hashes to {hex}",
+                r.source.display(),
+                r.hex
+            ),
+        ),
+        Ok(None) if write => match write_sidecar(path, &hex) {
+            Ok(p) => Check::new(
+                "checksum",
+                Status::Ok,
+                format!("SHA-256 {hex} recorded in {}", p.display()),
+            ),
+            Err(e) => Check::new(
+                "checksum",
+                Status::Warning,
+                format!("SHA-256 {hex}; could not record it: {e}"),
+            ),
+        },
+        Ok(None) => Check::new(
+            "checksum",
+            Status::Warning,
+            format!(
+                "SHA-256 {hex}; no checksum on record (no {} or SHA256SUMS; --write-checksum records one)",
+                sidecar_path(path).display()
+            ),
+        ),
+    };
+    (check.with_metric(speed), Some(hex))
+}
+
+/// A directory archive: its own `SHA256SUMS`, one line per file.
+pub fn dir_checksums(dir: &Path, write: bool) -> Check {
+    let list = dir.join("SHA256SUMS");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != "SHA256SUMS"))
+        .collect();
+    files.sort();
+    let mut lines = Vec::new();
+    let mut bad = Vec::new();
+    let mut missing = 0;
+    for f in &files {
+        let hex = match sha256_file(f, &|_| {}) {
+            Ok(h) => h,
+            Err(e) => {
+                return Check::new(
+                    "checksum",
+                    Status::Critical,
+                    format!("cannot read {}: {e}", f.display()),
+                );
+            }
+        };
+        match recorded(f) {
+            Ok(Some(r)) if r.hex != hex => bad.push(
+                f.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+            Ok(Some(_)) => {}
+            _ => missing += 1,
+        }
+        lines.push(format!(
+            "{hex}  {}",
+            f.file_name().unwrap_or_default().to_string_lossy()
+        ));
+    }
+    if !bad.is_empty() {
+        return Check::new(
+            "checksum",
+            Status::Critical,
+            format!("SHA-256 mismatch in {}: {}", list.display(), bad.join(", ")),
+        );
+    }
+    if missing == 0 {
+        return Check::new(
+            "checksum",
+            Status::Ok,
+            format!(
+                "SHA-256 of {} matches {}",
+                crate::units::count(files.len(), "file"),
+                list.display()
+            ),
+        );
+    }
+    if write {
+        return match std::fs::write(&list, lines.join("\n") + "\n") {
+            Ok(()) => Check::new(
+                "checksum",
+                Status::Ok,
+                format!(
+                    "SHA-256 of {} recorded in {}",
+                    crate::units::count(files.len(), "file"),
+                    list.display()
+                ),
+            ),
+            Err(e) => Check::new(
+                "checksum",
+                Status::Warning,
+                format!("could not write {}: {e}", list.display()),
+            ),
+        };
+    }
+    Check::new(
+        "checksum",
+        Status::Warning,
+        format!(
+            "{} without a recorded checksum in {}",
+            crate::units::count(missing, "file"),
+            list.display()
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -3,6 +3,10 @@
 
 pub mod amcheck;
 pub mod checksum;
+pub mod integrity;
+pub mod restore;
+pub mod stale;
+pub mod toc;
 
 use std::fs::File;
 use std::io::Read;

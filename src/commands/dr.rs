@@ -11,7 +11,6 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::backup as verify;
 use crate::backup;
 use crate::backup::amcheck::{Checker, Plan};
 use crate::cli::DrTestArgs;
@@ -39,15 +38,15 @@ struct Drill {
 
 impl Drill {
     /// Runs a step, records it in the timeline and as a check.
-    fn step(&mut self, name: &str, f: impl FnOnce() -> Check) -> Status {
+    fn step(&mut self, f: impl FnOnce() -> Check) -> Status {
         let started = SystemTime::now();
         let t0 = Instant::now();
         let c = f();
-        self.record(name, started, t0, c)
+        self.record(started, t0, c)
     }
 
     /// Records a step that began at `started` (`t0`) and ended in `c`.
-    fn record(&mut self, name: &str, started: SystemTime, t0: Instant, c: Check) -> Status {
+    fn record(&mut self, started: SystemTime, t0: Instant, c: Check) -> Status {
         // Checks measured where they ran (the integrity checks) keep their own time.
         let duration = if c.duration.is_zero() {
             t0.elapsed()
@@ -56,19 +55,13 @@ impl Drill {
         };
         let status = c.status;
         self.timeline.push(Step {
-            name: name.into(),
+            name: c.name.clone(),
             started,
             duration,
             status,
             message: c.message.clone(),
         });
-        self.report.push(
-            Check {
-                name: name.into(),
-                ..c
-            }
-            .with_duration(duration),
-        );
+        self.report.push(c.with_duration(duration));
         status
     }
 }
@@ -82,11 +75,15 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     // One connect up front: a database that is down ends the drill at
     // once, CRITICAL, after one timeout rather than one per step.
     let (started, t0) = (SystemTime::now(), Instant::now());
-    let server = match verify::server_major(cfg) {
+    let server = match backup::restore::server_major(cfg) {
         Ok(major) => major,
         Err(e) => {
-            let c = Check::new("", verify::connect_status(&e), format!("{e:#}"));
-            d.record("database", started, t0, c);
+            let c = Check::new(
+                "database",
+                backup::restore::connect_status(&e),
+                format!("{e:#}"),
+            );
+            d.record(started, t0, c);
             return finish(cfg, args, d);
         }
     };
@@ -102,7 +99,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     if args.fresh {
         let file = workdir.path().join("fresh.dump");
         let t0 = Instant::now();
-        let status = d.step("dump", || {
+        let status = d.step(|| {
             match fresh_dump(
                 &bindir,
                 &cfg.database,
@@ -111,7 +108,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
                 timeout,
             ) {
                 Ok(()) => Check::new(
-                    "",
+                    "dump",
                     Status::Ok,
                     format!(
                         "pg_dump -Fc of {} into {}",
@@ -119,7 +116,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
                         file.display()
                     ),
                 ),
-                Err(e) => Check::new("", Status::Critical, format!("{e:#}")),
+                Err(e) => Check::new("dump", Status::Critical, format!("{e:#}")),
             }
         });
         dump_time = t0.elapsed();
@@ -127,13 +124,13 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
             chosen = Some((file, SystemTime::now()));
         }
     } else {
-        d.step("select", || match pick(cfg, args.backup.as_deref()) {
+        d.step(|| match pick(cfg, args.backup.as_deref()) {
             Ok((p, m)) => {
-                let c = Check::new("", Status::Ok, format!("{}", p.display()));
+                let c = Check::new("select", Status::Ok, format!("{}", p.display()));
                 chosen = Some((p, m));
                 c
             }
-            Err(e) => Check::new("", Status::Critical, e),
+            Err(e) => Check::new("select", Status::Critical, e),
         });
     }
     signals::check()?;
@@ -143,8 +140,12 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     let format = match backup::detect(&path) {
         Ok(f) => f,
         Err(e) => {
-            d.step("restore", || {
-                Check::new("", Status::Critical, format!("{}: {e}", path.display()))
+            d.step(|| {
+                Check::new(
+                    "restore",
+                    Status::Critical,
+                    format!("{}: {e}", path.display()),
+                )
             });
             return finish(cfg, args, d);
         }
@@ -154,8 +155,12 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     let mut db = match Scratch::create(&cfg.database, "dr", timeout, Collation::Default) {
         Ok(db) => db,
         Err(e) => {
-            d.step("restore", || {
-                Check::new("", verify::connect_status(&e), format!("{e:#}"))
+            d.step(|| {
+                Check::new(
+                    "restore",
+                    backup::restore::connect_status(&e),
+                    format!("{e:#}"),
+                )
             });
             return finish(cfg, args, d);
         }
@@ -163,21 +168,21 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     let target = db.params();
     let t0 = Instant::now();
     let mut interrupted = None;
-    let restored = d.step("restore", || {
-        match verify::restore(
+    let restored = d.step(|| {
+        match backup::restore::restore(
             &bindir,
             &target,
             &path,
             format,
             &cfg.backup,
             ui,
-            verify::RestoreOptions {
+            backup::restore::RestoreOptions {
                 server_major: server,
                 ..Default::default()
             },
         ) {
             Ok(()) => Check::new(
-                "",
+                "restore",
                 Status::Ok,
                 format!(
                     "{} ({}) into {}",
@@ -188,9 +193,9 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
             ),
             Err(e) if e.is::<signals::Interrupted>() => {
                 interrupted = Some(e);
-                Check::new("", Status::Unknown, "interrupted")
+                Check::new("restore", Status::Unknown, "interrupted")
             }
-            Err(e) => Check::new("", Status::Critical, format!("{e:#}")),
+            Err(e) => Check::new("restore", Status::Critical, format!("{e:#}")),
         }
     });
     let rto = t0.elapsed() + dump_time;
@@ -202,24 +207,24 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     if restored == Status::Ok {
         // 3. The restored copy against the live database.
         let tol = cfg.dr.row_tolerance_pct;
-        d.step("compare", || {
-            compare(&cfg.database, &target, tol, cfg.backup.restore_timeout.0)
-        });
+        d.step(|| compare(&cfg.database, &target, tol, cfg.backup.restore_timeout.0));
         // 4. The smoke checks of backup verify: essential tables, constraints, amcheck, assertions.
         // The restore is timed as the operator's would be, so amcheck
         // starts after it rather than beside it.
         let amcheck =
-            verify::may_amcheck(&target, cfg.timeout(Dur(Duration::from_secs(30)))).map(|()| {
-                Checker::start(
-                    bindir.clone(),
-                    target.clone(),
-                    Plan::default(),
-                    cfg.backup.restore_timeout.0,
-                    cfg.backup.restore_jobs,
-                )
-            });
-        for (name, c) in verify::integrity(cfg, &target, None, amcheck) {
-            d.step(&name, || c);
+            backup::integrity::may_amcheck(&target, cfg.timeout(Dur(Duration::from_secs(30)))).map(
+                |()| {
+                    Checker::start(
+                        bindir.clone(),
+                        target.clone(),
+                        Plan::default(),
+                        cfg.backup.restore_timeout.0,
+                        cfg.backup.restore_jobs,
+                    )
+                },
+            );
+        for c in backup::integrity::integrity(cfg, &target, None, amcheck) {
+            d.step(|| c);
         }
     }
     signals::check()?;
@@ -227,7 +232,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
     // 5. RTO and RPO against their targets.
     let rpo = SystemTime::now().duration_since(taken).unwrap_or_default();
     let secs = |x: Duration| (x.as_secs_f64() * 10.0).round() / 10.0;
-    d.step("rto", || {
+    d.step(|| {
         let m = Metric::new("rto_seconds", secs(rto), "s")
             .thresholds(None, Some(cfg.dr.rto_target.0.as_secs_f64()))
             .with_min(0.0);
@@ -237,7 +242,7 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
             "restore"
         };
         Check::new(
-            "",
+            "rto",
             m.judge(),
             format!(
                 "{what} took {:.1} s; target {}",
@@ -247,12 +252,12 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
         )
         .with_metric(m)
     });
-    d.step("rpo", || {
+    d.step(|| {
         let m = Metric::new("rpo_seconds", rpo.as_secs() as f64, "s")
             .thresholds(None, Some(cfg.dr.rpo_target.0.as_secs_f64()))
             .with_min(0.0);
         Check::new(
-            "",
+            "rpo",
             m.judge(),
             format!(
                 "the backup is {} old; target {}",
@@ -265,9 +270,9 @@ pub fn run(cfg: &Config, args: &DrTestArgs, ui: &Ui) -> Result<Report> {
 
     // 6. Clean up.
     let name = target.dbname.clone();
-    d.step("cleanup", || match db.drop_now() {
-        Ok(()) => Check::new("", Status::Ok, format!("dropped {name}")),
-        Err(e) => Check::new("", Status::Warning, format!("{e:#}")),
+    d.step(|| match db.drop_now() {
+        Ok(()) => Check::new("cleanup", Status::Ok, format!("dropped {name}")),
+        Err(e) => Check::new("cleanup", Status::Warning, format!("{e:#}")),
     });
     d.report.data(json!({
         "backup": path,
@@ -463,8 +468,8 @@ fn compare(
         Ok(x) => x,
         Err(e) => {
             return Check::new(
-                "",
-                verify::connect_status(&e),
+                "compare",
+                backup::restore::connect_status(&e),
                 format!("cannot read the live database: {e:#}"),
             );
         }
@@ -473,8 +478,8 @@ fn compare(
         Ok(x) => x,
         Err(e) => {
             return Check::new(
-                "",
-                verify::connect_status(&e),
+                "compare",
+                backup::restore::connect_status(&e),
                 format!("cannot read the restored copy: {e:#}"),
             );
         }
@@ -566,7 +571,7 @@ fn compare(
     } else {
         format!("{}; {summary}", problems.join("; "))
     };
-    Check::new("", status, msg)
+    Check::new("compare", status, msg)
         .with_metric(Metric::new("tables", r.tables.len() as f64, ""))
         .with_metric(Metric::new("rows", rows as f64, ""))
 }
