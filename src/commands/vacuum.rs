@@ -14,8 +14,8 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use crate::cli::{UsageError, VacuumArgs};
-use crate::commands::db::{bloated_indexes, dead_status, select};
 use crate::config::Config;
+use crate::db::analyze::{bloated_indexes, dead_status, select, stale_status};
 use crate::db::{self, Outcome, Session, Table};
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
 use crate::ui::Ui;
@@ -63,11 +63,7 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
         .iter()
         .filter(|t| match &named {
             Some(set) => set.contains(&t.oid),
-            None => {
-                args.all
-                    || dead_status(d, t) != Status::Ok
-                    || crate::commands::db::stale_status(d, t) != Status::Ok
-            }
+            None => args.all || dead_status(d, t) != Status::Ok || stale_status(d, t) != Status::Ok,
         })
         .collect();
     let (mine, not_owner): (Vec<&Table>, Vec<&Table>) =

@@ -3,6 +3,7 @@
 //! bloat estimates), and running one maintenance statement so that a lock
 //! held by the application skips the relation instead of waiting on it.
 
+pub mod analyze;
 pub mod catalog;
 
 use std::sync::Arc;
