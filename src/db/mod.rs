@@ -5,6 +5,7 @@
 
 pub mod analyze;
 pub mod catalog;
+mod gather;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +20,7 @@ use crate::pg::{self, ConnParams};
 use crate::signals;
 
 pub use catalog::*;
+pub use gather::{bloat, run_analyze, slow_queries};
 
 pub use crate::pg::parse_table_name;
 
