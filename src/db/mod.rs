@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod catalog;
 mod gather;
+pub mod plan;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
