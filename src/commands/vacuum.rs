@@ -14,8 +14,8 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use crate::cli::{UsageError, VacuumArgs};
-use crate::commands::db::{bloated_indexes, dead_status, select};
 use crate::config::Config;
+use crate::db::analyze::{bloated_indexes, select};
 use crate::db::{self, Outcome, Session, Table};
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
 use crate::ui::Ui;
@@ -59,17 +59,7 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
     } else {
         Some(select(&tables, &args.table, &server.database).map_err(UsageError)?)
     };
-    let chosen: Vec<&Table> = tables
-        .iter()
-        .filter(|t| match &named {
-            Some(set) => set.contains(&t.oid),
-            None => {
-                args.all
-                    || dead_status(d, t) != Status::Ok
-                    || crate::commands::db::stale_status(d, t) != Status::Ok
-            }
-        })
-        .collect();
+    let chosen = db::plan::choose(d, &tables, named.as_ref(), args.all);
     let (mine, not_owner): (Vec<&Table>, Vec<&Table>) =
         chosen.into_iter().partition(|t| t.can_maintain);
 
@@ -130,15 +120,7 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
     let mut plan: Vec<Step> = mine
         .iter()
         .map(|t| {
-            let why = if named.is_some() {
-                "named".to_string()
-            } else if args.all {
-                "--all".to_string()
-            } else if dead_status(d, t) != Status::Ok {
-                format!("{} dead tuples ({:.0}%)", t.dead, t.dead_pct())
-            } else {
-                stale_why(t)
-            };
+            let why = db::plan::why(d, t, named.is_some(), args.all);
             let (kind, sql) = if args.full {
                 (
                     "vacuum_full",
@@ -384,16 +366,6 @@ pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
         "tables": rows, "freed_bytes": freed_total,
     })));
     Ok(report.finish())
-}
-
-/// Why a stale table is in the plan, in `vacuum_staleness`'s words.
-fn stale_why(t: &Table) -> String {
-    match (t.vacuum_days, t.analyze_days) {
-        (None, None) => "never vacuumed or analyzed".into(),
-        (None, Some(_)) => "never vacuumed".into(),
-        (Some(_), None) => "never analyzed".into(),
-        (Some(v), Some(a)) => format!("last vacuumed or analyzed {:.1} days ago", v.max(a)),
-    }
 }
 
 /// An empty plan explained by every rule that could have filled it.

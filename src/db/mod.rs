@@ -3,7 +3,10 @@
 //! bloat estimates), and running one maintenance statement so that a lock
 //! held by the application skips the relation instead of waiting on it.
 
+pub mod analyze;
 pub mod catalog;
+mod gather;
+pub mod plan;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +21,7 @@ use crate::pg::{self, ConnParams};
 use crate::signals;
 
 pub use catalog::*;
+pub use gather::{bloat, run_analyze, slow_queries};
 
 pub use crate::pg::parse_table_name;
 

@@ -1,0 +1,178 @@
+//! The reads and the ANALYZE pass of `db analyze` that need a session:
+//! ANALYZE on the chosen tables (a locked one skipped, naming who holds it),
+//! the bloat estimate or, with `--exact`, pgstattuple's measurement, and the
+//! slowest statements from pg_stat_statements. The judging is `analyze`'s.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::analyze::{judge_slow_queries, plural};
+use super::{Bloat, Index, Outcome, Server, Session, Table};
+use crate::config::Db;
+use crate::db;
+use crate::report::{Check, Metric, Status};
+use crate::signals;
+
+pub fn run_analyze(
+    s: &mut Session,
+    tables: &[Table],
+    targets: &HashSet<u32>,
+) -> Result<(Check, Value)> {
+    let t0 = Instant::now();
+    let mut done = Vec::new();
+    let mut not_owner = Vec::new();
+    let mut locked = Vec::new();
+    let mut failed = Vec::new();
+    for t in tables.iter().filter(|t| targets.contains(&t.oid)) {
+        if !t.can_maintain {
+            not_owner.push(t.qualified());
+            continue;
+        }
+        match s.maintain(&format!("ANALYZE {}", t.sql_name()), Some(t.oid))? {
+            Outcome::Done(_) => done.push(t.qualified()),
+            Outcome::LockTimeout { blockers } => {
+                let msg = format!(
+                    "WARNING: {} skipped: lock not granted within {} ({})",
+                    t.qualified(),
+                    crate::units::duration(s.lock_timeout()),
+                    if blockers.is_empty() {
+                        "holder gone".into()
+                    } else {
+                        blockers.join("; ")
+                    }
+                );
+                eprintln!("bbp-maint: {msg}");
+                locked.push(json!({ "table": t.qualified(), "blockers": blockers }));
+            }
+            Outcome::Failed(e) => failed.push(json!({ "table": t.qualified(), "error": e })),
+        }
+    }
+    let mut parts = vec![format!("{} analyzed", plural(done.len(), "table"))];
+    if !locked.is_empty() {
+        parts.push(format!("{} skipped (locked)", locked.len()));
+    }
+    if !not_owner.is_empty() {
+        parts.push(format!(
+            "{} skipped (the role does not own them)",
+            not_owner.len()
+        ));
+    }
+    if !failed.is_empty() {
+        parts.push(format!("{} failed: {}", failed.len(), failed[0]["error"]));
+    }
+    let status = Outcome::verdict(failed.len(), locked.len());
+    let check = Check::new("analyze", status, parts.join(", "))
+        .with_duration(t0.elapsed())
+        .with_metric(Metric::new("analyzed", done.len() as f64, ""));
+    Ok((
+        check,
+        json!({ "analyzed": done, "skipped_not_owner": not_owner, "skipped_locked": locked, "failed": failed }),
+    ))
+}
+
+pub type BloatSet = (Vec<Bloat>, Vec<Bloat>, String, Duration);
+
+pub fn bloat(
+    s: &mut Session,
+    server: &Server,
+    tables: &[Table],
+    indexes: &[Index],
+    exact: bool,
+) -> Result<BloatSet> {
+    let t0 = Instant::now();
+    let keep_t: HashSet<u32> = tables.iter().map(|t| t.oid).collect();
+    let keep_i: HashSet<u32> = indexes.iter().filter(|i| i.btree).map(|i| i.oid).collect();
+    if exact {
+        match &server.pgstattuple {
+            Some((schema, _)) => {
+                let tables = tables.iter().map(|t| (t.oid, t.qualified()));
+                let indexes = indexes
+                    .iter()
+                    .filter(|i| i.btree && i.valid)
+                    .map(|i| (i.oid, i.qualified()));
+                // Indexes only once the tables went through.
+                let exact =
+                    match exact_each(s, schema, tables, "pgstattuple", db::exact_table_bloat)? {
+                        Ok(tb) => {
+                            exact_each(s, schema, indexes, "pgstatindex", db::exact_index_bloat)?
+                                .map(|ib| (tb, ib))
+                        }
+                        Err(denied) => Err(denied),
+                    };
+                match exact {
+                    Ok((tb, ib)) => return Ok((tb, ib, "pgstattuple".into(), t0.elapsed())),
+                    Err(denied) => {
+                        eprintln!("bbp-maint: note: --exact skipped ({denied}); using the estimate")
+                    }
+                }
+            }
+            None => eprintln!(
+                "bbp-maint: note: --exact needs the pgstattuple extension in {} (CREATE EXTENSION pgstattuple); using the estimate",
+                server.database
+            ),
+        }
+    }
+    let mut tb = db::table_bloat(&mut s.client).map_err(|e| db::read_error(e, "table bloat"))?;
+    let mut ib = db::index_bloat(&mut s.client).map_err(|e| db::read_error(e, "index bloat"))?;
+    tb.retain(|b| keep_t.contains(&b.oid));
+    ib.retain(|b| keep_i.contains(&b.oid));
+    Ok((tb, ib, "estimate".into(), t0.elapsed()))
+}
+
+/// `read` (pgstattuple or pgstatindex) over each relation. A permission
+/// error ends the whole pass (`Ok(Err(reason))`); a timeout or a lock on
+/// one relation skips that relation, not the whole report.
+fn exact_each(
+    s: &mut Session,
+    schema: &str,
+    rels: impl Iterator<Item = (u32, String)>,
+    tool: &str,
+    read: fn(&mut postgres::Client, &str, u32) -> Result<Bloat, postgres::Error>,
+) -> Result<Result<Vec<Bloat>, String>> {
+    let mut out = Vec::new();
+    for (oid, name) in rels {
+        signals::check()?;
+        match read(&mut s.client, schema, oid) {
+            Ok(b) => out.push(b),
+            Err(e) if db::is_permission(&e) => return Ok(Err(db::error_text(&e))),
+            Err(e) => eprintln!(
+                "bbp-maint: warning: {tool} skipped {name}: {}",
+                db::error_text(&e)
+            ),
+        }
+    }
+    Ok(Ok(out))
+}
+
+pub fn slow_queries(s: &mut Session, d: &Db, server: &Server) -> Result<(Check, Value)> {
+    let Some((schema, version)) = &server.pg_stat_statements else {
+        return Ok((
+            Check::new(
+                "slow_queries",
+                Status::Ok,
+                format!(
+                    "skipped: pg_stat_statements is not installed in {} (add it to shared_preload_libraries, then CREATE EXTENSION pg_stat_statements)",
+                    server.database
+                ),
+            ),
+            json!({ "extension": null, "skipped": "pg_stat_statements is not installed", "queries": [] }),
+        ));
+    };
+    let warn = d.slow_query_warn.0.as_secs_f64() * 1000.0;
+    let rows = match db::slow_statements(&mut s.client, schema, version, warn, d.top as i64) {
+        Ok(r) => r,
+        Err(e) if !signals::interrupted() => {
+            // Installed but not preloaded, or not readable: skipped, with the server's reason.
+            let why = db::error_text(&e);
+            return Ok((
+                Check::new("slow_queries", Status::Ok, format!("skipped: {why}")),
+                json!({ "extension": version, "skipped": why, "queries": [] }),
+            ));
+        }
+        Err(e) => return Err(db::read_error(e, "pg_stat_statements")),
+    };
+    Ok(judge_slow_queries(d, version, &rows))
+}
