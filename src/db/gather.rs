@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use super::analyze::{judge_slow_queries, plural};
+use super::analyze::judge_slow_queries;
 use super::{Bloat, Index, Outcome, Server, Session, Table};
 use crate::config::Db;
 use crate::db;
 use crate::report::{Check, Metric, Status};
 use crate::signals;
+use crate::units::count as plural;
 
 pub fn run_analyze(
     s: &mut Session,

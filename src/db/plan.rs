@@ -55,23 +55,10 @@ mod tests {
 
     fn table(oid: u32, live: i64, dead: i64, vacuum_days: Option<f64>) -> Table {
         Table {
-            oid,
-            schema: "public".into(),
-            name: format!("t{oid}"),
-            table_bytes: 0,
-            index_bytes: 0,
             live,
             dead,
-            seq_scan: 0,
-            seq_tup_read: 0,
-            idx_scan: Some(0),
             vacuum_days,
-            analyze_days: Some(1.0),
-            xid_age: 0,
-            mxid_age: 0,
-            can_maintain: true,
-            can_reindex: true,
-            autovacuum_disabled: false,
+            ..crate::db::analyze::fixtures::table(oid, "public", &format!("t{oid}"))
         }
     }
 

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{plural, round1};
+use super::round1;
 use crate::config::Db;
 use crate::db::{self, Server, Statement, Table};
 use crate::report::{Check, Metric, Status};
+use crate::units::{count as plural, count_as};
 
 /// Below this many block reads the hit ratio says nothing (a server just started).
 const CACHE_MIN_BLOCKS: i64 = 1000;
@@ -31,7 +32,7 @@ pub fn judge_slow_queries(d: &Db, version: &str, rows: &[Statement]) -> (Check, 
         ),
         Some(r) => format!(
             "{} {} or more on average; slowest {:.0} ms x {}: {}",
-            plural(rows.len(), "query").replace("querys", "queries"),
+            count_as(rows.len(), "query", "queries"),
             crate::units::duration(d.slow_query_warn.0),
             r.mean_ms,
             r.calls,
@@ -264,19 +265,7 @@ mod tests {
     use super::*;
 
     fn server() -> Server {
-        Server {
-            database: "app".into(),
-            version_num: 170000,
-            version: "17.0".into(),
-            freeze_max_age: 200_000_000,
-            multixact_freeze_max_age: 400_000_000,
-            stats_days: 30.0,
-            stats_reset_known: true,
-            blks_hit: 0,
-            blks_read: 0,
-            pg_stat_statements: None,
-            pgstattuple: None,
-        }
+        crate::db::analyze::fixtures::server(30.0)
     }
 
     fn session(pid: i32, state: &str) -> db::Activity {

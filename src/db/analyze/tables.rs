@@ -5,11 +5,12 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 
-use super::{plural, round1};
+use super::round1;
 use crate::config::Db;
 use crate::db::{self, Bloat, Index, Server, Table};
 use crate::report::{Check, Metric, Status};
 use crate::units::bytes;
+use crate::units::count as plural;
 
 /// PgHero's rule: a table read this much by sequential scans wants an index.
 const SEQ_SCAN_SHARE_PCT: f64 = 95.0;
@@ -449,28 +450,7 @@ pub fn bloated_indexes(d: &Db, rows: &[Bloat]) -> HashMap<u32, Bloat> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn table(oid: u32, schema: &str, name: &str) -> Table {
-        Table {
-            oid,
-            schema: schema.into(),
-            name: name.into(),
-            table_bytes: 0,
-            index_bytes: 0,
-            live: 0,
-            dead: 0,
-            seq_scan: 0,
-            seq_tup_read: 0,
-            idx_scan: Some(0),
-            vacuum_days: Some(1.0),
-            analyze_days: Some(1.0),
-            xid_age: 0,
-            mxid_age: 0,
-            can_maintain: true,
-            can_reindex: true,
-            autovacuum_disabled: false,
-        }
-    }
+    use crate::db::analyze::fixtures::{server, table};
 
     fn index(oid: u32, bytes: i64) -> Index {
         Index {
@@ -496,22 +476,6 @@ mod tests {
             bloat_pct,
             fillfactor: 100,
             stats_missing: false,
-        }
-    }
-
-    fn server(stats_days: f64) -> Server {
-        Server {
-            database: "app".into(),
-            version_num: 170000,
-            version: "17.0".into(),
-            freeze_max_age: 200_000_000,
-            multixact_freeze_max_age: 400_000_000,
-            stats_days,
-            stats_reset_known: true,
-            blks_hit: 0,
-            blks_read: 0,
-            pg_stat_statements: None,
-            pgstattuple: None,
         }
     }
 
