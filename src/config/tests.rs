@@ -1,0 +1,135 @@
+use super::*;
+
+fn load_str(text: &str, env: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    let env: BTreeMap<&str, &str> = env.iter().copied().collect();
+    Config::load(Some(&path), &env, &Overrides::default())
+}
+
+#[test]
+fn defaults_are_the_guides() {
+    let c = load_str("", &[("PGHOST", "db")]).unwrap();
+    assert_eq!(c.database_checks.latency_crit.0, Duration::from_secs(1));
+    assert_eq!(c.redis.latency_crit.0, Duration::from_millis(100));
+    assert_eq!(c.api.url, "http://localhost:3000/api/health");
+    assert_eq!(c.storage.free_crit_pct, 10.0);
+    assert_eq!(c.health.degraded_ratio, 0.7);
+    assert_eq!(c.health.essential, ["database", "api"]);
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let e = load_str("[redis]\nurl = \"redis://x\"\ntimout = \"1s\"\n", &[]).unwrap_err();
+    assert!(e.source.ends_with("config.toml"));
+    assert_eq!(e.key, "redis.timout");
+    assert!(e.problem.contains("unknown field"), "{e}");
+}
+
+#[test]
+fn bad_duration_is_named() {
+    let e = load_str("[api]\ntimeout = \"soon\"\n", &[]).unwrap_err();
+    assert_eq!(e.key, "api.timeout");
+    assert!(e.problem.contains("invalid duration"), "{e}");
+}
+
+#[test]
+fn syntax_error_names_the_line() {
+    let e = load_str("[api\n", &[]).unwrap_err();
+    assert!(e.problem.contains("line 1"), "{e}");
+}
+
+#[test]
+fn errors_never_quote_a_secret() {
+    let e = load_str("[database]\npassword = \"hunt\"er2\"\n", &[]).unwrap_err();
+    assert!(e.problem.contains("line 2"), "{e}");
+    assert!(!e.to_string().contains("er2"), "{e}");
+    let e = load_str("[database]\npassword = 123456\n", &[]).unwrap_err();
+    assert!(e.key.starts_with("database"), "{e}");
+    assert!(!e.to_string().contains("123456"), "{e}");
+}
+
+#[test]
+fn thresholds_must_be_ordered() {
+    let e = load_str(
+        "[redis]\nlatency_warn = \"1s\"\nlatency_crit = \"10ms\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "redis.latency_warn");
+    let e = load_str("[health]\nessential = [\"databse\"]\n", &[]).unwrap_err();
+    assert_eq!(e.key, "health.essential");
+}
+
+#[test]
+fn environment_beats_file_and_flags_beat_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[redis]\nurl = \"redis://file:1\"\n[general]\ntimeout = \"9s\"\n",
+    )
+    .unwrap();
+    let env: BTreeMap<&str, &str> = [("REDIS_URL", "redis://env:2")].into_iter().collect();
+    let flags = Overrides {
+        timeout: Some(Duration::from_secs(3)),
+    };
+    let c = Config::load(Some(&path), &env, &flags).unwrap();
+    assert_eq!(c.redis.url, "redis://env:2");
+    assert_eq!(c.timeout(c.api.timeout), Duration::from_secs(3));
+    let c = Config::load(Some(&path), &BTreeMap::new(), &Overrides::default()).unwrap();
+    assert_eq!(c.redis.url, "redis://file:1");
+    assert_eq!(c.timeout(c.api.timeout), Duration::from_secs(9));
+}
+
+#[test]
+fn show_masks_every_secret() {
+    let c = load_str(
+            "[database]\nurl = \"postgres://app:hunter2@db/app\"\n[redis]\nurl = \"redis://:s3cret@cache:6379/0\"\n[external]\nurls = [\"https://u:pw@x.test/?api_token=abc\"]\n",
+            &[],
+        )
+        .unwrap();
+    let shown = c.show();
+    for secret in ["hunter2", "s3cret", ":pw@", "abc"] {
+        assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
+    }
+    assert!(shown.contains(MASK));
+    assert!(shown.contains("host = \"db\""), "{shown}");
+}
+
+#[test]
+fn show_masks_the_webhook_path() {
+    let c = load_str(
+        "[run]\nalert_webhook = \"https://hooks.slack.com/services/T0/B0/s3cr3t\"\n",
+        &[],
+    )
+    .unwrap();
+    let shown = c.show();
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+    assert!(shown.contains("https://hooks.slack.com/"), "{shown}");
+}
+
+#[test]
+fn sizes() {
+    assert_eq!(Size::parse("1MiB"), Ok(Size(1 << 20)));
+    assert_eq!(Size::parse("10GB"), Ok(Size(10_000_000_000)));
+    assert_eq!(Size::parse("512"), Ok(Size(512)));
+    assert_eq!(Size::parse("1.5KiB"), Ok(Size(1536)));
+    assert!(Size::parse("lots").is_err());
+    assert!(Size::parse("5 parsecs").is_err());
+    let e = load_str("[backup]\nmin_size = \"1 furlong\"\n", &[]).unwrap_err();
+    assert_eq!(e.key, "backup.min_size");
+}
+
+#[test]
+fn missing_explicit_file_is_an_error() {
+    let env: BTreeMap<&str, &str> = BTreeMap::new();
+    let e = Config::load(
+        Some(Path::new("/nonexistent/bbp.toml")),
+        &env,
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(e.problem.contains("cannot read"), "{e}");
+}
