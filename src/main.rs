@@ -12,7 +12,7 @@
 //! | `cli.rs` | the clap command tree: `--help`, the man pages and the completions all come from it |
 //! | `commands/` | one file per command: resolve the arguments and the configuration, call the domain, return the `Report` |
 //! | `backup/`, `db/`, `deps/`, `disk/`, `logs/`, `pg/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
-//! | `config.rs` | defaults < TOML file < environment < flags, validated into one `Config` |
+//! | `config/` | defaults < TOML file < environment < flags, validated into one `Config` |
 //! | `schedule.rs` | the task catalogue of `run daily/weekly/monthly` |
 //! | `report.rs`, `render/` | the report model every command returns, and its renderings (human, JSON, Nagios, Prometheus, SARIF) |
 //! | `exit.rs`, `config_error.rs`, `env.rs`, `secrets.rs`, `http.rs`, `ui.rs` (progress), `lock.rs`, `signals.rs`, `units.rs`, `ping.rs` | low rooms of plumbing shared by all |
