@@ -17,14 +17,14 @@ use crate::db::analyze::{
     cache_hit, dead_tuples, hit_ratio, judge_bloat, judge_sessions, missing_indexes, round1,
     select, sizes, staleness, unused_indexes, wraparound,
 };
-use crate::db::{self, Session};
+use crate::db::{self, Connection};
 use crate::report::{Check, Report, ReportBuilder, Status};
 use crate::signals;
 
 pub fn analyze(cfg: &Config, args: &DbAnalyzeArgs) -> Result<Report> {
     let mut report = ReportBuilder::new("db-analyze");
     let t0 = Instant::now();
-    let mut s = match Session::open(cfg, "bbp-maint db analyze") {
+    let mut s = match Connection::open(cfg, "bbp-maint db analyze") {
         Ok(s) => s,
         Err(e) => {
             report.push(

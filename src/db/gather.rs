@@ -10,7 +10,7 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::analyze::judge_slow_queries;
-use super::{Bloat, Index, Outcome, Server, Session, Table};
+use super::{Bloat, Connection, Index, Server, StatementOutcome, Table};
 use crate::config::Db;
 use crate::db;
 use crate::report::{Check, Metric, Status};
@@ -18,7 +18,7 @@ use crate::signals;
 use crate::units::count as plural;
 
 pub fn run_analyze(
-    s: &mut Session,
+    s: &mut Connection,
     tables: &[Table],
     targets: &HashSet<u32>,
 ) -> Result<(Check, Value)> {
@@ -33,8 +33,8 @@ pub fn run_analyze(
             continue;
         }
         match s.maintain(&format!("ANALYZE {}", t.sql_name()), Some(t.oid))? {
-            Outcome::Done(_) => done.push(t.qualified()),
-            Outcome::LockTimeout { blockers } => {
+            StatementOutcome::Done(_) => done.push(t.qualified()),
+            StatementOutcome::LockTimeout { blockers } => {
                 let msg = format!(
                     "WARNING: {} skipped: lock not granted within {} ({})",
                     t.qualified(),
@@ -48,7 +48,9 @@ pub fn run_analyze(
                 eprintln!("bbp-maint: {msg}");
                 locked.push(json!({ "table": t.qualified(), "blockers": blockers }));
             }
-            Outcome::Failed(e) => failed.push(json!({ "table": t.qualified(), "error": e })),
+            StatementOutcome::Failed(e) => {
+                failed.push(json!({ "table": t.qualified(), "error": e }))
+            }
         }
     }
     let mut parts = vec![format!("{} analyzed", plural(done.len(), "table"))];
@@ -64,7 +66,7 @@ pub fn run_analyze(
     if !failed.is_empty() {
         parts.push(format!("{} failed: {}", failed.len(), failed[0]["error"]));
     }
-    let status = Outcome::verdict(failed.len(), locked.len());
+    let status = StatementOutcome::verdict(failed.len(), locked.len());
     let check = Check::new("analyze", status, parts.join(", "))
         .with_duration(t0.elapsed())
         .with_metric(Metric::new("analyzed", done.len() as f64, ""));
@@ -77,7 +79,7 @@ pub fn run_analyze(
 pub type BloatSet = (Vec<Bloat>, Vec<Bloat>, String, Duration);
 
 pub fn bloat(
-    s: &mut Session,
+    s: &mut Connection,
     server: &Server,
     tables: &[Table],
     indexes: &[Index],
@@ -127,7 +129,7 @@ pub fn bloat(
 /// error ends the whole pass (`Ok(Err(reason))`); a timeout or a lock on
 /// one relation skips that relation, not the whole report.
 fn exact_each(
-    s: &mut Session,
+    s: &mut Connection,
     schema: &str,
     rels: impl Iterator<Item = (u32, String)>,
     tool: &str,
@@ -148,7 +150,7 @@ fn exact_each(
     Ok(Ok(out))
 }
 
-pub fn slow_queries(s: &mut Session, d: &Db, server: &Server) -> Result<(Check, Value)> {
+pub fn slow_queries(s: &mut Connection, d: &Db, server: &Server) -> Result<(Check, Value)> {
     let Some((schema, version)) = &server.pg_stat_statements else {
         return Ok((
             Check::new(

@@ -6,7 +6,7 @@
 pub mod analyze;
 pub mod catalog;
 mod gather;
-pub mod plan;
+pub mod vacuum;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +28,7 @@ pub use crate::pg::parse_table_name;
 /// One session for a job: `application_name` says who it is, every
 /// statement has a statement and a lock timeout, and SIGINT cancels the
 /// running statement on the server (not only our side of it).
-pub struct Session {
+pub struct Connection {
     pub client: postgres::Client,
     read_timeout: Duration,
     maintenance_timeout: Duration,
@@ -41,8 +41,8 @@ struct Watcher {
     handle: thread::JoinHandle<()>,
 }
 
-impl Session {
-    pub fn open(cfg: &Config, application_name: &str) -> Result<Session> {
+impl Connection {
+    pub fn open(cfg: &Config, application_name: &str) -> Result<Connection> {
         let connect_timeout = cfg.timeout(cfg.database_checks.timeout);
         let mut client = pg::connect(
             &cfg.database,
@@ -59,7 +59,7 @@ impl Session {
             .map_err(|e| anyhow::anyhow!(pg::describe(&e, &cfg.database)))
             .context("cannot set the session's timeouts")?;
         let watcher = spawn_watcher(client.cancel_token(), cfg.database.clone())?;
-        Ok(Session {
+        Ok(Connection {
             client,
             read_timeout,
             maintenance_timeout,
@@ -76,7 +76,7 @@ impl Session {
     /// under the maintenance statement timeout. A lock not granted within
     /// the lock timeout is `Skipped`, naming who holds it. `Err` only when
     /// the run was interrupted.
-    pub fn maintain(&mut self, sql: &str, rel: Option<u32>) -> Result<Outcome> {
+    pub fn maintain(&mut self, sql: &str, rel: Option<u32>) -> Result<StatementOutcome> {
         signals::check()?;
         let t0 = Instant::now();
         let r = set_timeouts(
@@ -89,15 +89,19 @@ impl Session {
         let reset = set_timeouts(&mut self.client, self.read_timeout, self.lock_timeout);
         signals::check()?;
         let outcome = match r {
-            Ok(()) => Outcome::Done(took),
-            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => Outcome::LockTimeout {
-                blockers: rel.map(|oid| self.blockers(oid)).unwrap_or_default(),
-            },
-            Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) => Outcome::Failed(format!(
-                "cancelled by statement_timeout after {}",
-                crate::units::duration(round_secs(took))
-            )),
-            Err(e) => Outcome::Failed(error_text(&e)),
+            Ok(()) => StatementOutcome::Done(took),
+            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                StatementOutcome::LockTimeout {
+                    blockers: rel.map(|oid| self.blockers(oid)).unwrap_or_default(),
+                }
+            }
+            Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) => {
+                StatementOutcome::Failed(format!(
+                    "cancelled by statement_timeout after {}",
+                    crate::units::duration(round_secs(took))
+                ))
+            }
+            Err(e) => StatementOutcome::Failed(error_text(&e)),
         };
         reset.context("cannot restore the session's timeouts")?;
         Ok(outcome)
@@ -164,7 +168,7 @@ impl Session {
     }
 }
 
-impl Drop for Session {
+impl Drop for Connection {
     fn drop(&mut self) {
         if let Some(w) = self.watcher.take() {
             w.stop.store(true, Ordering::Relaxed);
@@ -227,7 +231,7 @@ pub fn is_permission(e: &postgres::Error) -> bool {
 
 /// What became of one maintenance statement.
 #[derive(Debug)]
-pub enum Outcome {
+pub enum StatementOutcome {
     Done(Duration),
     /// The lock was not granted within `lock_timeout`; who held it.
     LockTimeout {
@@ -236,7 +240,7 @@ pub enum Outcome {
     Failed(String),
 }
 
-impl Outcome {
+impl StatementOutcome {
     /// The verdict on a batch of statements: a failure is CRITICAL; one
     /// that waited out lock_timeout is a WARNING (it runs again next time).
     pub fn verdict(failed: usize, locked: usize) -> crate::report::Status {
