@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::health_check::HealthCheck;
 use crate::render::Format;
 
 #[derive(Debug, Parser)]
@@ -130,28 +131,7 @@ pub enum Command {
 pub struct HealthArgs {
     /// Run only these checks (database, redis, api, storage, external)
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
-    pub check: Vec<HealthCheckName>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum HealthCheckName {
-    Database,
-    Redis,
-    Api,
-    Storage,
-    External,
-}
-
-impl HealthCheckName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HealthCheckName::Database => "database",
-            HealthCheckName::Redis => "redis",
-            HealthCheckName::Api => "api",
-            HealthCheckName::Storage => "storage",
-            HealthCheckName::External => "external",
-        }
-    }
+    pub check: Vec<HealthCheck>,
 }
 
 #[derive(Debug, Args)]
@@ -517,6 +497,6 @@ mod tests {
         let Command::Health(h) = cli.command else {
             panic!("not health")
         };
-        assert_eq!(h.check, [HealthCheckName::Redis, HealthCheckName::Api]);
+        assert_eq!(h.check, [HealthCheck::Redis, HealthCheck::Api]);
     }
 }

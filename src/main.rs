@@ -11,11 +11,11 @@
 //! | `main.rs` (this file) | parse, dispatch, render, map the outcome to the exit code; as in ripgrep's `main`, `run` returns the code and every error is printed once, with its causes, here |
 //! | `cli.rs` | the clap command tree: `--help`, the man pages and the completions all come from it |
 //! | `commands/` | one file per command: resolve the arguments and the configuration, call the domain, return the `Report` |
-//! | `backup/`, `db/`, `deps/`, `disk/`, `logs/`, `pg/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
+//! | `backup/`, `db/`, `deps/`, `disk/`, `health/`, `logs/`, `pg/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
 //! | `config/` | defaults < TOML file < environment < flags, validated into one `Config` |
 //! | `schedule.rs` | the task catalogue of `run daily/weekly/monthly` |
 //! | `report.rs`, `render/` | the report model every command returns, and its renderings (human, JSON, Nagios, Prometheus, SARIF) |
-//! | `exit.rs`, `config_error.rs`, `env.rs`, `secrets.rs`, `http.rs`, `ui.rs` (progress), `lock.rs`, `signals.rs`, `units.rs`, `ping.rs` | low rooms of plumbing shared by all |
+//! | `exit.rs`, `config_error.rs`, `env.rs`, `health_check.rs` (the health check names), `secrets.rs`, `http.rs`, `ui.rs` (progress), `lock.rs`, `signals.rs`, `units.rs`, `ping.rs` | low rooms of plumbing shared by all |
 //!
 //! Dependencies point down: nothing below `commands/` imports from it, and no
 //! two top-level modules import each other. `scripts/modgraph` prints the
@@ -31,6 +31,8 @@ mod deps;
 mod disk;
 mod env;
 mod exit;
+mod health;
+mod health_check;
 mod http;
 mod lock;
 mod logs;
