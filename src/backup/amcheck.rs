@@ -132,10 +132,10 @@ enum Msg {
 /// The checker, running beside the restore.
 pub struct Checker {
     tx: Sender<Msg>,
-    handle: JoinHandle<Outcome>,
+    handle: JoinHandle<Findings>,
 }
 
-pub struct Outcome {
+pub struct Findings {
     pub status: Status,
     pub message: String,
     /// Tables and indexes checked while the restore was still running.
@@ -182,7 +182,7 @@ impl Checker {
     }
 
     /// Waits for the checks to end.
-    pub fn finish(self) -> Outcome {
+    pub fn finish(self) -> Findings {
         self.restore_done();
         self.join()
     }
@@ -202,9 +202,9 @@ impl Checker {
         }
     }
 
-    fn join(self) -> Outcome {
+    fn join(self) -> Findings {
         drop(self.tx);
-        self.handle.join().unwrap_or_else(|_| Outcome {
+        self.handle.join().unwrap_or_else(|_| Findings {
             status: Status::Unknown,
             message: "the pg_amcheck thread panicked".into(),
             during_restore: 0,
@@ -221,7 +221,7 @@ fn check_loop(
     rx: Receiver<Msg>,
     limit: Duration,
     jobs: usize,
-) -> Outcome {
+) -> Findings {
     let passfile = PassFile::new(target).ok().flatten();
     let mut run = Runs {
         bindir,
@@ -374,7 +374,7 @@ impl Runs<'_> {
         }
     }
 
-    fn outcome(self, during_restore: usize) -> Outcome {
+    fn outcome(self, during_restore: usize) -> Findings {
         let tables = self
             .checked
             .iter()
@@ -401,7 +401,7 @@ impl Runs<'_> {
                 ),
             )
         };
-        Outcome {
+        Findings {
             status,
             message,
             during_restore,

@@ -7,6 +7,7 @@ pub mod integrity;
 pub mod restore;
 pub mod stale;
 pub mod toc;
+pub mod verify;
 
 use std::fs::File;
 use std::io::Read;
