@@ -3,6 +3,8 @@
 
 pub mod amcheck;
 pub mod checksum;
+pub mod compare;
+pub mod drill;
 pub mod integrity;
 pub mod restore;
 pub mod stale;
