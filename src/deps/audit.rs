@@ -86,6 +86,7 @@ pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// `judge_db_at` now.
 pub(crate) fn judge_db(
     db: &db::Db,
     shown: &Path,
@@ -94,9 +95,32 @@ pub(crate) fn judge_db(
     source: &mut Value,
     report: &mut ReportBuilder,
 ) -> Check {
-    let age = db
-        .updated
-        .and_then(|t| SystemTime::now().duration_since(t).ok());
+    judge_db_at(
+        db,
+        shown,
+        per_eco,
+        max_age,
+        SystemTime::now(),
+        source,
+        report,
+    )
+}
+
+/// The advisory database `shown` (read into `db`) at `now`, for lockfiles
+/// with packages of each ecosystem in `per_eco`: a part that could not be
+/// read, no records, or no advisories for an ecosystem in use is UNKNOWN
+/// (findings may be missing); older than `max_age`, a WARNING. Fills in
+/// the report's `source`; the unreadable parts go to `report`'s details.
+pub(crate) fn judge_db_at(
+    db: &db::Db,
+    shown: &Path,
+    per_eco: &BTreeMap<&str, usize>,
+    max_age: Duration,
+    now: SystemTime,
+    source: &mut Value,
+    report: &mut ReportBuilder,
+) -> Check {
+    let age = db.updated.and_then(|t| now.duration_since(t).ok());
     source["root"] = json!(db.root);
     source["records"] = json!(db.total);
     source["withdrawn"] = json!(db.withdrawn);
@@ -373,4 +397,111 @@ pub(crate) fn finding_json(f: &Finding) -> Value {
         "ignore_reason": f.ignore.as_ref().map(|i| &i.0),
         "ignore_until": f.ignore.as_ref().map(|i| &i.1),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: u64 = 86_400;
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    /// A database of npm advisories fetched at `updated` (seconds).
+    fn npm_db(updated: Option<u64>) -> db::Db {
+        db::Db {
+            root: "/var/lib/bbp-maint/osv".into(),
+            records: vec![],
+            index: HashMap::new(),
+            total: 1200,
+            withdrawn: 3,
+            per_ecosystem: HashMap::from([(Ecosystem::Npm, 1200)]),
+            errors: vec![],
+            updated: updated.map(at),
+        }
+    }
+
+    fn judge(db: &db::Db, now: u64, per_eco: &[&'static str]) -> (Check, Value, ReportBuilder) {
+        let per_eco: BTreeMap<&str, usize> = per_eco.iter().map(|e| (*e, 1)).collect();
+        let mut source = json!({});
+        let mut report = ReportBuilder::new("deps-audit");
+        let c = judge_db_at(
+            db,
+            Path::new("/var/lib/bbp-maint/osv"),
+            &per_eco,
+            Duration::from_secs(7 * DAY),
+            at(now),
+            &mut source,
+            &mut report,
+        );
+        (c, source, report)
+    }
+
+    #[test]
+    fn the_database_age_at_max_age() {
+        let db = npm_db(Some(100 * DAY));
+        let status = |age| judge(&db, 100 * DAY + age, &["npm"]).0.status;
+        assert_eq!(status(7 * DAY - 1), Status::Ok);
+        assert_eq!(status(7 * DAY), Status::Ok);
+        assert_eq!(status(7 * DAY + 1), Status::Warning);
+        let (c, source, _) = judge(&db, 100 * DAY + 3 * DAY, &["npm"]);
+        assert_eq!(c.name, "advisories");
+        assert_eq!(
+            c.message,
+            "/var/lib/bbp-maint/osv: 1200 records, updated 3d ago"
+        );
+        assert_eq!(source["age_seconds"], json!(3 * DAY));
+        assert_eq!(source["records"], json!(1200));
+        let (c, _, _) = judge(&db, 100 * DAY + 8 * DAY, &["npm"]);
+        assert!(
+            c.message
+                .ends_with("updated 8d ago (older than 7 days: findings since then are missing)"),
+            "{}",
+            c.message
+        );
+        let age = c.metrics.iter().find(|m| m.name == "db_age_s").unwrap();
+        assert_eq!(age.value, (8 * DAY) as f64);
+    }
+
+    #[test]
+    fn an_unknown_update_time_is_not_stale() {
+        let (c, source, _) = judge(&npm_db(None), 100 * DAY, &["npm"]);
+        assert_eq!(c.status, Status::Ok);
+        assert!(c.message.ends_with("update time unknown"), "{}", c.message);
+        assert_eq!(source["age_seconds"], Value::Null);
+        // A clock behind the database's time: no age rather than a panic.
+        let (c, _, _) = judge(&npm_db(Some(100 * DAY)), 99 * DAY, &["npm"]);
+        assert_eq!(c.status, Status::Ok);
+    }
+
+    #[test]
+    fn what_the_database_cannot_answer_is_unknown() {
+        let mut broken = npm_db(Some(100 * DAY));
+        broken.errors = vec!["a.json: not JSON".into(), "b.json: empty".into()];
+        let (c, _, report) = judge(&broken, 100 * DAY, &["npm"]);
+        assert_eq!(c.status, Status::Unknown);
+        assert_eq!(
+            c.message,
+            "2 parts of the database could not be read, so findings may be missing: a.json: not JSON"
+        );
+        assert_eq!(report.finish().details.len(), 2);
+
+        let mut empty = npm_db(Some(100 * DAY));
+        empty.total = 0;
+        let (c, _, _) = judge(&empty, 100 * DAY, &["npm"]);
+        assert_eq!(c.status, Status::Unknown);
+        assert!(c.message.contains("run `bbp-maint deps update-db`"));
+
+        // Cargo.lock packages, but only npm advisories.
+        let (c, _, _) = judge(&npm_db(Some(100 * DAY)), 100 * DAY, &["npm", "crates.io"]);
+        assert_eq!(c.status, Status::Unknown);
+        assert!(
+            c.message
+                .ends_with("no crates.io advisories, so the crates.io packages were not checked"),
+            "{}",
+            c.message
+        );
+    }
 }
