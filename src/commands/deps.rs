@@ -16,9 +16,10 @@ use crate::deps::audit::{
     Finding, alias_groups, finding, finding_json, ignore_check, judge_db, merge_copies, plural,
     report_statuses, summary, unversioned_note,
 };
-use crate::deps::osv::{self, Record, Severity};
+use crate::deps::osv::{self, Record};
 use crate::deps::{self, Ecosystem, Package, db, online};
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
+use crate::severity::Severity;
 
 pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
     audit_with(cfg, args, false)
@@ -27,11 +28,7 @@ pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
 /// `verbose` (`-v`) also names every lockfile entry that was not audited.
 pub fn audit_with(cfg: &Config, args: &DepsAuditArgs, verbose: bool) -> Result<Report> {
     let d = &cfg.deps;
-    let fail_on = args
-        .fail_on
-        .map(|f| f.as_str())
-        .unwrap_or(d.fail_on.as_str());
-    let fail_on = Severity::parse(fail_on).unwrap_or(Severity::High);
+    let fail_on = args.fail_on.unwrap_or(d.fail_on);
     let production = args.production || d.production;
     let use_online = args.online || (d.online && args.db.is_none());
     let mut report = ReportBuilder::new("deps-audit");

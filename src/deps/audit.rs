@@ -9,9 +9,10 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 
 use crate::config::DepsIgnore;
-use crate::deps::osv::{self, Record, Severity, Ver};
+use crate::deps::osv::{self, Record, Ver};
 use crate::deps::{self, Ecosystem, Package, db};
 use crate::report::{Check, Metric, ReportBuilder, Status};
+use crate::severity::Severity;
 
 pub(crate) struct Finding {
     pub(crate) package: String,
