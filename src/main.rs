@@ -13,7 +13,7 @@
 //! | `commands/` | one file per command: resolve the arguments and the configuration, call the domain, return the `Report` |
 //! | `backup/`, `db/`, `deps/`, `disk/`, `logs/`, `pg/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
 //! | `config/` | defaults < TOML file < environment < flags, validated into one `Config`; one file per section with its struct, defaults and validation |
-//! | `schedule.rs` | the task catalogue of `run daily/weekly/monthly` |
+//! | `schedule.rs`, `run/` | the task catalogue of `run daily/weekly/monthly`, and the schedules' machinery: tasks on threads with deadlines, the maintenance log, the verdict |
 //! | `report.rs`, `render/` | the report model every command returns, and its renderings (human, JSON, Nagios, Prometheus, SARIF) |
 //! | `exit.rs`, `config_error.rs`, `env.rs`, `secrets.rs`, `severity.rs`, `http.rs`, `ui.rs` (progress), `lock.rs`, `signals.rs`, `units.rs`, `ping.rs` | low rooms of plumbing shared by all |
 //!
@@ -38,6 +38,7 @@ mod pg;
 mod ping;
 mod render;
 mod report;
+mod run;
 mod schedule;
 mod secrets;
 mod severity;
