@@ -2,10 +2,13 @@
 //! with a status, a one-line message, a duration and metrics. Renderers in
 //! `render/` turn it into text; nothing here knows how it will be shown.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{Value, json};
+
+use crate::severity::Severity;
 
 /// Version of the JSON document. Fields may be added without raising it;
 /// renaming or removing one raises it.
@@ -286,6 +289,12 @@ impl ReportBuilder {
         self.data.tasks = Some(tasks);
     }
 
+    /// `deps audit`'s findings and threshold, under `data.findings` and
+    /// `data.fail_on`.
+    pub fn audit(&mut self, audit: Audit) {
+        self.data.audit = Some(audit);
+    }
+
     pub fn checks(&self) -> &[Check] {
         &self.checks
     }
@@ -324,6 +333,7 @@ pub struct Data {
     /// A JSON object.
     pub fields: Value,
     pub tasks: Option<Vec<TaskRun>>,
+    pub audit: Option<Audit>,
 }
 
 impl Default for Data {
@@ -331,6 +341,7 @@ impl Default for Data {
         Data {
             fields: Value::Object(Default::default()),
             tasks: None,
+            audit: None,
         }
     }
 }
@@ -367,6 +378,10 @@ impl Serialize for Data {
         if let Some(tasks) = &self.tasks {
             put("tasks", serde_json::to_value(tasks))?;
         }
+        if let Some(a) = &self.audit {
+            put("fail_on", serde_json::to_value(a.fail_on))?;
+            put("findings", serde_json::to_value(&a.findings))?;
+        }
         doc.serialize(s)
     }
 }
@@ -391,6 +406,61 @@ pub struct TaskRun {
     pub report: Option<Report>,
 }
 
+/// `deps audit`'s verdict material, read by the SARIF renderer.
+#[derive(Clone, Debug)]
+pub struct Audit {
+    /// Findings at or above it fail the run.
+    pub fail_on: Severity,
+    pub findings: Vec<Finding>,
+}
+
+/// One package affected by one advisory (with its aliases).
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub package: String,
+    pub version: String,
+    pub ecosystem: &'static str,
+    pub lockfile: PathBuf,
+    pub direct: bool,
+    pub dev: bool,
+    /// How a transitive package is reached from the project.
+    pub path: Vec<String>,
+    /// The advisory shown first (a record's own id), then every id and alias.
+    pub id: String,
+    pub ids: Vec<String>,
+    pub summary: String,
+    pub severity: Severity,
+    pub score: Option<f64>,
+    pub fixed_in: Option<String>,
+    /// Ignored on purpose (`deps.ignore`): the reason and the last day.
+    pub ignore: Option<(String, String)>,
+}
+
+impl Serialize for Finding {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let f = self;
+        json!({
+            "package": f.package,
+            "version": f.version,
+            "ecosystem": f.ecosystem,
+            "lockfile": f.lockfile,
+            "direct": f.direct,
+            "dev": f.dev,
+            "path": f.path,
+            "id": f.id,
+            "ids": f.ids,
+            "summary": f.summary,
+            "severity": f.severity.as_str(),
+            "score": f.score,
+            "fixed_in": f.fixed_in,
+            "ignored": f.ignore.is_some(),
+            "ignore_reason": f.ignore.as_ref().map(|i| &i.0),
+            "ignore_until": f.ignore.as_ref().map(|i| &i.1),
+        })
+        .serialize(s)
+    }
+}
+
 pub fn ok_summary(checks: &[Check]) -> String {
     let ok = checks.iter().filter(|c| c.status == Status::Ok).count();
     format!("{ok}/{} checks ok", checks.len())
@@ -408,7 +478,6 @@ fn ser_rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::E
 mod tests {
     use super::*;
     use Status::*;
-    use serde_json::json;
 
     #[test]
     fn worst_ranks_critical_over_unknown_over_warning() {
@@ -481,6 +550,32 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&b.finish().data).unwrap(),
             r#"{"log":"/var/log/m.log","schedule":"daily","tasks":[{"display":"Health Check","duration_ms":1500,"exit_code":1,"last_success":7,"message":"slow","name":"health","not_run":null,"report":null,"status":"warning","timed_out":false}]}"#
+        );
+
+        let mut b = ReportBuilder::new("deps-audit");
+        b.data(json!({"ignored": 0}));
+        b.audit(Audit {
+            fail_on: Severity::High,
+            findings: vec![Finding {
+                package: "qs".into(),
+                version: "6.5.0".into(),
+                ecosystem: "npm",
+                lockfile: PathBuf::from("/app/package-lock.json"),
+                direct: false,
+                dev: false,
+                path: vec!["express".into(), "qs".into()],
+                id: "GHSA-1".into(),
+                ids: vec!["GHSA-1".into(), "CVE-2".into()],
+                summary: "bad".into(),
+                severity: Severity::Unknown,
+                score: None,
+                fixed_in: Some("6.5.3".into()),
+                ignore: Some(("later".into(), "2099-01-01".into())),
+            }],
+        });
+        assert_eq!(
+            serde_json::to_string(&b.finish().data).unwrap(),
+            r#"{"fail_on":"high","findings":[{"dev":false,"direct":false,"ecosystem":"npm","fixed_in":"6.5.3","id":"GHSA-1","ids":["GHSA-1","CVE-2"],"ignore_reason":"later","ignore_until":"2099-01-01","ignored":true,"lockfile":"/app/package-lock.json","package":"qs","path":["express","qs"],"score":null,"severity":"unknown","summary":"bad","version":"6.5.0"}],"ignored":0}"#
         );
         // Without typed data, `data` is the fields alone, `{}` by default.
         assert_eq!(
