@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::health_check::HealthCheck;
 use crate::render::Format;
+use crate::severity::Severity;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -335,25 +336,6 @@ pub enum DepsCommand {
     UpdateDb(DepsUpdateDbArgs),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
-    Critical,
-    High,
-    Medium,
-    Low,
-}
-
-impl FailOn {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailOn::Critical => "critical",
-            FailOn::High => "high",
-            FailOn::Medium => "medium",
-            FailOn::Low => "low",
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct DepsAuditArgs {
     /// Directories to walk for lockfiles, skipping node_modules, target and .git [default: deps.paths]
@@ -374,7 +356,7 @@ pub struct DepsAuditArgs {
 
     /// Findings at or above this severity are CRITICAL (exit 2), below it WARNING (exit 1) [default: deps.fail_on, high]
     #[arg(long, value_enum, value_name = "SEVERITY")]
-    pub fail_on: Option<FailOn>,
+    pub fail_on: Option<Severity>,
 
     /// Leave out dev-only packages
     #[arg(long)]

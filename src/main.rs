@@ -12,10 +12,10 @@
 //! | `cli.rs` | the clap command tree: `--help`, the man pages and the completions all come from it |
 //! | `commands/` | one file per command: resolve the arguments and the configuration, call the domain, return the `Report` |
 //! | `backup/`, `db/`, `deps/`, `disk/`, `health/`, `logs/`, `pg/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
-//! | `config/` | defaults < TOML file < environment < flags, validated into one `Config` |
-//! | `schedule.rs` | the task catalogue of `run daily/weekly/monthly` |
+//! | `config/` | defaults < TOML file < environment < flags, validated into one `Config`; one file per section with its struct, defaults and validation |
+//! | `schedule.rs`, `run/` | the task catalogue of `run daily/weekly/monthly`, and the schedules' machinery: tasks on threads with deadlines, the maintenance log, the verdict |
 //! | `report.rs`, `render/` | the report model every command returns, and its renderings (human, JSON, Nagios, Prometheus, SARIF) |
-//! | `exit.rs`, `config_error.rs`, `env.rs`, `health_check.rs` (the health check names), `secrets.rs`, `http.rs`, `ui.rs` (progress), `lock.rs`, `signals.rs`, `units.rs`, `ping.rs` | low rooms of plumbing shared by all |
+//! | `exit.rs`, `config_error.rs`, `env.rs`, `health_check.rs` (the health check names), `secrets.rs`, `severity.rs`, `http.rs`, `ui.rs` (progress), `lock.rs`, `signals.rs`, `units.rs`, `ping.rs` | low rooms of plumbing shared by all |
 //!
 //! Dependencies point down: nothing below `commands/` imports from it, and no
 //! two top-level modules import each other. `scripts/modgraph` prints the
@@ -40,8 +40,10 @@ mod pg;
 mod ping;
 mod render;
 mod report;
+mod run;
 mod schedule;
 mod secrets;
+mod severity;
 mod signals;
 mod ui;
 mod units;

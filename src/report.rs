@@ -2,9 +2,13 @@
 //! with a status, a one-line message, a duration and metrics. Renderers in
 //! `render/` turn it into text; nothing here knows how it will be shown.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+use serde_json::{Value, json};
+
+use crate::severity::Severity;
 
 /// Version of the JSON document. Fields may be added without raising it;
 /// renaming or removing one raises it.
@@ -156,6 +160,10 @@ pub struct Check {
     #[serde(rename = "duration_ms", serialize_with = "ser_millis")]
     pub duration: Duration,
     pub metrics: Vec<Metric>,
+    /// When the resource behind the check fills up, where a trend says so
+    /// (`disk`, read by `run`'s capacity forecast); its words are in the message.
+    #[serde(skip)]
+    pub forecast: Option<Forecast>,
 }
 
 impl Check {
@@ -166,6 +174,7 @@ impl Check {
             message: message.into(),
             duration: Duration::ZERO,
             metrics: Vec::new(),
+            forecast: None,
         }
     }
 
@@ -177,6 +186,38 @@ impl Check {
     pub fn with_metric(mut self, m: Metric) -> Self {
         self.metrics.push(m);
         self
+    }
+
+    pub fn with_forecast(mut self, f: Forecast) -> Self {
+        self.forecast = Some(f);
+        self
+    }
+}
+
+/// What a resource's recorded growth says about when it is full.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Forecast {
+    FullIn { days: f64, bytes_per_day: f64 },
+    NotGrowing { span_days: f64 },
+    TooLittleHistory,
+}
+
+impl std::fmt::Display for Forecast {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Forecast::FullIn {
+                days,
+                bytes_per_day,
+            } => write!(
+                f,
+                "full in {days:.1} days at {}/day",
+                crate::units::bytes(*bytes_per_day as u64)
+            ),
+            Forecast::NotGrowing { span_days } => {
+                write!(f, "not growing over {span_days:.1} days")
+            }
+            Forecast::TooLittleHistory => f.write_str("too little history for a trend yet"),
+        }
     }
 }
 
@@ -192,7 +233,7 @@ pub struct Report {
     pub duration: Duration,
     pub summary: String,
     pub checks: Vec<Check>,
-    pub data: serde_json::Value,
+    pub data: Data,
     /// Lines for a person (matching log lines, removed files) shown under
     /// the human table; machines read the same facts from `data`.
     #[serde(skip)]
@@ -206,7 +247,7 @@ pub struct ReportBuilder {
     started_at: SystemTime,
     started: Instant,
     checks: Vec<Check>,
-    data: serde_json::Value,
+    data: Data,
     details: Vec<String>,
 }
 
@@ -217,14 +258,14 @@ impl ReportBuilder {
             started_at: SystemTime::now(),
             started: Instant::now(),
             checks: Vec::new(),
-            data: serde_json::Value::Object(Default::default()),
+            data: Data::default(),
             details: Vec::new(),
         }
     }
 
     /// Adds fields to `data`, keeping those already there.
-    pub fn merge_data(&mut self, fields: serde_json::Map<String, serde_json::Value>) {
-        if let serde_json::Value::Object(m) = &mut self.data {
+    pub fn merge_data(&mut self, fields: serde_json::Map<String, Value>) {
+        if let Value::Object(m) = &mut self.data.fields {
             m.extend(fields);
         }
     }
@@ -237,8 +278,21 @@ impl ReportBuilder {
         self.checks.push(check);
     }
 
-    pub fn data(&mut self, data: serde_json::Value) {
-        self.data = data;
+    /// Replaces `data`: free-form fields (a JSON object), or another
+    /// report's data whole.
+    pub fn data(&mut self, data: impl Into<Data>) {
+        self.data = data.into();
+    }
+
+    /// `run`'s tasks, under `data.tasks`.
+    pub fn tasks(&mut self, tasks: Vec<TaskRun>) {
+        self.data.tasks = Some(tasks);
+    }
+
+    /// `deps audit`'s findings and threshold, under `data.findings` and
+    /// `data.fail_on`.
+    pub fn audit(&mut self, audit: Audit) {
+        self.data.audit = Some(audit);
     }
 
     pub fn checks(&self) -> &[Check] {
@@ -268,6 +322,142 @@ impl ReportBuilder {
             data: self.data,
             details: self.details,
         }
+    }
+}
+
+/// What is particular to a command, `data` in the JSON document. Mostly
+/// free-form fields for people and machines; what a renderer or another
+/// command reads is typed, and serialized into the same object.
+#[derive(Clone, Debug)]
+pub struct Data {
+    /// A JSON object.
+    pub fields: Value,
+    pub tasks: Option<Vec<TaskRun>>,
+    pub audit: Option<Audit>,
+}
+
+impl Default for Data {
+    fn default() -> Self {
+        Data {
+            fields: Value::Object(Default::default()),
+            tasks: None,
+            audit: None,
+        }
+    }
+}
+
+impl From<Value> for Data {
+    fn from(fields: Value) -> Self {
+        Data {
+            fields,
+            ..Data::default()
+        }
+    }
+}
+
+/// The free-form fields by name, as `serde_json::Value` indexes (null when absent).
+impl std::ops::Index<&str> for Data {
+    type Output = Value;
+    fn index(&self, key: &str) -> &Value {
+        &self.fields[key]
+    }
+}
+
+impl Serialize for Data {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let mut doc = self.fields.clone();
+        // Through `Value`, as the free-form fields go: the same key order
+        // (sorted) whichever way a field was made.
+        let mut put = |key: &str, v: Result<Value, serde_json::Error>| -> Result<(), S::Error> {
+            if let Value::Object(m) = &mut doc {
+                m.insert(key.into(), v.map_err(S::Error::custom)?);
+            }
+            Ok(())
+        };
+        if let Some(tasks) = &self.tasks {
+            put("tasks", serde_json::to_value(tasks))?;
+        }
+        if let Some(a) = &self.audit {
+            put("fail_on", serde_json::to_value(a.fail_on))?;
+            put("findings", serde_json::to_value(&a.findings))?;
+        }
+        doc.serialize(s)
+    }
+}
+
+/// One task of `run daily|weekly|monthly`: what the maintenance log says of
+/// it, and what the Prometheus renderer turns into per-task gauges.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskRun {
+    pub name: String,
+    pub display: String,
+    pub status: Status,
+    pub exit_code: i32,
+    #[serde(rename = "duration_ms", serialize_with = "ser_millis")]
+    pub duration: Duration,
+    pub message: String,
+    pub timed_out: bool,
+    /// Why the task was not run, when it was left out.
+    pub not_run: Option<String>,
+    /// Unix time at which the task last ended OK or WARNING, this run or before.
+    pub last_success: Option<i64>,
+    /// The task's own report, when it ran to the end.
+    pub report: Option<Report>,
+}
+
+/// `deps audit`'s verdict material, read by the SARIF renderer.
+#[derive(Clone, Debug)]
+pub struct Audit {
+    /// Findings at or above it fail the run.
+    pub fail_on: Severity,
+    pub findings: Vec<Finding>,
+}
+
+/// One package affected by one advisory (with its aliases).
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub package: String,
+    pub version: String,
+    pub ecosystem: &'static str,
+    pub lockfile: PathBuf,
+    pub direct: bool,
+    pub dev: bool,
+    /// How a transitive package is reached from the project.
+    pub path: Vec<String>,
+    /// The advisory shown first (a record's own id), then every id and alias.
+    pub id: String,
+    pub ids: Vec<String>,
+    pub summary: String,
+    pub severity: Severity,
+    pub score: Option<f64>,
+    pub fixed_in: Option<String>,
+    /// Ignored on purpose (`deps.ignore`): the reason and the last day.
+    pub ignore: Option<(String, String)>,
+}
+
+impl Serialize for Finding {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let f = self;
+        json!({
+            "package": f.package,
+            "version": f.version,
+            "ecosystem": f.ecosystem,
+            "lockfile": f.lockfile,
+            "direct": f.direct,
+            "dev": f.dev,
+            "path": f.path,
+            "id": f.id,
+            "ids": f.ids,
+            "summary": f.summary,
+            "severity": f.severity.as_str(),
+            "score": f.score,
+            "fixed_in": f.fixed_in,
+            "ignored": f.ignore.is_some(),
+            "ignore_reason": f.ignore.as_ref().map(|i| &i.0),
+            "ignore_until": f.ignore.as_ref().map(|i| &i.1),
+        })
+        .serialize(s)
     }
 }
 
@@ -338,5 +528,59 @@ mod tests {
         assert_eq!(r.status, Unknown);
         assert_eq!(r.exit_code, 3);
         assert_eq!(r.summary, "1/3 checks ok");
+    }
+
+    #[test]
+    fn typed_data_is_written_where_and_as_free_form_fields_are() {
+        let mut b = ReportBuilder::new("run-daily");
+        b.data(json!({"schedule": "daily", "log": "/var/log/m.log"}));
+        b.tasks(vec![TaskRun {
+            name: "health".into(),
+            display: "Health Check".into(),
+            status: Warning,
+            exit_code: 1,
+            duration: Duration::from_micros(1_500_900),
+            message: "slow".into(),
+            timed_out: false,
+            not_run: None,
+            last_success: Some(7),
+            report: None,
+        }]);
+        // Keys sorted, as serde_json's map writes free-form fields.
+        assert_eq!(
+            serde_json::to_string(&b.finish().data).unwrap(),
+            r#"{"log":"/var/log/m.log","schedule":"daily","tasks":[{"display":"Health Check","duration_ms":1500,"exit_code":1,"last_success":7,"message":"slow","name":"health","not_run":null,"report":null,"status":"warning","timed_out":false}]}"#
+        );
+
+        let mut b = ReportBuilder::new("deps-audit");
+        b.data(json!({"ignored": 0}));
+        b.audit(Audit {
+            fail_on: Severity::High,
+            findings: vec![Finding {
+                package: "qs".into(),
+                version: "6.5.0".into(),
+                ecosystem: "npm",
+                lockfile: PathBuf::from("/app/package-lock.json"),
+                direct: false,
+                dev: false,
+                path: vec!["express".into(), "qs".into()],
+                id: "GHSA-1".into(),
+                ids: vec!["GHSA-1".into(), "CVE-2".into()],
+                summary: "bad".into(),
+                severity: Severity::Unknown,
+                score: None,
+                fixed_in: Some("6.5.3".into()),
+                ignore: Some(("later".into(), "2099-01-01".into())),
+            }],
+        });
+        assert_eq!(
+            serde_json::to_string(&b.finish().data).unwrap(),
+            r#"{"fail_on":"high","findings":[{"dev":false,"direct":false,"ecosystem":"npm","fixed_in":"6.5.3","id":"GHSA-1","ids":["GHSA-1","CVE-2"],"ignore_reason":"later","ignore_until":"2099-01-01","ignored":true,"lockfile":"/app/package-lock.json","package":"qs","path":["express","qs"],"score":null,"severity":"unknown","summary":"bad","version":"6.5.0"}],"ignored":0}"#
+        );
+        // Without typed data, `data` is the fields alone, `{}` by default.
+        assert_eq!(
+            serde_json::to_string(&ReportBuilder::new("disk").finish().data).unwrap(),
+            "{}"
+        );
     }
 }

@@ -70,25 +70,6 @@ impl Fixture {
     }
 }
 
-fn status<'a>(doc: &'a serde_json::Value, name: &str) -> &'a str {
-    check(doc, name)["status"].as_str().unwrap()
-}
-
-fn metric(doc: &serde_json::Value, check_name: &str, metric: &str) -> f64 {
-    check(doc, check_name)["metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == metric)
-        .unwrap_or_else(|| panic!("no metric {metric} in {check_name}: {doc:#}"))["value"]
-        .as_f64()
-        .unwrap()
-}
-
-fn message(doc: &serde_json::Value, name: &str) -> String {
-    check(doc, name)["message"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn good_dumps_of_every_format_pass() {
     let fx = Fixture::new();

@@ -343,8 +343,8 @@ fn bad_environment_value_exits_78() {
 
 #[test]
 fn environment_beats_file_and_flags_beat_environment() {
-    let good = HttpServer::start(Behaviour::Status(200));
-    let hang = HttpServer::start(Behaviour::Hang);
+    let good = HttpServer::start(Reply::Status(200));
+    let hang = HttpServer::start(Reply::Hang);
     let sb = Sandbox::new(&format!(
         "[api]\nurl = \"http://127.0.0.1:{}/\"\ntimeout = \"30s\"\n",
         free_port()
@@ -515,7 +515,7 @@ fn machine_readers_get_a_document_when_the_run_fails() {
 #[test]
 fn sigterm_and_sigint_exit_130() {
     for signal in ["-TERM", "-INT"] {
-        let hang = HttpServer::start(Behaviour::Hang);
+        let hang = HttpServer::start(Reply::Hang);
         let sb = Sandbox::new(&format!(
             "[api]\nurl = \"{}\"\ntimeout = \"60s\"\n",
             hang.url("/")

@@ -75,14 +75,6 @@ fn config(url: &str, db: &[(&str, &str)]) -> String {
     text
 }
 
-fn status<'a>(doc: &'a Value, name: &str) -> &'a str {
-    check(doc, name)["status"].as_str().unwrap()
-}
-
-fn message(doc: &Value, name: &str) -> String {
-    check(doc, name)["message"].as_str().unwrap().to_string()
-}
-
 fn find<'a>(list: &'a Value, key: &str, value: &str) -> Option<&'a Value> {
     list.as_array()?.iter().find(|x| x[key] == value)
 }

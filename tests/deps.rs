@@ -4,8 +4,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -902,124 +901,6 @@ fn sarif_for_code_scanning() {
     assert!(out.stdout.is_empty());
 }
 
-// ------------------------------------------------------------ HTTP servers
-
-enum Reply {
-    Ok(&'static str, Vec<u8>),
-    Status(u16),
-    /// Claims more bytes than it sends, then closes.
-    Truncated(Vec<u8>),
-    Hang,
-    Garbage,
-}
-
-type Handler = dyn Fn(&str, &str, &[u8]) -> Reply + Send + Sync;
-
-struct Server {
-    port: u16,
-    requests: Arc<AtomicUsize>,
-    held: Arc<Mutex<Vec<TcpStream>>>,
-}
-
-impl Server {
-    fn start(h: impl Fn(&str, &str, &[u8]) -> Reply + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let h: Arc<Handler> = Arc::new(h);
-        let requests = Arc::new(AtomicUsize::new(0));
-        let held = Arc::new(Mutex::new(Vec::new()));
-        let (r2, held2) = (requests.clone(), held.clone());
-        thread::spawn(move || {
-            for s in listener.incoming().flatten() {
-                let (h, r, held) = (h.clone(), r2.clone(), held2.clone());
-                thread::spawn(move || serve(s, &*h, &r, &held));
-            }
-        });
-        Server {
-            port,
-            requests,
-            held,
-        }
-    }
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        for s in self.held.lock().unwrap().drain(..) {
-            let _ = s.shutdown(std::net::Shutdown::Both);
-        }
-    }
-}
-
-fn serve(s: TcpStream, h: &Handler, n: &AtomicUsize, held: &Mutex<Vec<TcpStream>>) {
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    loop {
-        let mut first = String::new();
-        if r.read_line(&mut first).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = first.split_whitespace();
-        let method = parts.next().unwrap_or("").to_string();
-        let path = parts.next().unwrap_or("").to_string();
-        let mut len = 0;
-        loop {
-            let mut line = String::new();
-            if r.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; len];
-        if r.read_exact(&mut body).is_err() {
-            return;
-        }
-        n.fetch_add(1, Ordering::SeqCst);
-        let mut w = s.try_clone().unwrap();
-        match h(&method, &path, &body) {
-            Reply::Ok(ct, b) => {
-                let _ = write!(
-                    w,
-                    "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
-                    b.len()
-                );
-                let _ = w.write_all(&b);
-            }
-            Reply::Status(c) => {
-                let _ = write!(w, "HTTP/1.1 {c} No\r\nContent-Length: 0\r\n\r\n");
-            }
-            Reply::Truncated(b) => {
-                let _ = write!(
-                    w,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Length: {}\r\n\r\n",
-                    b.len() * 2
-                );
-                let _ = w.write_all(&b);
-                let _ = w.shutdown(std::net::Shutdown::Both);
-                return;
-            }
-            Reply::Hang => {
-                held.lock().unwrap().push(w);
-                return;
-            }
-            Reply::Garbage => {
-                let _ = w.write_all(b"SSH-2.0-OpenSSH_9.2p1\r\n\r\n");
-                let _ = w.shutdown(std::net::Shutdown::Both);
-                return;
-            }
-        }
-    }
-}
-
 // ------------------------------------------------------------ update-db
 
 #[test]
@@ -1034,7 +915,7 @@ fn update_db_swaps_good_exports_and_keeps_the_old_on_failure() {
     let mode = Arc::new(Mutex::new("good"));
     let m2 = mode.clone();
     let (nz, cz) = (npm_zip.clone(), crates_zip.clone());
-    let srv = Server::start(move |_, path, _| {
+    let srv = HttpServer::handling(move |_, path, _| {
         let mode = *m2.lock().unwrap();
         let zip = match path {
             "/npm/all.zip" => nz.clone(),
@@ -1063,7 +944,7 @@ fn update_db_swaps_good_exports_and_keeps_the_old_on_failure() {
         &db,
         &format!(
             "export_url = \"{}\"\necosystems = [\"npm\", \"crates.io\"]\n",
-            srv.url()
+            srv.url("")
         ),
     );
     let sb = Sandbox::new(&cfg);
@@ -1150,7 +1031,7 @@ fn audit_during_update_sees_one_whole_database() {
     let big = zip_bytes(&many);
     let flip = Arc::new(AtomicUsize::new(0));
     let f2 = flip.clone();
-    let srv = Server::start(move |_, path, _| {
+    let srv = HttpServer::handling(move |_, path, _| {
         if path != "/npm/all.zip" {
             return Reply::Status(404);
         }
@@ -1167,7 +1048,7 @@ fn audit_during_update_sees_one_whole_database() {
     let sb = Sandbox::new(&config(
         p.path(),
         &db,
-        &format!("export_url = \"{}\"\necosystems = [\"npm\"]\n", srv.url()),
+        &format!("export_url = \"{}\"\necosystems = [\"npm\"]\n", srv.url("")),
     ));
     assert_eq!(code(&sb.run(&["deps", "update-db"])), 0);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -1200,12 +1081,12 @@ fn audit_during_update_sees_one_whole_database() {
 
 // ------------------------------------------------------------- online
 
-fn osv_api(recs: Vec<Value>) -> Server {
+fn osv_api(recs: Vec<Value>) -> HttpServer {
     let by_id: HashMap<String, Value> = recs
         .iter()
         .map(|r| (r["id"].as_str().unwrap().to_string(), r.clone()))
         .collect();
-    Server::start(move |method, path, body| {
+    HttpServer::handling(move |method, path, body| {
         if method == "POST" && path == "/v1/querybatch" {
             let q: Value = match serde_json::from_slice(body) {
                 Ok(q) => q,
@@ -1252,7 +1133,7 @@ fn online_pages_merges_and_caches() {
     let sb = Sandbox::new(&config(
         p.path(),
         &db,
-        &format!("osv_url = \"{}\"\n", srv.url()),
+        &format!("osv_url = \"{}\"\n", srv.url("")),
     ));
     let (rc, doc) = audit(&sb, &["--online", "--lockfile", lock.to_str().unwrap()]);
     assert_eq!(rc, 2, "{doc:#}");
@@ -1283,17 +1164,16 @@ fn online_unreachable_is_unknown_never_clean() {
     let p = Project::new();
     let lock = p.write("app/package-lock.json", NPM_V3);
     let refused = format!("http://127.0.0.1:{}", free_port());
-    let hang = Server::start(|_, _, _| Reply::Hang);
-    let garbage = Server::start(|_, _, _| Reply::Garbage);
-    let notjson =
-        Server::start(|_, _, _| Reply::Ok("application/json", b"{\"results\": 42}".to_vec()));
-    let e500 = Server::start(|_, _, _| Reply::Status(503));
+    let hang = HttpServer::start(Reply::Hang);
+    let garbage = HttpServer::start(Reply::Garbage);
+    let notjson = HttpServer::start(Reply::Ok("application/json", b"{\"results\": 42}".to_vec()));
+    let e500 = HttpServer::start(Reply::Status(503));
     for (url, what) in [
         (refused, "refused"),
-        (hang.url(), "no answer within 1 s"),
-        (garbage.url(), "garbage"),
-        (notjson.url(), "not an OSV querybatch answer"),
-        (e500.url(), "HTTP 503"),
+        (hang.url(""), "no answer within 1 s"),
+        (garbage.url(""), "garbage"),
+        (notjson.url(""), "not an OSV querybatch answer"),
+        (e500.url(""), "HTTP 503"),
     ] {
         let sb = Sandbox::new(&config(
             p.path(),
@@ -1887,7 +1767,7 @@ fn git_dependency_at_a_commit_is_named_and_warned_about() {
     let sb = Sandbox::new(&config(
         p.path(),
         &p.path().join("cache"),
-        &format!("osv_url = \"{}\"\n", api.url()),
+        &format!("osv_url = \"{}\"\n", api.url("")),
     ));
     // Online, only qs 6.5.0 (high) is answered: WARNING under --fail-on critical.
     let (rc, doc) = audit(

@@ -42,10 +42,6 @@ impl Fixture {
     }
 }
 
-fn status<'a>(doc: &'a serde_json::Value, name: &str) -> &'a str {
-    check(doc, name)["status"].as_str().unwrap()
-}
-
 #[test]
 fn a_good_drill_passes_and_keeps_its_report() {
     let fx = Fixture::new();

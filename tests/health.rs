@@ -255,7 +255,7 @@ fn redis_that_never_answers_times_out() {
 #[test]
 fn api_500_is_critical_and_essential() {
     let h = Healthy::start();
-    let broken = HttpServer::start(Behaviour::Status(500));
+    let broken = HttpServer::start(Reply::Status(500));
     let sb = Sandbox::new(&config_for(
         &h.pg.url(),
         &h.redis.url(),
@@ -276,7 +276,7 @@ fn api_500_is_critical_and_essential() {
 
 #[test]
 fn api_that_hangs_times_out_within_the_timeout() {
-    let hang = HttpServer::start(Behaviour::Hang);
+    let hang = HttpServer::start(Reply::Hang);
     let sb = Sandbox::new(&format!("[api]\nurl = \"{}\"\n", hang.url("/api/health")));
     let t0 = Instant::now();
     let out = sb.run(&["health", "--json", "--check", "api", "--timeout", "1s"]);
@@ -297,7 +297,7 @@ fn api_that_hangs_times_out_within_the_timeout() {
 
 #[test]
 fn api_that_answers_garbage_is_critical() {
-    let junk = HttpServer::start(Behaviour::Garbage);
+    let junk = HttpServer::start(Reply::Garbage);
     let sb = Sandbox::new(&format!("[api]\nurl = \"{}\"\n", junk.url("/api/health")));
     let out = sb.run(&["health", "--json", "--check", "api"]);
     let doc = json(&out);
@@ -315,7 +315,7 @@ fn api_that_answers_garbage_is_critical() {
 #[test]
 fn external_500_is_critical_but_not_essential() {
     let h = Healthy::start();
-    let down = HttpServer::start(Behaviour::Status(503));
+    let down = HttpServer::start(Reply::Status(503));
     let sb = Sandbox::new(&config_for(
         &h.pg.url(),
         &h.redis.url(),
@@ -338,7 +338,7 @@ fn external_500_is_critical_but_not_essential() {
 fn checks_run_concurrently() {
     // Two checks that each hang for their whole 1 s timeout: run one after
     // the other they would take 2 s; concurrently, about 1 s.
-    let api = HttpServer::start(Behaviour::Hang);
+    let api = HttpServer::start(Reply::Hang);
     let redis = SilentPort::start();
     let sb = Sandbox::new(&format!(
         "[api]\nurl = \"{}\"\n[redis]\nurl = \"redis://127.0.0.1:{}\"\n",
@@ -452,7 +452,7 @@ fn storage_reports_what_df_reports_and_what_the_percentage_is_of() {
 
 #[test]
 fn check_subset_runs_only_those() {
-    let api = HttpServer::start(Behaviour::Status(204));
+    let api = HttpServer::start(Reply::Status(204));
     let sb = Sandbox::new(&format!("[api]\nurl = \"{}\"\n", api.url("/")));
     let out = sb.run(&["health", "--json", "--check", "api,storage"]);
     let doc = json(&out);
@@ -502,7 +502,7 @@ fn nagios_line_has_status_summary_and_perfdata() {
 
 #[test]
 fn human_table_and_quiet() {
-    let api = HttpServer::start(Behaviour::Status(200));
+    let api = HttpServer::start(Reply::Status(200));
     let sb = Sandbox::new(&format!("[api]\nurl = \"{}\"\n", api.url("/")));
     let out = sb.run(&["health", "--check", "api"]);
     let text = stdout(&out);
@@ -523,7 +523,7 @@ fn human_table_and_quiet() {
     assert_eq!(code(&quiet), 0);
     assert!(quiet.stdout.is_empty(), "quiet printed: {}", stdout(&quiet));
 
-    let down = HttpServer::start(Behaviour::Status(500));
+    let down = HttpServer::start(Reply::Status(500));
     let sb = Sandbox::new(&format!("[api]\nurl = \"{}\"\n", down.url("/")));
     let quiet = sb.run(&["health", "--check", "api", "-q"]);
     assert_eq!(code(&quiet), 2);
@@ -532,7 +532,7 @@ fn human_table_and_quiet() {
 
 #[test]
 fn colour_only_when_asked_and_never_with_no_color() {
-    let api = HttpServer::start(Behaviour::Status(200));
+    let api = HttpServer::start(Reply::Status(200));
     let sb = Sandbox::new(&format!("[api]\nurl = \"{}\"\n", api.url("/")));
     let out = sb.run(&["health", "--check", "api", "--color", "always"]);
     assert!(
@@ -549,7 +549,7 @@ fn colour_only_when_asked_and_never_with_no_color() {
 
 #[test]
 fn prometheus_textfile_is_written_and_failure_does_not_change_the_code() {
-    let api = HttpServer::start(Behaviour::Status(500));
+    let api = HttpServer::start(Reply::Status(500));
     let sb = Sandbox::new(&format!("[api]\nurl = \"{}\"\n", api.url("/")));
     let dir = tempfile::tempdir().unwrap();
     let prom = dir.path().join("bbp_health.prom");

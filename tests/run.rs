@@ -159,8 +159,8 @@ struct HungApi {
 impl HungApi {
     fn start(pg: &Pg) -> HungApi {
         let redis = Redis::start(None);
-        let api = HttpServer::start(Behaviour::Hang);
-        let ext = HttpServer::start(Behaviour::Status(200));
+        let api = HttpServer::start(Reply::Hang);
+        let ext = HttpServer::start(Reply::Status(200));
         let config = config_for(
             &pg.url(),
             &redis.url(),
@@ -214,7 +214,7 @@ fn daily_runs_every_task_logs_each_and_pings() {
     let h = Healthy::start();
     let fx = Fixture::new(&h.pg);
     let sb = Sandbox::new(&fx.config(&h.config(), ""));
-    let ping = Recorder::start(200);
+    let ping = HttpServer::start(Reply::Status(200));
     let prom = fx.path("bbp.prom");
     let out = sb.run(&[
         "--json",
@@ -322,7 +322,7 @@ fn regex_like_stamp(line: &str) -> bool {
 fn redis_down_fails_the_run_alerts_and_the_rest_still_runs() {
     let h = Healthy::start();
     let fx = Fixture::new(&h.pg);
-    let hook = Recorder::start(200);
+    let hook = HttpServer::start(Reply::Status(200));
     let alert_file = fx.path("alert.txt");
     let services = format!(
         "{}\n[health]\nessential = [\"database\", \"api\", \"redis\"]\n",
@@ -728,7 +728,7 @@ fn monthly_with_first_sunday_does_nothing_on_other_days() {
 
 #[test]
 fn ping_url_reports_config_errors_and_a_dead_ping_changes_nothing() {
-    let ping = Recorder::start(200);
+    let ping = HttpServer::start(Reply::Status(200));
     let sb = Sandbox::new("[redis]\ntimout = \"1s\"\n");
     let out = sb.run(&["--ping-url", &ping.url("/p/"), "health"]);
     assert_eq!(code(&out), 78);
@@ -1137,7 +1137,7 @@ fn an_abandoned_task_keeps_its_job_lock_until_it_really_ends() {
     let quiet = p.join("quiet.log");
     fs::write(&quiet, "all good\n").unwrap();
     // Then `health`, held by an API that never answers, keeps the run alive.
-    let api = HttpServer::start(Behaviour::Hang);
+    let api = HttpServer::start(Reply::Hang);
     let closed = free_port();
     let services = config_for(
         &format!("postgresql://u@127.0.0.1:{closed}/db"),

@@ -13,7 +13,7 @@ use crate::config::{Config, Disk};
 use crate::disk::history::{self, MountSample, Sample};
 use crate::disk::mounts::{self, Filter, Mount, Usage};
 use crate::disk::walk;
-use crate::report::{Check, Metric, Report, ReportBuilder, Status};
+use crate::report::{Check, Forecast, Metric, Report, ReportBuilder, Status};
 use crate::units::bytes;
 
 pub const HISTORY_FILE: &str = "disk-history.json";
@@ -172,7 +172,7 @@ fn judge_mount(d: &Disk, m: &Mount, u: &Usage, trend: Option<&history::Trend>) -
     if let Some(ip) = u.inode_use_pct {
         msg.push_str(&format!("; inodes {ip}% used"));
     }
-    match trend {
+    let forecast = match trend {
         Some(t) => match t.days {
             Some(days) => {
                 metrics.push(
@@ -181,18 +181,21 @@ fn judge_mount(d: &Disk, m: &Mount, u: &Usage, trend: Option<&history::Trend>) -
                         .alert_below()
                         .with_min(0.0),
                 );
-                msg.push_str(&format!(
-                    "; full in {days:.1} days at {}/day",
-                    bytes(t.bytes_per_day as u64)
-                ));
+                Forecast::FullIn {
+                    days,
+                    bytes_per_day: t.bytes_per_day,
+                }
             }
-            None => msg.push_str(&format!("; not growing over {:.1} days", t.span_days)),
+            None => Forecast::NotGrowing {
+                span_days: t.span_days,
+            },
         },
-        None => msg.push_str("; too little history for a trend yet"),
-    }
+        None => Forecast::TooLittleHistory,
+    };
+    msg.push_str(&format!("; {forecast}"));
     let status = Status::worst(metrics.iter().map(Metric::judge));
     metrics.into_iter().fold(
-        Check::new(m.mount_point.display().to_string(), status, msg),
+        Check::new(m.mount_point.display().to_string(), status, msg).with_forecast(forecast),
         Check::with_metric,
     )
 }

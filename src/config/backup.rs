@@ -61,3 +61,24 @@ pub struct Assertion {
     pub sql: String,
     pub expected: String,
 }
+
+impl Backup {
+    pub(super) fn validate(&self, v: &Rules) -> Result<(), ConfigError> {
+        if self.max_age_warn > self.max_age_crit {
+            return v.err("backup.max_age_warn", "is above backup.max_age_crit");
+        }
+        if !(0.0..=1.0).contains(&self.min_fraction_of_previous) {
+            return v.err(
+                "backup.min_fraction_of_previous",
+                format!(
+                    "{} is not a fraction between 0 and 1",
+                    self.min_fraction_of_previous
+                ),
+            );
+        }
+        if self.restore_jobs == 0 {
+            return v.err("backup.restore_jobs", "must be at least 1");
+        }
+        Ok(())
+    }
+}

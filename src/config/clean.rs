@@ -62,3 +62,40 @@ pub fn system_dir(dir: &Path) -> Option<&'static str> {
         _ => None,
     }
 }
+
+impl Clean {
+    pub(super) fn validate(&self, v: &Rules) -> Result<(), ConfigError> {
+        for (i, r) in self.rules.iter().enumerate() {
+            if !r.dir.is_absolute() {
+                return v.err(
+                    format!("clean.rule[{i}].dir"),
+                    format!("{} is not an absolute path", r.dir.display()),
+                );
+            }
+            if let Err(e) = glob::Pattern::new(&r.glob) {
+                return v.err(
+                    format!("clean.rule[{i}].glob"),
+                    format!("invalid glob {:?}: {e}", r.glob),
+                );
+            }
+            if r.glob.contains('/') {
+                return v.err(
+                    format!("clean.rule[{i}].glob"),
+                    "matches file names, so it cannot contain /",
+                );
+            }
+            if let Some(what) = system_dir(&r.dir)
+                && !r.allow_system_dir
+            {
+                return v.err(
+                    format!("clean.rule[{i}].dir"),
+                    format!(
+                        "{} is {what}; disk clean refuses to sweep it unless the rule says allow_system_dir = true",
+                        r.dir.display()
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -93,3 +93,75 @@ impl Default for Db {
         }
     }
 }
+
+impl Db {
+    pub(super) fn validate(&self, v: &Rules) -> Result<(), ConfigError> {
+        let db = self;
+        for (key, p) in [
+            ("db.bloat_warn_pct", db.bloat_warn_pct),
+            ("db.bloat_crit_pct", db.bloat_crit_pct),
+            ("db.dead_tuples_warn_pct", db.dead_tuples_warn_pct),
+            ("db.dead_tuples_crit_pct", db.dead_tuples_crit_pct),
+            ("db.cache_hit_warn_pct", db.cache_hit_warn_pct),
+            ("db.cache_hit_crit_pct", db.cache_hit_crit_pct),
+        ] {
+            v.pct(key, p)?;
+        }
+        for (key, w, c) in [
+            ("db.bloat_warn_pct", db.bloat_warn_pct, db.bloat_crit_pct),
+            (
+                "db.dead_tuples_warn_pct",
+                db.dead_tuples_warn_pct,
+                db.dead_tuples_crit_pct,
+            ),
+            ("db.stale_warn_days", db.stale_warn_days, db.stale_crit_days),
+            (
+                "db.wraparound_warn_pct",
+                db.wraparound_warn_pct,
+                db.wraparound_crit_pct,
+            ),
+        ] {
+            if w.is_nan() || w < 0.0 {
+                return v.err(key, format!("{w} must be 0 or more"));
+            }
+            if w > c {
+                return v.err(key, "is above its critical threshold");
+            }
+        }
+        if db.cache_hit_warn_pct < db.cache_hit_crit_pct {
+            return v.err(
+                "db.cache_hit_warn_pct",
+                "is below db.cache_hit_crit_pct: the hit ratio warns before it is critical",
+            );
+        }
+        v.order(
+            "db.long_running_warn",
+            db.long_running_warn,
+            db.long_running_crit,
+        )?;
+        v.order(
+            "db.idle_in_transaction_warn",
+            db.idle_in_transaction_warn,
+            db.idle_in_transaction_crit,
+        )?;
+        v.order("db.slow_query_warn", db.slow_query_warn, db.slow_query_crit)?;
+        for (key, d) in [
+            ("db.lock_timeout", db.lock_timeout),
+            ("db.statement_timeout", db.statement_timeout),
+            ("db.maintenance_timeout", db.maintenance_timeout),
+        ] {
+            if d.0.is_zero() {
+                return v.err(key, "0 would mean no timeout; give a duration");
+            }
+        }
+        for (i, t) in db.analyze_tables.iter().enumerate() {
+            if crate::pg::parse_table_name(t).is_none() {
+                return v.err(
+                    format!("db.analyze_tables[{i}]"),
+                    format!("{t:?} is not a table name (write table or schema.table)"),
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,6 +1,7 @@
 //! `[deps]`.
 
 use super::*;
+use crate::severity::Severity;
 
 /// `[deps]`: where `deps audit` looks for lockfiles, where its advisories
 /// come from, what fails the run, and the advisories ignored for a while.
@@ -21,7 +22,7 @@ pub struct Deps {
     pub export_url: String,
     pub ecosystems: Vec<String>,
     /// Findings at or above this severity are CRITICAL, below it WARNING.
-    pub fail_on: String,
+    pub fail_on: Severity,
     /// Leave dev-only packages out.
     pub production: bool,
     /// Each OSV API request.
@@ -42,7 +43,7 @@ impl Default for Deps {
             osv_url: "https://api.osv.dev".into(),
             export_url: "https://osv-vulnerabilities.storage.googleapis.com".into(),
             ecosystems: vec!["npm".into(), "crates.io".into()],
-            fail_on: "high".into(),
+            fail_on: Severity::High,
             production: false,
             timeout: Dur::secs(30),
             download_timeout: Dur::secs(600),
@@ -80,4 +81,62 @@ impl DepsIgnore {
 }
 
 pub const DEPS_ECOSYSTEMS: [&str; 2] = ["npm", "crates.io"];
-pub const DEPS_SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
+
+impl Deps {
+    pub(super) fn validate(&self, v: &Rules) -> Result<(), ConfigError> {
+        let d = self;
+        for (i, e) in d.ecosystems.iter().enumerate() {
+            if !DEPS_ECOSYSTEMS.contains(&e.as_str()) {
+                return v.err(
+                    format!("deps.ecosystems[{i}]"),
+                    format!(
+                        "unknown ecosystem {e:?}; known: {}",
+                        DEPS_ECOSYSTEMS.join(", ")
+                    ),
+                );
+            }
+        }
+        check_http_url(&d.osv_url).or_else(|p| v.err("deps.osv_url", p))?;
+        check_http_url(&d.export_url).or_else(|p| v.err("deps.export_url", p))?;
+        for (key, t) in [
+            ("deps.timeout", d.timeout),
+            ("deps.download_timeout", d.download_timeout),
+        ] {
+            if t.0.is_zero() {
+                return v.err(key, "a timeout of 0 would fail every request");
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, ig) in d.ignores.iter().enumerate() {
+            let key = |k: &str| format!("deps.ignore[{i}].{k}");
+            // OSV ids are PREFIX-rest (GHSA-xxxx-xxxx-xxxx, CVE-2024-1, RUSTSEC-2024-0001).
+            let well_formed = ig.id.split_once('-').is_some_and(|(p, rest)| {
+                !p.is_empty()
+                    && p.chars().all(|c| c.is_ascii_alphanumeric())
+                    && !rest.is_empty()
+                    && rest
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+            });
+            if !well_formed {
+                return v.err(
+                    key("id"),
+                    format!(
+                        "{:?} is not an advisory id (e.g. GHSA-xxxx-xxxx-xxxx, CVE-2024-1234, RUSTSEC-2024-0001)",
+                        ig.id
+                    ),
+                );
+            }
+            if !ids.insert(ig.id.to_ascii_uppercase()) {
+                return v.err(key("id"), format!("{:?} is ignored twice", ig.id));
+            }
+            if ig.reason.trim().is_empty() {
+                return v.err(key("reason"), "say why the advisory is ignored");
+            }
+            if let Err(p) = ig.until_date() {
+                return v.err(key("until"), p);
+            }
+        }
+        Ok(())
+    }
+}

@@ -80,3 +80,38 @@ pub(super) fn default_state_dir() -> PathBuf {
         PathBuf::from("/tmp/bbp-maint-state")
     }
 }
+
+impl Disk {
+    pub(super) fn validate(&self, v: &Rules) -> Result<(), ConfigError> {
+        for (key, p) in [
+            ("disk.warn_pct", self.warn_pct),
+            ("disk.crit_pct", self.crit_pct),
+            ("disk.inode_warn_pct", self.inode_warn_pct),
+            ("disk.inode_crit_pct", self.inode_crit_pct),
+        ] {
+            v.pct(key, p)?;
+        }
+        if self.warn_pct > self.crit_pct {
+            return v.err("disk.warn_pct", "is above disk.crit_pct");
+        }
+        if self.days_warn < self.days_crit {
+            return v.err(
+                "disk.days_warn",
+                "is below disk.days_crit: the warning comes first",
+            );
+        }
+        for (i, m) in self.mounts.iter().enumerate() {
+            for (k, p) in [
+                ("warn_pct", m.warn_pct),
+                ("crit_pct", m.crit_pct),
+                ("inode_warn_pct", m.inode_warn_pct),
+                ("inode_crit_pct", m.inode_crit_pct),
+            ] {
+                if let Some(p) = p {
+                    v.pct(&format!("disk.mount[{i}].{k}"), p)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -28,3 +28,18 @@ impl Default for Dr {
         }
     }
 }
+
+impl Dr {
+    pub(super) fn validate(&self, v: &Rules) -> Result<(), ConfigError> {
+        if !(0.0..=100.0).contains(&self.row_tolerance_pct) {
+            return v.err(
+                "dr.row_tolerance_pct",
+                format!(
+                    "{} is not a percentage between 0 and 100",
+                    self.row_tolerance_pct
+                ),
+            );
+        }
+        Ok(())
+    }
+}

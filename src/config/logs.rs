@@ -55,3 +55,37 @@ pub struct LogRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crit: Option<u64>,
 }
+
+impl Logs {
+    pub(super) fn validate(&self, v: &Rules) -> Result<(), ConfigError> {
+        let mut names = std::collections::HashSet::new();
+        for (i, r) in self.rules.iter().enumerate() {
+            if let Err(e) = crate::logs::rule_regex(&r.regex) {
+                return v.err(
+                    format!("logs.rule[{i}].regex"),
+                    format!("rule {:?}: {e}", r.name),
+                );
+            }
+            if !names.insert(&r.name) {
+                return v.err(
+                    format!("logs.rule[{i}].name"),
+                    format!("{:?} is used by two rules", r.name),
+                );
+            }
+            if let (Some(w), Some(c)) = (r.warn, r.crit)
+                && w > c
+            {
+                return v.err(format!("logs.rule[{i}].warn"), "is above crit");
+            }
+        }
+        for (i, p) in self.paths.iter().enumerate() {
+            if let Err(e) = glob::Pattern::new(p) {
+                return v.err(
+                    format!("logs.paths[{i}]"),
+                    format!("invalid glob {p:?}: {e}"),
+                );
+            }
+        }
+        Ok(())
+    }
+}

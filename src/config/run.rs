@@ -49,3 +49,58 @@ impl Default for Run {
         }
     }
 }
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub tasks: Vec<String>,
+}
+
+impl Run {
+    /// Task names must exist: a schedule naming a task that would not run is
+    /// refused before anything runs.
+    pub(super) fn validate(&self, v: &Rules) -> Result<(), ConfigError> {
+        use crate::schedule::{TASKS, task};
+        let r = self;
+        let known = |key: String, name: &str| {
+            if task(name).is_some() {
+                Ok(())
+            } else {
+                let names: Vec<&str> = TASKS.iter().map(|t| t.name).collect();
+                v.err(
+                    key,
+                    format!("unknown task {name:?}; the tasks are {}", names.join(", ")),
+                )
+            }
+        };
+        for (sched, list) in [
+            ("daily", &r.daily.tasks),
+            ("weekly", &r.weekly.tasks),
+            ("monthly", &r.monthly.tasks),
+        ] {
+            for (i, name) in list.iter().enumerate() {
+                let key = format!("run.{sched}.tasks[{i}]");
+                known(key.clone(), name)?;
+                if list[..i].contains(name) {
+                    return v.err(key, format!("task '{name}' is listed twice"));
+                }
+            }
+        }
+        for (name, d) in &r.timeouts {
+            known(format!("run.timeouts.{name}"), name)?;
+            if d.0.is_zero() {
+                return v.err(
+                    format!("run.timeouts.{name}"),
+                    "a timeout of 0 would cut the task before it starts",
+                );
+            }
+        }
+        if let Some(u) = &r.alert_webhook {
+            check_http_url(u).or_else(|p| v.err("run.alert_webhook", p))?;
+        }
+        if r.alert_timeout.0.is_zero() {
+            return v.err("run.alert_timeout", "must be above 0");
+        }
+        Ok(())
+    }
+}

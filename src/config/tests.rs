@@ -133,3 +133,19 @@ fn missing_explicit_file_is_an_error() {
     .unwrap_err();
     assert!(e.problem.contains("cannot read"), "{e}");
 }
+
+#[test]
+fn fail_on_is_one_of_the_thresholds_named_as_before() {
+    let e = load_str("[deps]\nfail_on = \"severe\"\n", &[]).unwrap_err();
+    assert_eq!(e.key, "deps.fail_on");
+    assert_eq!(
+        e.problem,
+        "\"severe\" is not one of critical, high, medium, low"
+    );
+    // `unknown` is a finding's severity, not a threshold one can ask for.
+    let e = load_str("[deps]\nfail_on = \"unknown\"\n", &[]).unwrap_err();
+    assert_eq!(e.key, "deps.fail_on");
+    let c = load_str("[deps]\nfail_on = \"medium\"\n", &[]).unwrap();
+    assert_eq!(c.deps.fail_on, crate::severity::Severity::Medium);
+    assert!(c.show().contains("fail_on = \"medium\""), "{}", c.show());
+}

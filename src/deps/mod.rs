@@ -4,11 +4,11 @@
 pub mod audit;
 pub mod cargo;
 pub mod db;
+pub mod gather;
 pub mod npm;
 pub mod online;
 pub mod osv;
 pub mod pnpm;
-pub mod sarif;
 pub mod yarn;
 
 use std::collections::{HashMap, VecDeque};

@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use serde::Deserialize;
 
 use super::Ecosystem;
+use crate::severity::Severity;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Record {
@@ -222,59 +223,6 @@ pub fn range_affects(r: &Range, v: &Ver) -> Result<bool, String> {
         }
     }
     Ok(affected)
-}
-
-/// The seed's grouping, plus `unknown`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Unknown,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Unknown,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::High => "high",
-            Severity::Medium => "medium",
-            Severity::Low => "low",
-            Severity::Unknown => "unknown",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Severity> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "critical" => Severity::Critical,
-            "high" => Severity::High,
-            "medium" | "moderate" => Severity::Medium,
-            "low" => Severity::Low,
-            _ => return None,
-        })
-    }
-
-    /// CVSS's qualitative rating of a base score.
-    pub fn from_score(s: f64) -> Severity {
-        if s >= 9.0 {
-            Severity::Critical
-        } else if s >= 7.0 {
-            Severity::High
-        } else if s >= 4.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
-    }
 }
 
 /// The highest CVSS base score among the record's vectors (v2, v3.x, v4),

@@ -9,6 +9,7 @@ mod human;
 mod json;
 mod nagios;
 pub mod prometheus;
+mod sarif;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,7 +39,7 @@ pub fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io:
         Format::Human => human::render(report, opts, out),
         Format::Json => json::render(report, out),
         Format::Nagios => nagios::render(report, out),
-        Format::Sarif => crate::deps::sarif::render(report, out),
+        Format::Sarif => sarif::render(report, out),
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, Result};
 
-use crate::report::Report;
+use crate::report::{Report, TaskRun};
 
 pub fn exposition(report: &Report) -> String {
     let cmd = escape(&report.command);
@@ -93,16 +93,15 @@ pub fn exposition(report: &Report) -> String {
     }
     // `run`: one sample per task, and when each last succeeded (kept across
     // runs, so a task failing for days shows a stale time).
-    if let Some(tasks) = report.data.get("tasks").and_then(|t| t.as_array())
+    if let Some(tasks) = &report.data.tasks
         && !tasks.is_empty()
     {
-        let per_task = |f: &dyn Fn(&serde_json::Value) -> Option<f64>| {
+        let per_task = |f: &dyn Fn(&TaskRun) -> Option<f64>| {
             tasks
                 .iter()
                 .filter_map(|t| {
-                    let name = t.get("name")?.as_str()?;
                     Some((
-                        format!("command=\"{cmd}\",task=\"{}\"", escape(name)),
+                        format!("command=\"{cmd}\",task=\"{}\"", escape(&t.name)),
                         f(t)?,
                     ))
                 })
@@ -111,14 +110,15 @@ pub fn exposition(report: &Report) -> String {
         family(
             "bbp_maint_task_status",
             "Status of each task of the run: 0 ok, 1 warning, 2 critical, 3 unknown.",
-            per_task(&|t| t.get("exit_code")?.as_f64()),
+            per_task(&|t| Some(f64::from(t.exit_code))),
         );
+        // Whole milliseconds, as the JSON document has them.
         family(
             "bbp_maint_task_duration_seconds",
             "Wall time of each task of the run.",
-            per_task(&|t| Some(t.get("duration_ms")?.as_f64()? / 1000.0)),
+            per_task(&|t| Some(t.duration.as_millis() as u64 as f64 / 1000.0)),
         );
-        let last = per_task(&|t| t.get("last_success")?.as_f64());
+        let last = per_task(&|t| t.last_success.map(|s| s as f64));
         if !last.is_empty() {
             family(
                 "bbp_maint_task_last_success_timestamp_seconds",

@@ -1,5 +1,5 @@
-//! SARIF 2.1.0 for code-scanning dashboards, made from the report's `data`
-//! (the same findings the JSON document carries): one rule per advisory,
+//! SARIF 2.1.0 for code-scanning dashboards, made from the report's typed
+//! audit data (the same findings the JSON document carries): one rule per advisory,
 //! one result per finding, ignored findings as suppressed results, and the
 //! checks that were not OK as tool notifications.
 
@@ -9,35 +9,30 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use crate::report::{Report, Status};
+use crate::severity::Severity;
 
 pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let empty = Vec::new();
-    let findings = report.data["findings"].as_array().unwrap_or(&empty);
-    let fail_on = report.data["fail_on"].as_str().unwrap_or("high");
-    let rank = |s: &str| match s {
-        "critical" => 4,
-        "high" => 3,
-        "medium" => 2,
-        "low" => 1,
-        _ => 0,
+    let (fail_on, findings) = match &report.data.audit {
+        Some(a) => (a.fail_on, a.findings.as_slice()),
+        None => (Severity::High, &[][..]),
     };
     let mut rules: BTreeMap<String, Value> = BTreeMap::new();
     let mut results = Vec::new();
     for f in findings {
-        let id = f["id"].as_str().unwrap_or("unknown").to_string();
-        let sev = f["severity"].as_str().unwrap_or("unknown");
+        let id = f.id.clone();
+        let sev = f.severity.as_str();
         if !rules.contains_key(&id) {
             let mut props = json!({"tags": ["security", "vulnerability"]});
             // GitHub code scanning ranks alerts by this number.
-            if let Some(score) = f["score"].as_f64() {
+            if let Some(score) = f.score {
                 props["security-severity"] = json!(format!("{score:.1}"));
             } else {
-                let s = match sev {
-                    "critical" => "9.5",
-                    "high" => "8.0",
-                    "medium" => "5.5",
-                    "low" => "2.0",
-                    _ => "0.0",
+                let s = match f.severity {
+                    Severity::Critical => "9.5",
+                    Severity::High => "8.0",
+                    Severity::Medium => "5.5",
+                    Severity::Low => "2.0",
+                    Severity::Unknown => "0.0",
                 };
                 props["security-severity"] = json!(s);
             }
@@ -45,20 +40,21 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 id.clone(),
                 json!({
                     "id": id,
-                    "shortDescription": {"text": f["summary"].as_str().unwrap_or(&id)},
+                    "shortDescription": {"text": f.summary},
                     "helpUri": format!("https://osv.dev/vulnerability/{id}"),
-                    "help": {"text": format!("Advisories: {}", join(&f["ids"]))},
+                    "help": {"text": format!("Advisories: {}", f.ids.join(", "))},
                     "properties": props,
                 }),
             );
         }
-        let level = if rank(sev) >= rank(fail_on) && sev != "unknown" {
+        let level = if f.severity >= fail_on && f.severity != Severity::Unknown {
             "error"
         } else {
             "warning"
         };
-        let fixed = f["fixed_in"]
-            .as_str()
+        let fixed = f
+            .fixed_in
+            .as_ref()
             .map(|v| format!("; fixed in {v}"))
             .unwrap_or_default();
         let mut r = json!({
@@ -66,24 +62,24 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             "level": level,
             "message": {"text": format!(
                 "{}@{} ({}) is affected by {} [{}]{}",
-                f["package"].as_str().unwrap_or(""),
-                f["version"].as_str().unwrap_or(""),
-                f["ecosystem"].as_str().unwrap_or(""),
-                join(&f["ids"]),
+                f.package,
+                f.version,
+                f.ecosystem,
+                f.ids.join(", "),
                 sev,
                 fixed
             )},
             "locations": [{"physicalLocation": {"artifactLocation": {
-                "uri": f["lockfile"].as_str().unwrap_or("")
+                "uri": f.lockfile
             }}}],
             "partialFingerprints": {"package/version/advisory": format!(
-                "{}@{}/{}", f["package"].as_str().unwrap_or(""), f["version"].as_str().unwrap_or(""), id
+                "{}@{}/{}", f.package, f.version, id
             )},
         });
-        if f["ignored"].as_bool() == Some(true) {
+        if let Some((reason, _)) = &f.ignore {
             r["suppressions"] = json!([{
                 "kind": "external",
-                "justification": f["ignore_reason"].as_str().unwrap_or(""),
+                "justification": reason,
             }]);
         }
         results.push(r);
@@ -132,15 +128,4 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     });
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
-}
-
-fn join(v: &Value) -> String {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
 }

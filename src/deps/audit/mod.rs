@@ -3,33 +3,17 @@
 //! command gathered; the command itself lives in `commands/deps.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
 use crate::config::DepsIgnore;
-use crate::deps::osv::{self, Record, Severity, Ver};
+use crate::deps::gather::Lockfiles;
+use crate::deps::osv::{self, Record, Ver};
 use crate::deps::{self, Ecosystem, Package, db};
-use crate::report::{Check, Metric, ReportBuilder, Status};
-
-pub(crate) struct Finding {
-    pub(crate) package: String,
-    pub(crate) version: String,
-    pub(crate) ecosystem: Ecosystem,
-    pub(crate) lockfile: PathBuf,
-    pub(crate) direct: bool,
-    pub(crate) dev: bool,
-    pub(crate) path: Vec<String>,
-    /// The advisory shown first (a record's own id), then every id and alias.
-    pub(crate) id: String,
-    pub(crate) ids: Vec<String>,
-    pub(crate) summary: String,
-    pub(crate) severity: Severity,
-    pub(crate) score: Option<f64>,
-    pub(crate) fixed_in: Option<String>,
-    pub(crate) ignore: Option<(String, String)>,
-}
+use crate::report::{Check, Finding, Metric, ReportBuilder, Status};
+use crate::severity::Severity;
 
 /// One package per (ecosystem, name, version): a package installed twice at
 /// the same version is one finding. A production copy wins over a dev one,
@@ -80,30 +64,6 @@ pub(crate) fn summary(r: &ReportBuilder) -> String {
         .find(|c| c.name == "vulnerabilities")
         .map(|c| c.message.clone())
         .unwrap_or_default()
-}
-
-pub(crate) fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-/// `judge_db_at` now.
-pub(crate) fn judge_db(
-    db: &db::Db,
-    shown: &Path,
-    per_eco: &BTreeMap<&str, usize>,
-    max_age: Duration,
-    source: &mut Value,
-    report: &mut ReportBuilder,
-) -> Check {
-    judge_db_at(
-        db,
-        shown,
-        per_eco,
-        max_age,
-        SystemTime::now(),
-        source,
-        report,
-    )
 }
 
 /// The advisory database `shown` (read into `db`) at `now`, for lockfiles
@@ -322,7 +282,7 @@ pub(crate) fn finding(
     Finding {
         package: p.name.clone(),
         version: p.version.clone(),
-        ecosystem: p.ecosystem,
+        ecosystem: p.ecosystem.as_str(),
         lockfile: lockfile.to_path_buf(),
         direct: p.direct,
         dev: p.dev,
@@ -357,7 +317,7 @@ pub(crate) fn ignore_check(
                 until.map(|u| u.to_string()).unwrap_or_default(),
                 ig.reason,
                 if hits > 0 {
-                    format!(", shown again in {hits} finding{}", plural(hits))
+                    format!(", shown again in {}", crate::units::count(hits, "finding"))
                 } else {
                     String::new()
                 }
@@ -371,137 +331,270 @@ pub(crate) fn ignore_check(
         Check::new(
             "ignores",
             Status::Ok,
-            format!("{active} active, hiding {hidden} finding{}", plural(hidden)),
+            format!(
+                "{active} active, hiding {}",
+                crate::units::count(hidden, "finding")
+            ),
         )
     } else {
         Check::new("ignores", Status::Warning, expired.join("; "))
     }
 }
 
-pub(crate) fn finding_json(f: &Finding) -> Value {
-    json!({
-        "package": f.package,
-        "version": f.version,
-        "ecosystem": f.ecosystem.as_str(),
-        "lockfile": f.lockfile,
-        "direct": f.direct,
-        "dev": f.dev,
-        "path": f.path,
-        "id": f.id,
-        "ids": f.ids,
-        "summary": f.summary,
-        "severity": f.severity.as_str(),
-        "score": f.score,
-        "fixed_in": f.fixed_in,
-        "ignored": f.ignore.is_some(),
-        "ignore_reason": f.ignore.as_ref().map(|i| &i.0),
-        "ignore_until": f.ignore.as_ref().map(|i| &i.1),
-    })
+/// The `lockfiles` check: what was read, and the first thing that was not.
+pub(crate) fn lockfiles_check(
+    l: &Lockfiles,
+    per_eco: &BTreeMap<&str, usize>,
+    production: bool,
+    verbose: bool,
+) -> Check {
+    let npkgs = l.packages();
+    let eco_list = per_eco
+        .iter()
+        .map(|(e, n)| format!("{e} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut msg = format!(
+        "{}, {}{}",
+        crate::units::count(l.parsed.len(), "lockfile"),
+        crate::units::count(npkgs, "package"),
+        if eco_list.is_empty() {
+            String::new()
+        } else {
+            format!(" ({eco_list})")
+        }
+    );
+    if production {
+        msg.push_str(&format!(", {} dev-only left out", l.left_out));
+    }
+    if !l.skipped.is_empty() {
+        let local = l
+            .skipped
+            .iter()
+            .filter(|s| s.1.reason == deps::SkipReason::Local)
+            .count();
+        let unversioned = l.skipped.len() - local;
+        let mut parts = Vec::new();
+        if local > 0 {
+            parts.push(format!("{local} local"));
+        }
+        if unversioned > 0 {
+            parts.push(format!("{unversioned} without a version"));
+        }
+        msg.push_str(&format!(
+            ", {} skipped ({}{})",
+            l.skipped.len(),
+            parts.join(", "),
+            if verbose { "" } else { "; -v names them" }
+        ));
+    }
+    let check = if !l.errors.is_empty() {
+        let more = if l.errors.len() > 1 {
+            format!(" (and {} more)", l.errors.len() - 1)
+        } else {
+            String::new()
+        };
+        Check::new(
+            "lockfiles",
+            Status::Unknown,
+            format!("{}{more}; read: {msg}", l.errors[0]),
+        )
+    } else if l.parsed.is_empty() {
+        Check::new("lockfiles", Status::Unknown, "no lockfile to audit")
+    } else {
+        Check::new("lockfiles", Status::Ok, msg)
+    };
+    check
+        .with_metric(Metric::new("packages", npkgs as f64, ""))
+        .with_metric(Metric::new("skipped", l.skipped.len() as f64, ""))
+}
+
+/// The advisories that could not be placed against a version, when any.
+pub(crate) fn unevaluated_check(unevaluated: &[String]) -> Option<Check> {
+    if unevaluated.is_empty() {
+        return None;
+    }
+    let more = if unevaluated.len() > 3 {
+        format!(" (and {} more)", unevaluated.len() - 3)
+    } else {
+        String::new()
+    };
+    Some(
+        Check::new(
+            "unevaluated",
+            Status::Warning,
+            format!(
+                "{} advisor{} could not be evaluated: {}{more}",
+                unevaluated.len(),
+                if unevaluated.len() == 1 { "y" } else { "ies" },
+                unevaluated[..unevaluated.len().min(3)].join("; ")
+            ),
+        )
+        .with_metric(Metric::new("unevaluated", unevaluated.len() as f64, "")),
+    )
+}
+
+/// Worst first: by severity, score, then package, version and advisory.
+pub(crate) fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(
+                b.score
+                    .partial_cmp(&a.score)
+                    .unwrap_or(std::cmp::Ordering::Equal),
+            )
+            .then(a.package.cmp(&b.package))
+            .then(a.version.cmp(&b.version))
+            .then(a.id.cmp(&b.id))
+    });
+}
+
+/// The findings counted: by severity, not ignored, ignored, and at or
+/// above the threshold.
+pub(crate) struct Tally {
+    pub(crate) counts: BTreeMap<Severity, usize>,
+    pub(crate) active: usize,
+    pub(crate) ignored: usize,
+    pub(crate) above: usize,
+}
+
+pub(crate) fn tally(findings: &[Finding], fail_on: Severity) -> Tally {
+    let mut counts: BTreeMap<Severity, usize> = Severity::ALL.iter().map(|s| (*s, 0)).collect();
+    let active: Vec<&Finding> = findings.iter().filter(|f| f.ignore.is_none()).collect();
+    for f in &active {
+        *counts.entry(f.severity).or_default() += 1;
+    }
+    // An advisory without a rating is at least low: `--fail-on low` means
+    // every finding fails the run.
+    let above = active
+        .iter()
+        .filter(|f| {
+            (f.severity != Severity::Unknown && f.severity >= fail_on)
+                || (f.severity == Severity::Unknown && fail_on == Severity::Low)
+        })
+        .count();
+    Tally {
+        counts,
+        active: active.len(),
+        ignored: findings.len() - active.len(),
+        above,
+    }
+}
+
+/// The `vulnerabilities` check, the run's verdict. `checked`: advisories
+/// were compared at all; `incomplete`: another check is UNKNOWN (a
+/// lockfile or an ecosystem's advisories that could not be read), so no
+/// findings means "not known", never "none" (pip-audit's trap).
+pub(crate) fn vulnerabilities_check(
+    t: &Tally,
+    fail_on: Severity,
+    checked: bool,
+    incomplete: bool,
+    packages: usize,
+) -> Check {
+    let status = if !checked {
+        Status::Unknown
+    } else if t.above > 0 {
+        Status::Critical
+    } else if t.active > 0 {
+        Status::Warning
+    } else if incomplete {
+        Status::Unknown
+    } else {
+        Status::Ok
+    };
+    let breakdown = Severity::ALL
+        .iter()
+        .filter(|s| t.counts[s] > 0)
+        .map(|s| format!("{} {}", t.counts[s], s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ignored_note = if t.ignored > 0 {
+        format!(", {} ignored", t.ignored)
+    } else {
+        String::new()
+    };
+    let message = if !checked {
+        "not checked: no advisories to compare with".to_string()
+    } else if t.active == 0 && incomplete {
+        format!(
+            "incomplete: no known vulnerabilities in the {} read, but not everything could be checked (see the other checks){ignored_note}",
+            crate::units::count(packages, "package")
+        )
+    } else if t.active == 0 {
+        format!(
+            "no known vulnerabilities in {}{ignored_note}",
+            crate::units::count(packages, "package")
+        )
+    } else {
+        format!(
+            "{}: {breakdown} ({} at or above {}){ignored_note}",
+            crate::units::count(t.active, "finding"),
+            t.above,
+            fail_on.as_str()
+        )
+    };
+    let mut vc = Check::new("vulnerabilities", status, message);
+    for s in Severity::ALL {
+        vc = vc.with_metric(Metric::new(s.as_str(), t.counts[&s] as f64, "").with_min(0.0));
+    }
+    vc.with_metric(Metric::new("ignored", t.ignored as f64, "").with_min(0.0))
+}
+
+/// A finding as the human rendering lists it: one line, and the path to
+/// a transitive package.
+pub(crate) fn detail_lines(f: &Finding) -> Vec<String> {
+    let score = f.score.map(|s| format!(" {s:.1}")).unwrap_or_default();
+    let how = if f.direct { "direct" } else { "transitive" };
+    let dev = if f.dev { ", dev" } else { "" };
+    let fixed = f
+        .fixed_in
+        .as_ref()
+        .map(|v| format!("; fixed in {v}"))
+        .unwrap_or_else(|| "; no fixed version".into());
+    let tag = match &f.ignore {
+        Some((_, until)) => format!("IGNORED until {until} "),
+        None => String::new(),
+    };
+    let mut lines = vec![format!(
+        "{tag}{}{score} {}@{} ({}, {}, {how}{dev}) {}: {}{fixed}",
+        f.severity.as_str().to_uppercase(),
+        f.package,
+        f.version,
+        f.ecosystem,
+        f.lockfile.display(),
+        f.ids.join(", "),
+        f.summary,
+    )];
+    if !f.direct && f.path.len() > 1 {
+        lines.push(format!("    via {}", f.path.join(" > ")));
+    }
+    lines
+}
+
+/// The guide's shape: a list per severity of what to update, to what.
+pub(crate) fn by_severity(findings: &[Finding]) -> serde_json::Map<String, Value> {
+    let mut lists = serde_json::Map::new();
+    for sev in [Severity::Critical, Severity::High, Severity::Medium] {
+        lists.insert(
+            sev.as_str().into(),
+            json!(
+                findings
+                    .iter()
+                    .filter(|f| f.ignore.is_none() && f.severity == sev)
+                    .map(|f| json!({
+                        "package": f.package,
+                        "current_version": f.version,
+                        "fixed_version": f.fixed_in,
+                        "ids": f.ids,
+                    }))
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    lists
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DAY: u64 = 86_400;
-
-    fn at(secs: u64) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
-    }
-
-    /// A database of npm advisories fetched at `updated` (seconds).
-    fn npm_db(updated: Option<u64>) -> db::Db {
-        db::Db {
-            root: "/var/lib/bbp-maint/osv".into(),
-            records: vec![],
-            index: HashMap::new(),
-            total: 1200,
-            withdrawn: 3,
-            per_ecosystem: HashMap::from([(Ecosystem::Npm, 1200)]),
-            errors: vec![],
-            updated: updated.map(at),
-        }
-    }
-
-    fn judge(db: &db::Db, now: u64, per_eco: &[&'static str]) -> (Check, Value, ReportBuilder) {
-        let per_eco: BTreeMap<&str, usize> = per_eco.iter().map(|e| (*e, 1)).collect();
-        let mut source = json!({});
-        let mut report = ReportBuilder::new("deps-audit");
-        let c = judge_db_at(
-            db,
-            Path::new("/var/lib/bbp-maint/osv"),
-            &per_eco,
-            Duration::from_secs(7 * DAY),
-            at(now),
-            &mut source,
-            &mut report,
-        );
-        (c, source, report)
-    }
-
-    #[test]
-    fn the_database_age_at_max_age() {
-        let db = npm_db(Some(100 * DAY));
-        let status = |age| judge(&db, 100 * DAY + age, &["npm"]).0.status;
-        assert_eq!(status(7 * DAY - 1), Status::Ok);
-        assert_eq!(status(7 * DAY), Status::Ok);
-        assert_eq!(status(7 * DAY + 1), Status::Warning);
-        let (c, source, _) = judge(&db, 100 * DAY + 3 * DAY, &["npm"]);
-        assert_eq!(c.name, "advisories");
-        assert_eq!(
-            c.message,
-            "/var/lib/bbp-maint/osv: 1200 records, updated 3d ago"
-        );
-        assert_eq!(source["age_seconds"], json!(3 * DAY));
-        assert_eq!(source["records"], json!(1200));
-        let (c, _, _) = judge(&db, 100 * DAY + 8 * DAY, &["npm"]);
-        assert!(
-            c.message
-                .ends_with("updated 8d ago (older than 7 days: findings since then are missing)"),
-            "{}",
-            c.message
-        );
-        let age = c.metrics.iter().find(|m| m.name == "db_age_s").unwrap();
-        assert_eq!(age.value, (8 * DAY) as f64);
-    }
-
-    #[test]
-    fn an_unknown_update_time_is_not_stale() {
-        let (c, source, _) = judge(&npm_db(None), 100 * DAY, &["npm"]);
-        assert_eq!(c.status, Status::Ok);
-        assert!(c.message.ends_with("update time unknown"), "{}", c.message);
-        assert_eq!(source["age_seconds"], Value::Null);
-        // A clock behind the database's time: no age rather than a panic.
-        let (c, _, _) = judge(&npm_db(Some(100 * DAY)), 99 * DAY, &["npm"]);
-        assert_eq!(c.status, Status::Ok);
-    }
-
-    #[test]
-    fn what_the_database_cannot_answer_is_unknown() {
-        let mut broken = npm_db(Some(100 * DAY));
-        broken.errors = vec!["a.json: not JSON".into(), "b.json: empty".into()];
-        let (c, _, report) = judge(&broken, 100 * DAY, &["npm"]);
-        assert_eq!(c.status, Status::Unknown);
-        assert_eq!(
-            c.message,
-            "2 parts of the database could not be read, so findings may be missing: a.json: not JSON"
-        );
-        assert_eq!(report.finish().details.len(), 2);
-
-        let mut empty = npm_db(Some(100 * DAY));
-        empty.total = 0;
-        let (c, _, _) = judge(&empty, 100 * DAY, &["npm"]);
-        assert_eq!(c.status, Status::Unknown);
-        assert!(c.message.contains("run `bbp-maint deps update-db`"));
-
-        // Cargo.lock packages, but only npm advisories.
-        let (c, _, _) = judge(&npm_db(Some(100 * DAY)), 100 * DAY, &["npm", "crates.io"]);
-        assert_eq!(c.status, Status::Unknown);
-        assert!(
-            c.message
-                .ends_with("no crates.io advisories, so the crates.io packages were not checked"),
-            "{}",
-            c.message
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,51 @@
+//! `[health]`: which checks run, which are essential, and the verdict's ratio.
+
+use super::*;
+use crate::health_check::HealthCheck;
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Health {
+    pub checks: Vec<String>,
+    pub essential: Vec<String>,
+    /// The guide: at least 70 % of checks passing is "degraded", not "unhealthy".
+    pub degraded_ratio: f64,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            checks: HealthCheck::ALL.iter().map(|c| c.as_str().into()).collect(),
+            essential: vec!["database".into(), "api".into()],
+            degraded_ratio: 0.7,
+        }
+    }
+}
+
+impl Health {
+    pub(super) fn validate(&self, v: &Rules) -> Result<(), ConfigError> {
+        for (key, list) in [
+            ("health.checks", &self.checks),
+            ("health.essential", &self.essential),
+        ] {
+            for name in list {
+                if HealthCheck::parse(name).is_none() {
+                    return v.err(
+                        key,
+                        format!(
+                            "unknown check {name:?}; the checks are {}",
+                            HealthCheck::ALL.map(HealthCheck::as_str).join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        if !(0.0..=1.0).contains(&self.degraded_ratio) {
+            return v.err(
+                "health.degraded_ratio",
+                format!("{} is not a ratio between 0 and 1", self.degraded_ratio),
+            );
+        }
+        Ok(())
+    }
+}
