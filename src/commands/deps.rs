@@ -12,7 +12,7 @@ use crate::cli::{DepsAuditArgs, DepsUpdateDbArgs};
 use crate::config::Config;
 use crate::deps::audit::{self, report_statuses, summary};
 use crate::deps::{self, db, gather, online};
-use crate::report::{Audit, Check, Metric, Report, ReportBuilder, Status};
+use crate::report::{Audit, Report, ReportBuilder, Status};
 
 pub fn audit(cfg: &Config, args: &DepsAuditArgs) -> Result<Report> {
     audit_with(cfg, args, false)
@@ -161,33 +161,7 @@ pub fn update_db(cfg: &Config, args: &DepsUpdateDbArgs) -> Result<Report> {
     let results = db::update(&db_dir, &d.export_url, &d.ecosystems, &agent, timeout)?;
     let mut data = Vec::new();
     for f in &results {
-        let c = match (&f.result, &f.kept_previous) {
-            (Ok(m), _) => Check::new(
-                &f.ecosystem,
-                Status::Ok,
-                format!(
-                    "{} from {} in {:.1}s",
-                    crate::units::count(m.records, "record"),
-                    crate::config::mask_url(&m.url).unwrap_or_default(),
-                    f.duration.as_secs_f64()
-                ),
-            )
-            .with_metric(Metric::new("records", m.records as f64, "")),
-            (Err(e), Some(when)) => Check::new(
-                &f.ecosystem,
-                Status::Warning,
-                format!("download failed, the previous copy (fetched {when}) stays in place: {e}"),
-            ),
-            (Err(e), None) => Check::new(
-                &f.ecosystem,
-                Status::Critical,
-                format!(
-                    "download failed and there is no previous copy, so `deps audit` cannot check {} packages: {e}",
-                    f.ecosystem
-                ),
-            ),
-        };
-        report.push(c.with_duration(f.duration));
+        report.push(f.check());
         data.push(json!({
             "ecosystem": f.ecosystem,
             "ok": f.result.is_ok(),

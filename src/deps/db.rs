@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use super::Ecosystem;
 use super::osv::Record;
+use crate::report::{Check, Metric, Status};
 
 /// A record larger than this is refused: no real advisory comes near it,
 /// and a zip entry claiming more is not read into memory.
@@ -400,6 +401,40 @@ pub struct Fetched {
     pub duration: Duration,
 }
 
+impl Fetched {
+    /// The ecosystem's check: a failed download is a WARNING while the
+    /// previous copy stays, CRITICAL when there is none to audit against.
+    pub fn check(&self) -> Check {
+        let c = match (&self.result, &self.kept_previous) {
+            (Ok(m), _) => Check::new(
+                &self.ecosystem,
+                Status::Ok,
+                format!(
+                    "{} from {} in {:.1}s",
+                    crate::units::count(m.records, "record"),
+                    crate::config::mask_url(&m.url).unwrap_or_default(),
+                    self.duration.as_secs_f64()
+                ),
+            )
+            .with_metric(Metric::new("records", m.records as f64, "")),
+            (Err(e), Some(when)) => Check::new(
+                &self.ecosystem,
+                Status::Warning,
+                format!("download failed, the previous copy (fetched {when}) stays in place: {e}"),
+            ),
+            (Err(e), None) => Check::new(
+                &self.ecosystem,
+                Status::Critical,
+                format!(
+                    "download failed and there is no previous copy, so `deps audit` cannot check {} packages: {e}",
+                    self.ecosystem
+                ),
+            ),
+        };
+        c.with_duration(self.duration)
+    }
+}
+
 /// Downloads each ecosystem's export into a new generation, verifies it,
 /// and swaps `current` to it. A failed ecosystem keeps its previous copy
 /// (hard-linked into the new generation); nothing is swapped if no
@@ -607,4 +642,49 @@ fn fetch(agent: &ureq::Agent, url: &str, dest: &Path, timeout: Duration) -> Resu
         .map_err(|e| format!("{}: {e}", dest.display()))?;
     let sum = hasher.finalize();
     Ok(sum.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetched(result: Result<usize, &str>, kept: Option<&str>) -> Fetched {
+        Fetched {
+            ecosystem: "npm".into(),
+            result: result
+                .map(|records| MetaEntry {
+                    fetched_at: "2026-11-30T00:00:00Z".into(),
+                    records,
+                    url: "https://user:secret@mirror.example/npm/all.zip".into(),
+                    sha256: "00".into(),
+                })
+                .map_err(str::to_string),
+            kept_previous: kept.map(str::to_string),
+            duration: Duration::from_millis(1300),
+        }
+    }
+
+    #[test]
+    fn a_failed_download_is_critical_only_without_a_previous_copy() {
+        let ok = fetched(Ok(1), None).check();
+        assert_eq!(ok.status, Status::Ok);
+        assert!(ok.message.starts_with("1 record from "), "{}", ok.message);
+        assert!(ok.message.ends_with(" in 1.3s"), "{}", ok.message);
+        assert!(!ok.message.contains("secret"), "{}", ok.message);
+        assert_eq!(ok.metrics[0].value, 1.0);
+        let kept = fetched(Err("HTTP 503"), Some("2026-11-29T00:00:00Z")).check();
+        assert_eq!(kept.status, Status::Warning);
+        assert_eq!(
+            kept.message,
+            "download failed, the previous copy (fetched 2026-11-29T00:00:00Z) stays in place: HTTP 503"
+        );
+        let none = fetched(Err("HTTP 503"), None).check();
+        assert_eq!(none.status, Status::Critical);
+        assert!(
+            none.message.contains("cannot check npm packages"),
+            "{}",
+            none.message
+        );
+        assert_eq!(none.duration, Duration::from_millis(1300));
+    }
 }
