@@ -413,13 +413,11 @@ FROM (
   ) AS rows_hdr_pdg_stats
 ) AS relation_stats";
 
-/// `pg_stats` keyed by the relation's oid instead of its schema and name,
-/// read once by both estimates (the view checks the role's privilege on
-/// every column, which costs as much as the estimates themselves). Joined by
-/// names, the planner misjudged how many rows match and paired every column
-/// of a schema with every statistics row of that schema: at 20,000 tables
-/// the index estimate ran past the statement timeout. The names are looked
-/// up once, through pg_class's unique index on (relname, relnamespace).
+/// `pg_stats` keyed by oid, read once by both estimates (the view checks the
+/// role's privilege on every column). Joined by schema and name, the planner
+/// paired every column of a schema with every statistics row of that schema:
+/// at 20,000 tables the index estimate ran past the statement timeout. Names
+/// are looked up once, through pg_class's unique index on (relname, relnamespace).
 const STATS_BY_OID: &str = "
 WITH stats AS MATERIALIZED (
   SELECT sc.oid AS relid, st.attname, st.inherited, st.null_frac, st.avg_width
@@ -429,8 +427,7 @@ WITH stats AS MATERIALIZED (
   WHERE __USER__
 )";
 
-/// Runs the estimates in `body` (after the `stats` they read) as rows of
-/// (is_table, oid, real, bloat, pct, fillfactor, is_na).
+/// Runs `body`'s estimates: rows of (is_table, oid, real, bloat, pct, fillfactor, is_na).
 fn bloat_rows(c: &mut Client, body: &str) -> Result<(Vec<Bloat>, Vec<Bloat>), postgres::Error> {
     let sql = format!("{STATS_BY_OID} {body}").replace("__USER__", USER_RELATIONS);
     let mut tx = c.transaction()?;
