@@ -153,21 +153,26 @@ pub fn tables(
     } else {
         ""
     };
+    // The indexes' sizes are summed in one pass over pg_index (the sum
+    // pg_indexes_size makes, without a per-table call that lists and opens
+    // its indexes again); only user indexes, so that the TOAST tables'
+    // indexes are not opened for nothing.
     let (table_size, index_size) = match sizes {
-        Sizes::Files => ("pg_table_size(c.oid)", "pg_indexes_size(c.oid)"),
+        Sizes::Files => (
+            "pg_table_size(c.oid)",
+            "sum(CASE WHEN i.indislive THEN pg_table_size(i.indexrelid) END)",
+        ),
         Sizes::Catalog => (
             "((c.relpages::int8 + coalesce(t.relpages, 0)) * current_setting('block_size')::int8)",
-            "(coalesce((SELECT sum(ci.relpages) FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid \
-               WHERE i.indrelid = c.oid), 0)::int8 * current_setting('block_size')::int8)",
+            "(sum(ci.relpages)::int8 * current_setting('block_size')::int8)",
         ),
     };
     let sql = format!(
         "SELECT c.oid, n.nspname::text, c.relname::text, \
-                coalesce({table_size}, 0)::int8, coalesce({index_size}, 0)::int8, \
+                coalesce({table_size}, 0)::int8, coalesce(ix.bytes, 0)::int8, \
                 coalesce(s.n_live_tup, 0)::int8, coalesce(s.n_dead_tup, 0)::int8, \
                 coalesce(s.seq_scan, 0)::int8, coalesce(s.seq_tup_read, 0)::int8, \
-                CASE WHEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid) \
-                     THEN coalesce(s.idx_scan, 0)::int8 END, \
+                CASE WHEN ix.indrelid IS NOT NULL THEN coalesce(s.idx_scan, 0)::int8 END, \
                 (extract(epoch FROM now() - greatest(s.last_vacuum, s.last_autovacuum)) / 86400)::float8, \
                 (extract(epoch FROM now() - greatest(s.last_analyze, s.last_autoanalyze)) / 86400)::float8, \
                 greatest(age(c.relfrozenxid), age(t.relfrozenxid))::int8, \
@@ -180,6 +185,12 @@ pub fn tables(
            JOIN pg_database d ON d.datname = current_database() \
            LEFT JOIN pg_class t ON t.oid = c.reltoastrelid \
            LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid \
+           LEFT JOIN (SELECT i.indrelid, {index_size} AS bytes \
+                        FROM pg_index i \
+                        JOIN pg_class ci ON ci.oid = i.indexrelid \
+                        JOIN pg_namespace n ON n.oid = ci.relnamespace \
+                       WHERE {USER_RELATIONS} \
+                       GROUP BY i.indrelid) ix ON ix.indrelid = c.oid \
           WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't' AND {USER_RELATIONS}"
     );
     let rows = c.query(&sql, &[])?;
@@ -327,8 +338,7 @@ FROM (
       FROM pg_attribute AS att
       JOIN pg_class AS tbl ON att.attrelid = tbl.oid
       JOIN pg_namespace AS n ON n.oid = tbl.relnamespace
-      LEFT JOIN pg_stats AS s ON s.schemaname = n.nspname AND s.tablename = tbl.relname
-                             AND s.inherited = false AND s.attname = att.attname
+      LEFT JOIN stats AS s ON s.relid = tbl.oid AND s.attname = att.attname AND NOT s.inherited
       LEFT JOIN pg_class AS toast ON tbl.reltoastrelid = toast.oid
       WHERE NOT att.attisdropped AND att.attnum > 0
         AND tbl.relkind IN ('r', 'm') AND tbl.relpersistence <> 't' AND __USER__
@@ -374,7 +384,7 @@ FROM (
                ic.idxoid, ic.fillfactor,
                coalesce(a1.attname, a2.attname) AS attname,
                coalesce(a1.atttypid, a2.atttypid) AS atttypid,
-               CASE WHEN a1.attnum IS NULL THEN ic.idxname ELSE ct.relname END AS attrelname
+               CASE WHEN a1.attnum IS NULL THEN ic.idxoid ELSE ic.tbloid END AS attrelid
         FROM (
           SELECT idxname, reltuples, relpages, tbloid, idxoid, fillfactor, indkey,
                  pg_catalog.generate_series(1, indnatts) AS attpos
@@ -397,35 +407,67 @@ FROM (
         LEFT JOIN pg_catalog.pg_attribute a2 ON ic.indkey[ic.attpos] = 0
              AND a2.attrelid = ic.idxoid AND a2.attnum = ic.attpos
       ) i
-      JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
-      LEFT JOIN pg_catalog.pg_stats s ON s.schemaname = n.nspname
-           AND s.tablename = i.attrelname AND s.attname = i.attname
+      LEFT JOIN stats s ON s.relid = i.attrelid AND s.attname = i.attname
       GROUP BY 1, 2, 3, 4, 5, 6, 7
     ) AS rows_data_stats
   ) AS rows_hdr_pdg_stats
 ) AS relation_stats";
 
-fn bloat_rows(c: &mut Client, sql: &str) -> Result<Vec<Bloat>, postgres::Error> {
-    let sql = sql.replace("__USER__", USER_RELATIONS);
-    Ok(c.query(&sql, &[])?
-        .iter()
-        .map(|r| Bloat {
-            oid: r.get(0),
-            real_bytes: r.get(1),
-            bloat_bytes: r.get(2),
-            bloat_pct: r.get(3),
-            fillfactor: r.get(4),
-            stats_missing: r.get(5),
-        })
-        .collect())
+/// `pg_stats` keyed by oid, read once by both estimates (the view checks the
+/// role's privilege on every column). Joined by schema and name, the planner
+/// paired every column of a schema with every statistics row of that schema:
+/// at 20,000 tables the index estimate ran past the statement timeout. Names
+/// are looked up once, through pg_class's unique index on (relname, relnamespace).
+const STATS_BY_OID: &str = "
+WITH stats AS MATERIALIZED (
+  SELECT sc.oid AS relid, st.attname, st.inherited, st.null_frac, st.avg_width
+  FROM pg_catalog.pg_stats st
+  JOIN pg_catalog.pg_namespace n ON n.nspname = st.schemaname
+  JOIN pg_catalog.pg_class sc ON sc.relnamespace = n.oid AND sc.relname = st.tablename
+  WHERE __USER__
+)";
+
+/// Runs `body`'s estimates: rows of (is_table, oid, real, bloat, pct, fillfactor, is_na).
+fn bloat_rows(c: &mut Client, body: &str) -> Result<(Vec<Bloat>, Vec<Bloat>), postgres::Error> {
+    let sql = format!("{STATS_BY_OID} {body}").replace("__USER__", USER_RELATIONS);
+    let mut tx = c.transaction()?;
+    // pg_stats' row count is estimated at a few hundred whatever its size, so
+    // the planner would loop over it for every column: a nested loop there is
+    // quadratic in relations. Hash and merge joins keep both passes linear.
+    tx.batch_execute("SET LOCAL enable_nestloop = off")?;
+    let rows = tx.query(&sql, &[])?;
+    tx.commit()?;
+    let (mut tables, mut indexes) = (Vec::new(), Vec::new());
+    for r in &rows {
+        let b = Bloat {
+            oid: r.get(1),
+            real_bytes: r.get(2),
+            bloat_bytes: r.get(3),
+            bloat_pct: r.get(4),
+            fillfactor: r.get(5),
+            stats_missing: r.get(6),
+        };
+        if r.get::<_, bool>(0) {
+            tables.push(b);
+        } else {
+            indexes.push(b);
+        }
+    }
+    Ok((tables, indexes))
 }
 
-pub fn table_bloat(c: &mut Client) -> Result<Vec<Bloat>, postgres::Error> {
-    bloat_rows(c, TABLE_BLOAT_SQL)
+/// Both estimates in one statement: one pass over `pg_stats`.
+pub fn estimate_bloat(c: &mut Client) -> Result<(Vec<Bloat>, Vec<Bloat>), postgres::Error> {
+    bloat_rows(
+        c,
+        &format!(
+            "SELECT true, * FROM ({TABLE_BLOAT_SQL}) AS t UNION ALL SELECT false, * FROM ({INDEX_BLOAT_SQL}) AS i"
+        ),
+    )
 }
 
 pub fn index_bloat(c: &mut Client) -> Result<Vec<Bloat>, postgres::Error> {
-    bloat_rows(c, INDEX_BLOAT_SQL)
+    Ok(bloat_rows(c, &format!("SELECT false, * FROM ({INDEX_BLOAT_SQL}) AS i"))?.1)
 }
 
 /// Measured table bloat with `pgstattuple` (reads the whole table): dead

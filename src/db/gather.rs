@@ -118,8 +118,8 @@ pub fn bloat(
             ),
         }
     }
-    let mut tb = db::table_bloat(&mut s.client).map_err(|e| db::read_error(e, "table bloat"))?;
-    let mut ib = db::index_bloat(&mut s.client).map_err(|e| db::read_error(e, "index bloat"))?;
+    let (mut tb, mut ib) =
+        db::estimate_bloat(&mut s.client).map_err(|e| db::read_error(e, "bloat estimates"))?;
     tb.retain(|b| keep_t.contains(&b.oid));
     ib.retain(|b| keep_i.contains(&b.oid));
     Ok((tb, ib, "estimate".into(), t0.elapsed()))

@@ -58,6 +58,12 @@ impl Connection {
         set_timeouts(&mut client, read_timeout, lock_timeout)
             .map_err(|e| anyhow::anyhow!(pg::describe(&e, &cfg.database)))
             .context("cannot set the session's timeouts")?;
+        // The catalogue queries cost enough at 20,000 tables to cross the JIT
+        // thresholds, and compiling them took longer (3.4 s) than running them.
+        client
+            .batch_execute("SET jit = off")
+            .map_err(|e| anyhow::anyhow!(pg::describe(&e, &cfg.database)))
+            .context("cannot turn JIT off for the session")?;
         let watcher = spawn_watcher(client.cancel_token(), cfg.database.clone())?;
         Ok(Connection {
             client,
