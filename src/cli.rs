@@ -297,6 +297,24 @@ pub enum DbCommand {
     /// ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions
     #[command(after_long_help = include_str!("help/db-analyze.txt"))]
     Analyze(DbAnalyzeArgs),
+    /// The daily outage risks in one read-only pass: archiving, slots, replication, xmin horizon, invalid indexes, sequences, checksums, temp files, server
+    #[command(after_long_help = include_str!("help/db-check.txt"))]
+    Check(DbCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbCheckArgs {
+    /// Also run pg_amcheck (heap and btree indexes) on the live database; needs the amcheck extension installed
+    #[arg(long)]
+    pub amcheck: bool,
+
+    /// pg_amcheck --heapallindexed (implies --amcheck); inside a maintenance window unless --force
+    #[arg(long)]
+    pub deep: bool,
+
+    /// Run --deep outside the configured maintenance windows
+    #[arg(long, requires = "deep")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

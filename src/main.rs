@@ -232,6 +232,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Db(DbCommand::Analyze(args)) => {
             job(cli, "db-analyze", |cfg| commands::db::analyze(cfg, args))?
         }
+        Command::Db(DbCommand::Check(args)) => {
+            job(cli, "db-check", |cfg| commands::db_check::run(cfg, args))?
+        }
         Command::Vacuum(args) => job(cli, "vacuum", |cfg| {
             commands::vacuum::run(cfg, args, &ui(cli))
         })?,
@@ -358,6 +361,7 @@ fn job_name(c: &Command) -> Option<&'static str> {
             cli::Schedule::Monthly => "run-monthly",
         },
         Command::Window => "window",
+        Command::Db(DbCommand::Check(_)) => "db-check",
         Command::Db(_) => "db-analyze",
         Command::Vacuum(_) => "vacuum",
         Command::Deps(DepsCommand::Audit(_)) => "deps-audit",

@@ -22,6 +22,7 @@ pub use crate::secrets::MASK;
 mod backup;
 mod clean;
 mod db;
+mod db_check;
 mod deps;
 mod disk;
 mod dr;
@@ -34,6 +35,7 @@ mod values;
 pub use backup::{Assertion, Backup};
 pub use clean::{Clean, CleanRule, system_dir};
 pub use db::Db;
+pub use db_check::DbCheck;
 pub use deps::{DEPS_ECOSYSTEMS, DEPS_SEVERITIES, Deps, DepsIgnore};
 pub use disk::Disk;
 use disk::default_state_dir;
@@ -257,6 +259,7 @@ struct FileConfig {
     dr: Dr,
     run: Run,
     db: Db,
+    db_check: DbCheck,
     #[serde(rename = "window", skip_serializing_if = "Vec::is_empty")]
     windows: Vec<WindowFile>,
     deps: Deps,
@@ -287,6 +290,7 @@ pub struct Config {
     pub dr: Dr,
     pub run: Run,
     pub db: Db,
+    pub db_check: DbCheck,
     pub windows: Vec<crate::window::Window>,
     pub deps: Deps,
 }
@@ -346,6 +350,7 @@ impl Config {
             dr,
             run,
             db,
+            db_check,
             windows,
             mut deps,
         } = parsed;
@@ -407,6 +412,7 @@ impl Config {
             dr,
             run,
             db,
+            db_check,
             windows,
             deps,
         })
@@ -460,6 +466,7 @@ impl Config {
         put("dr", toml::Value::try_from(&self.dr));
         put("run", toml::Value::try_from(&self.run));
         put("db", toml::Value::try_from(&self.db));
+        put("db_check", toml::Value::try_from(&self.db_check));
         if !self.windows.is_empty() {
             let ws: Vec<WindowFile> = self
                 .windows

@@ -5,9 +5,9 @@
 
 pub mod analyze;
 pub mod catalog;
+pub mod check;
 mod gather;
 pub mod plan;
-#[allow(dead_code)] // its users, db check and capacity, arrive in the following commits
 pub mod sequences;
 
 use std::sync::Arc;

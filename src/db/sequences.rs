@@ -134,14 +134,18 @@ impl Sequence {
         })
     }
 
-    /// `integer column bonds.id of a bigint sequence`, or `integer`.
-    fn type_text(&self) -> String {
+    /// Which range runs out: `its integer range (public.bonds.id)`, or
+    /// `the range of integer column public.bonds.id (a bigint sequence)`.
+    fn range_text(&self) -> String {
         match (&self.column, &self.column_type) {
             (Some(c), Some(t)) if self.column_is_narrower() => {
-                format!("{t} column {c} (sequence {})", self.data_type)
+                format!(
+                    "the range of {t} column {c} (a {} sequence)",
+                    self.data_type
+                )
             }
-            (Some(c), _) => format!("{} for {c}", self.data_type),
-            _ => self.data_type.clone(),
+            (Some(c), _) => format!("its {} range ({c})", self.data_type),
+            _ => format!("its {} range", self.data_type),
         }
     }
 }
@@ -171,9 +175,9 @@ pub fn judge(seqs: &[Sequence], warn_pct: f64, crit_pct: f64, top: usize) -> (Ch
         .take(top)
         .map(|(s, p)| {
             format!(
-                "{} at {p:.1}% of its {} range ({} left)",
+                "{} at {p:.1}% of {} ({} left)",
                 s.qualified(),
-                s.type_text(),
+                s.range_text(),
                 s.remaining().unwrap_or(0)
             )
         })
@@ -181,10 +185,10 @@ pub fn judge(seqs: &[Sequence], warn_pct: f64, crit_pct: f64, top: usize) -> (Ch
     let mut msg = if flagged.is_empty() {
         match used.first() {
             Some((s, p)) => format!(
-                "{} checked; the most used is {} at {p:.1}% of its {} range",
+                "{} checked; the most used is {} at {p:.1}% of {}",
                 count(seqs.len(), "sequence"),
                 s.qualified(),
-                s.type_text()
+                s.range_text()
             ),
             None => format!("{} checked, none used yet", count(seqs.len(), "sequence")),
         }
@@ -268,7 +272,7 @@ mod tests {
         assert_eq!(c.status, Status::Critical);
         assert!(
             c.message
-                .contains("integer column public.bonds.id (sequence bigint)"),
+                .contains("the range of integer column public.bonds.id (a bigint sequence)"),
             "{}",
             c.message
         );
