@@ -345,7 +345,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__backup__subcmd__verify)
-            opts="-q -v -h -V --all --no-restore --no-amcheck --write-checksum --drop-stale --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            opts="-q -v -h -V --all --no-restore --amcheck --no-amcheck --write-checksum --drop-stale --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

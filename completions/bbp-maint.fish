@@ -170,7 +170,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_s
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l all -d 'Verify every backup in the directory, not only the newest'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l no-restore -d 'Skip the restore and the checks of the restored copy'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l no-amcheck -d 'Skip pg_amcheck of the restored copy (it reads each table once per index)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l amcheck -d 'Also run pg_amcheck --heapallindexed on the restored copy (it checks PostgreSQL\'s fresh index build, not the backup; db check --amcheck checks the live database)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l no-amcheck -d 'Accepted for existing crontabs: pg_amcheck of the restored copy is off unless --amcheck'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l write-checksum -d 'Record the SHA-256 in <file>.sha256 when none is on record'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l drop-stale -d 'Drop scratch databases left by killed runs, older than backup.stale_scratch_age'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l json -d 'Same as --format json'

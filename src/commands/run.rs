@@ -132,6 +132,7 @@ fn verify_args(no_restore: bool) -> BackupVerifyArgs {
         path: None,
         all: false,
         no_restore,
+        amcheck: false,
         no_amcheck: false,
         write_checksum: false,
         drop_stale: false,
