@@ -12,6 +12,7 @@
 //! | `cli.rs` | the clap command tree: `--help`, the man pages and the completions all come from it |
 //! | `commands/` | one file per command: resolve the arguments and the configuration, call the domain, return the `Report` |
 //! | `backup/`, `db/`, `deps/`, `disk/`, `logs/`, `pg/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
+//! | `certs.rs` | a TLS peer's certificate (days to expiry, chain, hostname), for `health` |
 //! | `config/` | defaults < TOML file < environment < flags, validated into one `Config` |
 //! | `schedule.rs` | the task catalogue of `run daily/weekly/monthly` |
 //! | `report.rs`, `render/` | the report model every command returns, and its renderings (human, JSON, Nagios, Prometheus, SARIF) |
@@ -22,6 +23,7 @@
 //! import graph, and a test fails on any cycle.
 
 mod backup;
+mod certs;
 mod cli;
 mod commands;
 mod config;

@@ -389,7 +389,7 @@ fn api(cfg: &Config, timeout: Duration) -> Check {
     let resp = crate::http::agent(timeout).get(&a.url).call();
     let latency = t0.elapsed();
     let shown = mask_url(&a.url).unwrap_or_else(|| a.url.clone());
-    match resp {
+    let check = match resp {
         Err(e) => Check::new("api", Status::Critical, http_error(&a.url, &e, timeout)),
         Ok(r) => {
             let code = r.status();
@@ -415,7 +415,8 @@ fn api(cfg: &Config, timeout: Duration) -> Check {
                 c
             }
         }
-    }
+    };
+    crate::certs::annotate(check, &a.url, None, timeout.saturating_sub(latency))
 }
 
 /// A HEAD request's status code and latency, or why it failed.
@@ -427,6 +428,7 @@ fn external(cfg: &Config, timeout: Duration) -> Check {
         return Check::new("external", Status::Ok, "no external services configured");
     }
     let agent = crate::http::agent(timeout);
+    let t0 = Instant::now();
     let results: Vec<(String, HeadResult)> = thread::scope(|s| {
         let handles: Vec<_> = urls
             .iter()
@@ -471,9 +473,20 @@ fn external(cfg: &Config, timeout: Duration) -> Check {
         message.push_str(&problems.join("; "));
         Status::Critical
     };
-    metrics
+    let check = metrics
         .into_iter()
-        .fold(Check::new("external", status, message), Check::with_metric)
+        .fold(Check::new("external", status, message), Check::with_metric);
+    // The certificates of the https ones, within what is left of the
+    // timeout; the agent's kept-alive connections closed first.
+    drop(agent);
+    let until = Instant::now() + timeout.saturating_sub(t0.elapsed());
+    urls.iter().fold(check, |c, u| {
+        let host = url::Url::parse(u)
+            .ok()
+            .and_then(|x| x.host_str().map(str::to_string));
+        let left = until.saturating_duration_since(Instant::now());
+        crate::certs::annotate(c, u, Some(host.as_deref().unwrap_or(u)), left)
+    })
 }
 
 fn storage(cfg: &Config, _timeout: Duration) -> Check {
