@@ -88,11 +88,17 @@ _bbp__maint() {
             bbp__maint__subcmd__db,analyze)
                 cmd="bbp__maint__subcmd__db__subcmd__analyze"
                 ;;
+            bbp__maint__subcmd__db,check)
+                cmd="bbp__maint__subcmd__db__subcmd__check"
+                ;;
             bbp__maint__subcmd__db,help)
                 cmd="bbp__maint__subcmd__db__subcmd__help"
                 ;;
             bbp__maint__subcmd__db__subcmd__help,analyze)
                 cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__analyze"
+                ;;
+            bbp__maint__subcmd__db__subcmd__help,check)
+                cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__check"
                 ;;
             bbp__maint__subcmd__db__subcmd__help,help)
                 cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__help"
@@ -195,6 +201,9 @@ _bbp__maint() {
                 ;;
             bbp__maint__subcmd__help__subcmd__db,analyze)
                 cmd="bbp__maint__subcmd__help__subcmd__db__subcmd__analyze"
+                ;;
+            bbp__maint__subcmd__help__subcmd__db,check)
+                cmd="bbp__maint__subcmd__help__subcmd__db__subcmd__check"
                 ;;
             bbp__maint__subcmd__help__subcmd__deps,audit)
                 cmd="bbp__maint__subcmd__help__subcmd__deps__subcmd__audit"
@@ -336,7 +345,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__backup__subcmd__verify)
-            opts="-q -v -h -V --all --no-restore --no-amcheck --write-checksum --drop-stale --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            opts="-q -v -h -V --all --no-restore --amcheck --no-amcheck --write-checksum --drop-stale --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -544,7 +553,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__db)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version analyze help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version analyze check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -623,8 +632,46 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bbp__maint__subcmd__db__subcmd__check)
+            opts="-q -v -h -V --amcheck --deep --force --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bbp__maint__subcmd__db__subcmd__help)
-            opts="analyze help"
+            opts="analyze check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -638,6 +685,20 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__db__subcmd__help__subcmd__analyze)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__db__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1320,7 +1381,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__help__subcmd__db)
-            opts="analyze"
+            opts="analyze check"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1334,6 +1395,20 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__help__subcmd__db__subcmd__analyze)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__help__subcmd__db__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

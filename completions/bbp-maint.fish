@@ -170,7 +170,8 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_s
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l all -d 'Verify every backup in the directory, not only the newest'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l no-restore -d 'Skip the restore and the checks of the restored copy'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l no-amcheck -d 'Skip pg_amcheck of the restored copy (it reads each table once per index)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l amcheck -d 'Also run pg_amcheck --heapallindexed on the restored copy (it checks PostgreSQL\'s fresh index build, not the backup; db check --amcheck checks the live database)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l no-amcheck -d 'Accepted for existing crontabs: pg_amcheck of the restored copy is off unless --amcheck'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l write-checksum -d 'Record the SHA-256 in <file>.sha256 when none is on record'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l drop-stale -d 'Drop scratch databases left by killed runs, older than backup.stale_scratch_age'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand backup; and __fish_seen_subcommand_from verify" -l json -d 'Same as --format json'
@@ -241,25 +242,26 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s v -l verb
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s V -l version -d 'Print version'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l format -d 'Output format' -r -f -a "human\t''
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
 nagios\t''
 sarif\t'SARIF 2.1.0, for `deps audit` only'"
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l json -d 'Same as --format json'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -s q -l quiet -d 'Print nothing when everything is OK'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -s V -l version -d 'Print version'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -f -a "check" -d 'The daily outage risks in one read-only pass: archiving, slots, replication, xmin horizon, invalid indexes, sequences, checksums, temp files, server'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l table -d 'Only this table (table or schema.table); may be repeated [default: db.analyze_tables, else all]' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l format -d 'Output format' -r -f -a "human\t''
@@ -280,7 +282,28 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -l amcheck -d 'Also run pg_amcheck (heap and btree indexes) on the live database; needs the amcheck extension installed'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -l deep -d 'pg_amcheck --heapallindexed (implies --amcheck); inside a maintenance window unless --force'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -l force -d 'Run --deep outside the configured maintenance windows'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "check" -d 'The daily outage risks in one read-only pass: archiving, slots, replication, xmin horizon, invalid indexes, sequences, checksums, temp files, server'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l table -d 'Only this table (table or schema.table); may be repeated' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
@@ -503,6 +526,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from disk" -f -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "check" -d 'The daily outage risks in one read-only pass: archiving, slots, replication, xmin horizon, invalid indexes, sequences, checksums, temp files, server'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'

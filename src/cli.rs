@@ -197,8 +197,12 @@ pub struct BackupVerifyArgs {
     #[arg(long)]
     pub no_restore: bool,
 
-    /// Skip pg_amcheck of the restored copy (it reads each table once per index)
-    #[arg(long, conflicts_with = "no_restore")]
+    /// Also run pg_amcheck --heapallindexed on the restored copy (it checks PostgreSQL's fresh index build, not the backup; db check --amcheck checks the live database)
+    #[arg(long, conflicts_with_all = ["no_restore", "no_amcheck"])]
+    pub amcheck: bool,
+
+    /// Accepted for existing crontabs: pg_amcheck of the restored copy is off unless --amcheck
+    #[arg(long)]
     pub no_amcheck: bool,
 
     /// Record the SHA-256 in <file>.sha256 when none is on record
@@ -278,6 +282,24 @@ pub enum DbCommand {
     /// ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions
     #[command(after_long_help = include_str!("help/db-analyze.txt"))]
     Analyze(DbAnalyzeArgs),
+    /// The daily outage risks in one read-only pass: archiving, slots, replication, xmin horizon, invalid indexes, sequences, checksums, temp files, server
+    #[command(after_long_help = include_str!("help/db-check.txt"))]
+    Check(DbCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbCheckArgs {
+    /// Also run pg_amcheck (heap and btree indexes) on the live database; needs the amcheck extension installed
+    #[arg(long)]
+    pub amcheck: bool,
+
+    /// pg_amcheck --heapallindexed (implies --amcheck); inside a maintenance window unless --force
+    #[arg(long)]
+    pub deep: bool,
+
+    /// Run --deep outside the configured maintenance windows
+    #[arg(long, requires = "deep")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@
 //! | `cli.rs` | the clap command tree: `--help`, the man pages and the completions all come from it |
 //! | `commands/` | one file per command: resolve the arguments and the configuration, call the domain, return the `Report` |
 //! | `backup/`, `db/`, `deps/`, `disk/`, `health/`, `logs/`, `pg/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
+//! | `certs.rs` | a TLS peer's certificate (days to expiry, chain, hostname), for `health` |
 //! | `config/` | defaults < TOML file < environment < flags, validated into one `Config`; one file per section with its struct, defaults and validation |
 //! | `schedule.rs`, `run/` | the task catalogue of `run daily/weekly/monthly`, and the schedules' machinery: tasks on threads with deadlines, the maintenance log, the verdict |
 //! | `report.rs`, `render/` | the report model every command returns, and its renderings (human, JSON, Nagios, Prometheus, SARIF) |
@@ -22,6 +23,7 @@
 //! import graph, and a test fails on any cycle.
 
 mod backup;
+mod certs;
 mod cli;
 mod commands;
 mod config;
@@ -236,6 +238,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Db(DbCommand::Analyze(args)) => {
             job(cli, "db-analyze", |cfg| commands::db::analyze(cfg, args))?
         }
+        Command::Db(DbCommand::Check(args)) => {
+            job(cli, "db-check", |cfg| commands::db_check::run(cfg, args))?
+        }
         Command::Vacuum(args) => job(cli, "vacuum", |cfg| {
             commands::vacuum::run(cfg, args, &ui(cli))
         })?,
@@ -362,6 +367,7 @@ fn job_name(c: &Command) -> Option<&'static str> {
             cli::Schedule::Monthly => "run-monthly",
         },
         Command::Window => "window",
+        Command::Db(DbCommand::Check(_)) => "db-check",
         Command::Db(_) => "db-analyze",
         Command::Vacuum(_) => "vacuum",
         Command::Deps(DepsCommand::Audit(_)) => "deps-audit",

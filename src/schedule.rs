@@ -35,6 +35,7 @@ pub const SCHEDULES: [(&str, &[&str]); 3] = [
             "backup-verify",
             "disk-clean",
             "deps-update-db",
+            "db-check",
         ],
     ),
     (
@@ -45,6 +46,7 @@ pub const SCHEDULES: [(&str, &[&str]); 3] = [
             "vacuum",
             "deps-audit",
             "disk-forecast",
+            "db-check-deep",
         ],
     ),
     ("monthly", &["dr-test"]),
@@ -129,6 +131,20 @@ pub const TASKS: &[Task] = &[
         lock: "disk",
         timeout: Duration::from_secs(5 * MIN),
         heavy: false,
+    },
+    Task {
+        name: "db-check",
+        display: "Database Check",
+        lock: "db-check",
+        timeout: Duration::from_secs(5 * MIN),
+        heavy: false,
+    },
+    Task {
+        name: "db-check-deep",
+        display: "Database Corruption Check",
+        lock: "db-check",
+        timeout: Duration::from_secs(3 * 60 * MIN),
+        heavy: true,
     },
     Task {
         name: "dr-test",

@@ -644,6 +644,7 @@ fn sslmodes_against_a_tls_server() {
     let ca = TestCa::new();
     let pg = Pg::start_with(PgOptions {
         tls: Some(ca.server()),
+        ..Default::default()
     });
     let run = |host: &str, mode: &str, root: Option<&Path>| {
         let sb = Sandbox::new(STORAGE_OK);

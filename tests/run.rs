@@ -122,6 +122,10 @@ inode_crit_pct = 100
 [logs]
 paths = ["{p}/logs/*.log"]
 
+# The test cluster has just started: its restart is no news here.
+[db_check]
+restart_warn = "0s"
+
 [backup]
 dir = "{p}/backups"
 min_size = "100"
@@ -186,13 +190,14 @@ fn task<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
         .unwrap_or_else(|| panic!("no task {name} in {doc:#}"))
 }
 
-const DAILY: [&str; 6] = [
+const DAILY: [&str; 7] = [
     "health",
     "disk",
     "logs",
     "backup-verify",
     "disk-clean",
     "deps-update-db",
+    "db-check",
 ];
 
 fn promtool() -> &'static str {
@@ -254,6 +259,7 @@ fn daily_runs_every_task_logs_each_and_pings() {
         "Backup Verification",
         "Temporary File Cleanup",
         "Security Signature Update",
+        "Database Check",
     ]) {
         assert!(stamp(line), "{line}");
         assert!(
@@ -263,7 +269,7 @@ fn daily_runs_every_task_logs_each_and_pings() {
         assert!(line.ends_with(" s)") || line.ends_with(" ms)"), "{line}");
     }
     assert!(
-        lines[6].contains("✓ All 6 maintenance tasks completed successfully"),
+        lines[7].contains("✓ All 7 maintenance tasks completed successfully"),
         "{log}"
     );
 
@@ -369,13 +375,13 @@ fn redis_down_fails_the_run_alerts_and_the_rest_still_runs() {
     assert_eq!(body["report"]["exit_code"], 2);
 
     let alert = fs::read_to_string(&alert_file).expect("the alert command did not run");
-    assert!(alert.contains("1 of 6 maintenance tasks failed"), "{alert}");
+    assert!(alert.contains("1 of 7 maintenance tasks failed"), "{alert}");
     assert!(alert.contains("CRITICAL health:"), "{alert}");
     assert!(alert.contains("bbp-maint run daily on "), "{alert}");
     assert!(alert.trim_end().ends_with('2'), "{alert}");
 
     let log = fx.log();
-    assert_eq!(log.lines().count(), 7, "{log}");
+    assert_eq!(log.lines().count(), 8, "{log}");
     assert!(
         log.lines()
             .next()
@@ -383,7 +389,7 @@ fn redis_down_fails_the_run_alerts_and_the_rest_still_runs() {
             .contains("✗ Failed maintenance task: Health Check ("),
         "{log}"
     );
-    assert!(log.contains("✗ 1 of 6 maintenance tasks failed"), "{log}");
+    assert!(log.contains("✗ 1 of 7 maintenance tasks failed"), "{log}");
 }
 
 #[test]
@@ -603,7 +609,8 @@ fn schedules_naming_unknown_or_repeated_tasks_are_config_errors() {
             "logs",
             "backup-verify",
             "disk-clean",
-            "deps-update-db"
+            "deps-update-db",
+            "db-check"
         ])
     );
     assert_eq!(
@@ -613,7 +620,8 @@ fn schedules_naming_unknown_or_repeated_tasks_are_config_errors() {
             "db-analyze",
             "vacuum",
             "deps-audit",
-            "disk-forecast"
+            "disk-forecast",
+            "db-check-deep"
         ])
     );
     assert_eq!(

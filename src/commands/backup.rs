@@ -49,7 +49,7 @@ pub fn verify(cfg: &Config, args: &BackupVerifyArgs, ui: &Ui) -> Result<Report> 
         cfg,
         opts: Options {
             no_restore: args.no_restore,
-            no_amcheck: args.no_amcheck,
+            amcheck: args.amcheck,
             write_checksum: args.write_checksum,
         },
         ui,

@@ -6,6 +6,7 @@ pub mod backup;
 pub mod clean;
 pub mod config;
 pub mod db;
+pub mod db_check;
 pub mod deps;
 pub mod disk;
 pub mod dr;

@@ -96,6 +96,23 @@ fn runner(name: &str) -> Option<TaskFn> {
             )
         },
         "disk-forecast" => |cfg, _| super::disk::run(cfg).map(forecast),
+        "db-check" => |cfg, _| {
+            let args = crate::cli::DbCheckArgs {
+                amcheck: false,
+                deep: false,
+                force: false,
+            };
+            super::db_check::run(cfg, &args)
+        },
+        // Heavy: `run` starts it only inside a window, so it is forced here.
+        "db-check-deep" => |cfg, _| {
+            let args = crate::cli::DbCheckArgs {
+                amcheck: true,
+                deep: true,
+                force: true,
+            };
+            super::db_check::run(cfg, &args)
+        },
         "dr-test" => |cfg, ui| {
             super::dr::run(
                 cfg,
@@ -117,6 +134,7 @@ fn verify_args(no_restore: bool) -> BackupVerifyArgs {
         path: None,
         all: false,
         no_restore,
+        amcheck: false,
         no_amcheck: false,
         write_checksum: false,
         drop_stale: false,

@@ -25,6 +25,7 @@ mod backup;
 mod clean;
 mod database;
 mod db;
+mod db_check;
 mod deps;
 mod disk;
 mod dr;
@@ -48,6 +49,7 @@ pub use clean::{Clean, CleanRule};
 pub use database::DatabaseChecks;
 use database::{DatabaseSection, database_section};
 pub use db::Db;
+pub use db_check::DbCheck;
 pub use deps::{Deps, DepsIgnore};
 pub use disk::Disk;
 use disk::default_state_dir;
@@ -87,6 +89,7 @@ struct FileConfig {
     dr: Dr,
     run: Run,
     db: Db,
+    db_check: DbCheck,
     #[serde(rename = "window", skip_serializing_if = "Vec::is_empty")]
     windows: Vec<WindowFile>,
     deps: Deps,
@@ -117,6 +120,7 @@ pub struct Config {
     pub dr: Dr,
     pub run: Run,
     pub db: Db,
+    pub db_check: DbCheck,
     pub windows: Vec<crate::window::Window>,
     pub deps: Deps,
 }
@@ -176,6 +180,7 @@ impl Config {
             dr,
             run,
             db,
+            db_check,
             windows,
             mut deps,
         } = parsed;
@@ -237,6 +242,7 @@ impl Config {
             dr,
             run,
             db,
+            db_check,
             windows,
             deps,
         })
@@ -290,6 +296,7 @@ impl Config {
         put("dr", toml::Value::try_from(&self.dr));
         put("run", toml::Value::try_from(&self.run));
         put("db", toml::Value::try_from(&self.db));
+        put("db_check", toml::Value::try_from(&self.db_check));
         if !self.windows.is_empty() {
             let ws: Vec<WindowFile> = self
                 .windows

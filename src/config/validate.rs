@@ -20,7 +20,8 @@ pub(super) fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> 
     c.run.validate(&v)?;
     window::validate(&c.windows, &v)?;
     c.deps.validate(&v)?;
-    c.db.validate(&v)
+    c.db.validate(&v)?;
+    c.db_check.validate(&v)
 }
 
 /// The file being validated, and the rules several sections share.

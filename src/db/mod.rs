@@ -5,7 +5,9 @@
 
 pub mod analyze;
 pub mod catalog;
+pub mod check;
 mod gather;
+pub mod sequences;
 pub mod vacuum;
 
 use std::sync::Arc;

@@ -14,10 +14,11 @@ pub fn api(cfg: &Config, timeout: Duration) -> Check {
     let resp = crate::http::agent(timeout).get(&a.url).call();
     let latency = t0.elapsed();
     let shown = mask_url(&a.url).unwrap_or_else(|| a.url.clone());
-    match resp {
+    let check = match resp {
         Err(e) => Check::new("api", Status::Critical, http_error(&a.url, &e, timeout)),
         Ok(r) => judge_api(a, &shown, r.status(), latency),
-    }
+    };
+    crate::certs::annotate(check, &a.url, None, timeout.saturating_sub(latency))
 }
 
 pub fn external(cfg: &Config, timeout: Duration) -> Check {
@@ -26,6 +27,7 @@ pub fn external(cfg: &Config, timeout: Duration) -> Check {
         return Check::new("external", Status::Ok, "no external services configured");
     }
     let agent = crate::http::agent(timeout);
+    let t0 = Instant::now();
     let results: Vec<(String, HeadResult)> = thread::scope(|s| {
         let handles: Vec<_> = urls
             .iter()
@@ -44,7 +46,18 @@ pub fn external(cfg: &Config, timeout: Duration) -> Check {
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
-    judge_external(&results)
+    let check = judge_external(&results);
+    // The certificates of the https ones, within what is left of the
+    // timeout; the agent's kept-alive connections closed first.
+    drop(agent);
+    let until = Instant::now() + timeout.saturating_sub(t0.elapsed());
+    urls.iter().fold(check, |c, u| {
+        let host = url::Url::parse(u)
+            .ok()
+            .and_then(|x| x.host_str().map(str::to_string));
+        let left = until.saturating_duration_since(Instant::now());
+        crate::certs::annotate(c, u, Some(host.as_deref().unwrap_or(u)), left)
+    })
 }
 
 /// One line for a failed request; the URL with secrets masked.

@@ -123,12 +123,19 @@ fn template() -> &'static Path {
 pub struct PgOptions {
     /// Serve TLS with this certificate and key.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// More server settings, `name=value` each (`wal_level=logical`).
+    pub settings: Vec<String>,
+    /// Data checksums on, as `initdb --data-checksums` makes them
+    /// (`pg_checksums --enable` on the template's copy, before the start).
+    pub checksums: bool,
 }
 
 pub struct Pg {
     pub dir: tempfile::TempDir,
     pub port: u16,
     bindir: PathBuf,
+    /// The server's `-c` settings, for `restart` and its standbys.
+    settings: String,
 }
 
 impl Pg {
@@ -174,26 +181,38 @@ impl Pg {
                 dir.path().join("server.key").display()
             ));
         }
+        settings.extend(opts.settings.iter().map(|s| format!("-c {s}")));
         give_to_postgres(dir.path());
+        if opts.checksums {
+            run_ok(
+                as_pg_user(&bindir.join("pg_checksums"))
+                    .args(["--enable", "--no-sync", "-D"])
+                    .arg(dir.path().join("data")),
+                "pg_checksums --enable",
+            );
+        }
         // A port taken between free_port() and the server's bind is retried.
+        let settings = settings.join(" ");
         for _ in 0..5 {
             let port = free_port();
+            let options = format!("-p {port} -k {} {settings}", dir.path().display());
             let out = as_pg_user(&bindir.join("pg_ctl"))
                 .arg("-D")
                 .arg(dir.path().join("data"))
                 .arg("-l")
                 .arg(dir.path().join("log"))
                 .args(["-w", "-t", "60", "-o"])
-                .arg(format!(
-                    "-p {port} -k {} {}",
-                    dir.path().display(),
-                    settings.join(" ")
-                ))
+                .arg(&options)
                 .arg("start")
                 .output()
                 .unwrap();
             if out.status.success() {
-                return Pg { dir, port, bindir };
+                return Pg {
+                    dir,
+                    port,
+                    bindir,
+                    settings,
+                };
             }
         }
         let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
@@ -202,6 +221,105 @@ impl Pg {
 
     pub fn socket_dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Stops the server (a clean shutdown: every page is on disk).
+    pub fn stop(&self) {
+        run_ok(
+            as_pg_user(&self.bindir.join("pg_ctl"))
+                .arg("-D")
+                .arg(self.data_dir())
+                .args(["-m", "fast", "-w", "stop"]),
+            "pg_ctl stop",
+        );
+    }
+
+    /// Starts the stopped server again, on its port, with its settings.
+    pub fn restart(&self) {
+        run_ok(
+            as_pg_user(&self.bindir.join("pg_ctl"))
+                .arg("-D")
+                .arg(self.data_dir())
+                .arg("-l")
+                .arg(self.dir.path().join("log"))
+                .args(["-w", "-t", "60", "-o"])
+                .arg(format!(
+                    "-p {} -k {} {}",
+                    self.port,
+                    self.dir.path().display(),
+                    self.settings
+                ))
+                .arg("start"),
+            "pg_ctl start",
+        );
+    }
+
+    /// A streaming standby of this server (`pg_basebackup -R`) on another
+    /// loopback port, its `application_name` `name`, started.
+    pub fn standby(&self, name: &str) -> Pg {
+        let dir = tempfile::Builder::new()
+            .prefix("bbp-pg-standby-")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        give_to_postgres(dir.path());
+        let pass = dir.path().join("pgpass");
+        std::fs::write(&pass, format!("*:*:*:*:{PG_PASSWORD}\n")).unwrap();
+        std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+        give_to_postgres(&pass);
+        run_ok(
+            as_pg_user(&self.bindir.join("pg_basebackup"))
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                ])
+                .args(["-R", "--no-sync", "-X", "stream", "-D"])
+                .arg(dir.path().join("data"))
+                .env("PGPASSFILE", &pass),
+            "pg_basebackup -R",
+        );
+        // The primary's password, in the standby's own passfile.
+        let conf = dir.path().join("data/postgresql.auto.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text = text.replace(
+            "primary_conninfo = '",
+            &format!(
+                "primary_conninfo = 'application_name={name} passfile=''{}'' ",
+                pass.display()
+            ),
+        );
+        std::fs::write(&conf, text).unwrap();
+        give_to_postgres(dir.path());
+        for _ in 0..5 {
+            let port = free_port();
+            let options = format!("-p {port} -k {} {}", dir.path().display(), self.settings);
+            let out = as_pg_user(&self.bindir.join("pg_ctl"))
+                .arg("-D")
+                .arg(dir.path().join("data"))
+                .arg("-l")
+                .arg(dir.path().join("log"))
+                .args(["-w", "-t", "60", "-o", &options, "start"])
+                .output()
+                .unwrap();
+            if out.status.success() {
+                return Pg {
+                    dir,
+                    port,
+                    bindir: self.bindir.clone(),
+                    settings: self.settings.clone(),
+                };
+            }
+        }
+        let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+        panic!("the standby did not start:\n{log}");
     }
 
     pub fn url(&self) -> String {
@@ -228,6 +346,24 @@ impl Pg {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Runs SQL through psql: its output, or its error when it fails
+    /// (for statements a test expects to fail).
+    pub fn psql_result(&self, db: &str, sql: &str) -> Result<String, String> {
+        let out = Command::new(self.bindir.join("psql"))
+            .arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db])
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .env("PGPASSWORD", PG_PASSWORD)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
     }
 
     /// Runs SQL through psql; returns its unaligned, tuples-only output.

@@ -1,0 +1,208 @@
+//! The certificate a TLS peer presents, for `health`: the days until its
+//! `notAfter`, and whether its chain and hostname verify. The certificate
+//! is read on a connection of its own that accepts any certificate (so an
+//! expired or untrusted one can still be named), then a verifying handshake
+//! says whether the chain or the hostname fails. X.509 is parsed by
+//! OpenSSL (the `openssl` crate, which native-tls already links), not by
+//! hand.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use openssl::asn1::Asn1Time;
+use openssl::x509::X509;
+
+use crate::report::{Check, Metric, Status};
+
+/// Days before `notAfter` under which a certificate warns, and is critical.
+pub const WARN_DAYS: f64 = 30.0;
+pub const CRIT_DAYS: f64 = 7.0;
+
+/// What the peer's certificate says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Peer {
+    /// `Dec  5 10:00:00 2026 GMT`, as OpenSSL prints it.
+    pub not_after: String,
+    /// Negative once expired.
+    pub days_left: f64,
+    /// The verifying handshake's error: an untrusted chain, a hostname the
+    /// certificate does not name, an expired certificate.
+    pub verify_error: Option<String>,
+}
+
+/// The status, the message part and the metric for one peer. Pure.
+pub fn judge(p: &Peer, metric_name: &str) -> (Status, String, Metric) {
+    let m = Metric::new(metric_name, (p.days_left * 10.0).round() / 10.0, "d")
+        .thresholds(Some(WARN_DAYS), Some(CRIT_DAYS))
+        .alert_below();
+    let mut status = m.judge();
+    let mut msg = if p.days_left < 0.0 {
+        format!("certificate expired {}", p.not_after)
+    } else {
+        format!(
+            "certificate expires in {:.0} days ({})",
+            p.days_left, p.not_after
+        )
+    };
+    if let Some(e) = &p.verify_error {
+        status = Status::Critical;
+        msg.push_str(&format!("; chain or hostname verification failed: {e}"));
+    }
+    (status, msg, m)
+}
+
+/// The host and port of an `https` URL; `None` for any other scheme.
+pub fn https_target(url: &str) -> Option<(String, u16)> {
+    let u = url::Url::parse(url).ok()?;
+    if u.scheme() != "https" {
+        return None;
+    }
+    Some((u.host_str()?.to_string(), u.port_or_known_default()?))
+}
+
+/// Reads the peer's certificate within `limit`.
+pub fn peer(host: &str, port: u16, limit: Duration) -> Result<Peer, String> {
+    let deadline = Instant::now() + limit;
+    let lax = native_tls::TlsConnector::builder()
+        .danger_accept_invalid_certs(true)
+        .danger_accept_invalid_hostnames(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    // Closed before the verifying handshake: a server that serves one
+    // connection at a time would otherwise never answer the second.
+    let der = {
+        let mut tls = lax
+            .connect(host, connect(host, port, deadline)?)
+            .map_err(|e| format!("TLS handshake failed: {e}"))?;
+        let der = tls
+            .peer_certificate()
+            .map_err(|e| e.to_string())?
+            .ok_or("the server sent no certificate")?
+            .to_der()
+            .map_err(|e| e.to_string())?;
+        let _ = tls.shutdown();
+        der
+    };
+    let x = X509::from_der(&der).map_err(|e| format!("unreadable certificate: {e}"))?;
+    let now = Asn1Time::days_from_now(0).map_err(|e| e.to_string())?;
+    let d = now.diff(x.not_after()).map_err(|e| e.to_string())?;
+    let days_left = f64::from(d.days) + f64::from(d.secs) / 86_400.0;
+    let verify_error = native_tls::TlsConnector::new()
+        .map_err(|e| e.to_string())?
+        .connect(host, connect(host, port, deadline)?)
+        .err()
+        .map(|e| e.to_string());
+    Ok(Peer {
+        not_after: x.not_after().to_string(),
+        days_left,
+        verify_error,
+    })
+}
+
+fn connect(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, String> {
+    let left = || {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    };
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("{host}: {e}"))?;
+    let mut last = format!("{host}: no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, left()) {
+            Ok(s) => {
+                s.set_read_timeout(Some(left()))
+                    .map_err(|e| e.to_string())?;
+                s.set_write_timeout(Some(left()))
+                    .map_err(|e| e.to_string())?;
+                return Ok(s);
+            }
+            Err(e) => last = format!("{host}:{port}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// Adds the certificate of `url` (when it is `https`) to `check`: its
+/// days left as a metric (`cert_days_left`, or `cert_days_left:<label>`),
+/// the message, and the worse status. A certificate that cannot be read
+/// is said in the message; the request's own result already judged the
+/// connection.
+pub fn annotate(mut check: Check, url: &str, label: Option<&str>, limit: Duration) -> Check {
+    let Some((host, port)) = https_target(url) else {
+        return check;
+    };
+    let name = match label {
+        Some(l) => format!("cert_days_left:{l}"),
+        None => "cert_days_left".to_string(),
+    };
+    let prefix = label.map(|l| format!("{l}: ")).unwrap_or_default();
+    match peer(&host, port, limit) {
+        Ok(p) => {
+            let (status, msg, metric) = judge(&p, &name);
+            check.status = check.status.worse(status);
+            check.message.push_str(&format!("; {prefix}{msg}"));
+            check.metrics.push(metric);
+        }
+        Err(e) => check
+            .message
+            .push_str(&format!("; {prefix}certificate not read: {e}")),
+    }
+    check
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(days: f64, err: Option<&str>) -> Peer {
+        Peer {
+            not_after: "Dec  5 10:00:00 2026 GMT".into(),
+            days_left: days,
+            verify_error: err.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn days_left_warn_under_30_and_are_critical_under_7() {
+        assert_eq!(judge(&peer(60.0, None), "c").0, Status::Ok);
+        let (st, msg, m) = judge(&peer(20.4, None), "c");
+        assert_eq!(st, Status::Warning);
+        assert_eq!(
+            msg,
+            "certificate expires in 20 days (Dec  5 10:00:00 2026 GMT)"
+        );
+        assert_eq!(m.value, 20.4);
+        assert_eq!(judge(&peer(4.9, None), "c").0, Status::Critical);
+        let (st, msg, _) = judge(&peer(-1.0, None), "c");
+        assert_eq!(st, Status::Critical);
+        assert!(msg.starts_with("certificate expired"), "{msg}");
+    }
+
+    #[test]
+    fn a_chain_or_hostname_failure_is_named_and_critical() {
+        let (st, msg, _) = judge(
+            &peer(60.0, Some("self-signed certificate in certificate chain")),
+            "c",
+        );
+        assert_eq!(st, Status::Critical);
+        assert!(
+            msg.contains("chain or hostname verification failed: self-signed"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn only_https_urls_have_a_certificate_to_read() {
+        assert_eq!(
+            https_target("https://api.stripe.com/v1/charges"),
+            Some(("api.stripe.com".into(), 443))
+        );
+        assert_eq!(
+            https_target("https://localhost:8443/health"),
+            Some(("localhost".into(), 8443))
+        );
+        assert_eq!(https_target("http://localhost:3000/api/health"), None);
+    }
+}

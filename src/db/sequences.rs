@@ -1,0 +1,311 @@
+//! How much of its range each sequence has used: `db check` judges it daily
+//! and `capacity` projects it forward, from the one query here. A sequence
+//! feeding a column narrower than itself (a `serial`'s int4 column behind a
+//! bigint sequence, after `ALTER SEQUENCE ... AS bigint`) runs out at the
+//! column's end, not its own: the limit is the narrower of the two.
+
+use postgres::Client;
+use serde_json::{Value, json};
+
+use crate::report::{Check, Metric};
+use crate::units::count;
+
+/// One sequence, and the column it feeds when it is a `serial` or an
+/// identity column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sequence {
+    pub schema: String,
+    pub name: String,
+    /// `bigint`, `integer`, `smallint`.
+    pub data_type: String,
+    pub min_value: i64,
+    pub max_value: i64,
+    pub increment: i64,
+    /// `None`: never called, or the role may not read it.
+    pub last_value: Option<i64>,
+    /// `schema.table.column` of the owning serial or identity column.
+    pub column: Option<String>,
+    /// That column's type (`integer`, `bigint`, `numeric`...).
+    pub column_type: Option<String>,
+    pub readable: bool,
+}
+
+/// Reads every sequence of the database, temporary ones left out (another
+/// session's cannot be read). Sequences the role may not read come back
+/// with `readable: false`, never an error.
+pub fn gather(c: &mut Client) -> Result<Vec<Sequence>, postgres::Error> {
+    let rows = c.query(
+        "SELECT n.nspname::text, s.relname::text, format_type(q.seqtypid, NULL), \
+                q.seqmin, q.seqmax, q.seqincrement, \
+                has_sequence_privilege(s.oid, 'SELECT,USAGE'), \
+                CASE WHEN has_sequence_privilege(s.oid, 'SELECT,USAGE') \
+                     THEN pg_sequence_last_value(s.oid) END, \
+                tn.nspname || '.' || t.relname || '.' || a.attname, \
+                format_type(a.atttypid, NULL) \
+           FROM pg_sequence q \
+           JOIN pg_class s ON s.oid = q.seqrelid \
+           JOIN pg_namespace n ON n.oid = s.relnamespace \
+           LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid \
+                AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 \
+                AND d.deptype IN ('a', 'i') \
+           LEFT JOIN pg_class t ON t.oid = d.refobjid \
+           LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+           LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+          WHERE s.relpersistence <> 't' \
+          ORDER BY 1, 2",
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| Sequence {
+            schema: r.get(0),
+            name: r.get(1),
+            data_type: r.get(2),
+            min_value: r.get(3),
+            max_value: r.get(4),
+            increment: r.get(5),
+            readable: r.get(6),
+            last_value: r.get(7),
+            column: r.get(8),
+            column_type: r.get(9),
+        })
+        .collect())
+}
+
+/// The largest value a column of this type holds; `None` for types at
+/// least as wide as any sequence (bigint, numeric).
+fn type_max(t: &str) -> Option<i64> {
+    match t {
+        "smallint" => Some(i16::MAX as i64),
+        "integer" => Some(i32::MAX as i64),
+        _ => None,
+    }
+}
+
+impl Sequence {
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
+    /// The end this sequence runs into, in its direction: its own
+    /// max (min) or its column's type's, whichever comes first.
+    pub fn limit(&self) -> i64 {
+        let col = self.column_type.as_deref().and_then(type_max);
+        if self.increment > 0 {
+            col.map_or(self.max_value, |m| m.min(self.max_value))
+        } else {
+            col.map_or(self.min_value, |m| (-m - 1).max(self.min_value))
+        }
+    }
+
+    /// Whether the column's type, narrower than the sequence, is the limit.
+    pub fn column_is_narrower(&self) -> bool {
+        let col = self.column_type.as_deref().and_then(type_max);
+        match col {
+            Some(m) if self.increment > 0 => m < self.max_value,
+            Some(m) => -m - 1 > self.min_value,
+            None => false,
+        }
+    }
+
+    /// The share of the range used, 0-100; `None` before the first `nextval`.
+    pub fn used_pct(&self) -> Option<f64> {
+        let last = self.last_value?;
+        let (start, end) = if self.increment > 0 {
+            (self.min_value, self.limit())
+        } else {
+            (self.max_value, self.limit())
+        };
+        let span = (end as f64 - start as f64).abs();
+        if span == 0.0 {
+            return Some(100.0);
+        }
+        Some((100.0 * (last as f64 - start as f64).abs() / span).clamp(0.0, 100.0))
+    }
+
+    /// Values left before the limit.
+    pub fn remaining(&self) -> Option<i128> {
+        let last = self.last_value? as i128;
+        let end = self.limit() as i128;
+        Some(if self.increment > 0 {
+            end - last
+        } else {
+            last - end
+        })
+    }
+
+    /// Which range runs out: `its integer range (public.bonds.id)`, or
+    /// `the range of integer column public.bonds.id (a bigint sequence)`.
+    fn range_text(&self) -> String {
+        match (&self.column, &self.column_type) {
+            (Some(c), Some(t)) if self.column_is_narrower() => {
+                format!(
+                    "the range of {t} column {c} (a {} sequence)",
+                    self.data_type
+                )
+            }
+            (Some(c), _) => format!("its {} range ({c})", self.data_type),
+            _ => format!("its {} range", self.data_type),
+        }
+    }
+}
+
+/// The `sequences` check: the most used sequence against `warn_pct` and
+/// `crit_pct` of its range, each sequence past the warning named; `data`
+/// lists every readable sequence that has been used, most used first.
+pub fn judge(seqs: &[Sequence], warn_pct: f64, crit_pct: f64, top: usize) -> (Check, Value) {
+    let mut used: Vec<(&Sequence, f64)> = seqs
+        .iter()
+        .filter_map(|s| Some((s, s.used_pct()?)))
+        .collect();
+    used.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let unreadable = seqs.iter().filter(|s| !s.readable).count();
+    let worst = used.first().map_or(0.0, |(_, p)| *p);
+    let metric = Metric::new("worst_used_pct", (worst * 100.0).round() / 100.0, "%")
+        .thresholds(Some(warn_pct), Some(crit_pct))
+        .with_min(0.0)
+        .with_max(100.0);
+    // Judged before rounding: 89.996 % is not yet 90 %.
+    let status = Metric::new("", worst, "")
+        .thresholds(Some(warn_pct), Some(crit_pct))
+        .judge();
+    let flagged: Vec<String> = used
+        .iter()
+        .filter(|(_, p)| *p >= warn_pct)
+        .take(top)
+        .map(|(s, p)| {
+            format!(
+                "{} at {p:.1}% of {} ({} left)",
+                s.qualified(),
+                s.range_text(),
+                s.remaining().unwrap_or(0)
+            )
+        })
+        .collect();
+    let mut msg = if flagged.is_empty() {
+        match used.first() {
+            Some((s, p)) => format!(
+                "{} checked; the most used is {} at {p:.1}% of {}",
+                count(seqs.len(), "sequence"),
+                s.qualified(),
+                s.range_text()
+            ),
+            None => format!("{} checked, none used yet", count(seqs.len(), "sequence")),
+        }
+    } else {
+        flagged.join("; ")
+    };
+    if unreadable > 0 {
+        msg.push_str(&format!(
+            "; {} not readable by this role (grant SELECT or pg_read_all_data)",
+            count(unreadable, "sequence")
+        ));
+    }
+    let list: Vec<Value> = used
+        .iter()
+        .take(top.max(flagged.len()))
+        .map(|(s, p)| {
+            json!({
+                "sequence": s.qualified(), "type": s.data_type, "column": s.column,
+                "column_type": s.column_type, "last_value": s.last_value,
+                "limit": s.limit(), "used_pct": (p * 100.0).round() / 100.0,
+                "remaining": s.remaining().map(|r| r as f64),
+            })
+        })
+        .collect();
+    (
+        Check::new("sequences", status, msg).with_metric(metric),
+        json!({ "sequences": list, "unreadable": unreadable }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Status;
+
+    fn seq(name: &str, data_type: &str, last: Option<i64>) -> Sequence {
+        let max = type_max(data_type).unwrap_or(i64::MAX);
+        Sequence {
+            schema: "public".into(),
+            name: name.into(),
+            data_type: data_type.into(),
+            min_value: 1,
+            max_value: max,
+            increment: 1,
+            last_value: last,
+            column: None,
+            column_type: None,
+            readable: true,
+        }
+    }
+
+    #[test]
+    fn an_int4_past_75_pct_warns_and_past_90_is_critical() {
+        let max = i32::MAX as i64;
+        let at = |pct: f64| seq("bonds_id_seq", "integer", Some((max as f64 * pct) as i64));
+        assert_eq!(judge(&[at(0.5)], 75.0, 90.0, 10).0.status, Status::Ok);
+        let (c, _) = judge(&[at(0.8)], 75.0, 90.0, 10);
+        assert_eq!(c.status, Status::Warning);
+        assert!(
+            c.message.contains("public.bonds_id_seq at 80.0%"),
+            "{}",
+            c.message
+        );
+        assert_eq!(
+            judge(&[at(0.95)], 75.0, 90.0, 10).0.status,
+            Status::Critical
+        );
+    }
+
+    #[test]
+    fn a_narrow_column_is_the_limit_not_the_sequence() {
+        // A bigint sequence (the default for serial8 or after ALTER
+        // SEQUENCE AS bigint) feeding an int4 column: 2^31 is the end.
+        let mut s = seq("bonds_id_seq", "bigint", Some(2_000_000_000));
+        assert!(s.used_pct().unwrap() < 1.0);
+        s.column = Some("public.bonds.id".into());
+        s.column_type = Some("integer".into());
+        assert!(s.column_is_narrower());
+        assert_eq!(s.limit(), i32::MAX as i64);
+        let (c, v) = judge(&[s], 75.0, 90.0, 10);
+        assert_eq!(c.status, Status::Critical);
+        assert!(
+            c.message
+                .contains("the range of integer column public.bonds.id (a bigint sequence)"),
+            "{}",
+            c.message
+        );
+        assert_eq!(v["sequences"][0]["limit"], i32::MAX as i64);
+    }
+
+    #[test]
+    fn descending_sequences_run_towards_their_minimum() {
+        let mut s = seq("down", "integer", Some(-1_900_000_000));
+        s.increment = -1;
+        s.max_value = -1;
+        s.min_value = i32::MIN as i64;
+        let p = s.used_pct().unwrap();
+        assert!((88.0..89.0).contains(&p), "{p}");
+        assert_eq!(s.remaining(), Some(247_483_648));
+    }
+
+    #[test]
+    fn unused_and_unreadable_sequences_are_named_not_judged() {
+        let mut hidden = seq("secret_seq", "integer", None);
+        hidden.readable = false;
+        let (c, v) = judge(&[seq("fresh", "integer", None), hidden], 75.0, 90.0, 10);
+        assert_eq!(c.status, Status::Ok);
+        assert!(
+            c.message.contains("2 sequences checked, none used yet"),
+            "{}",
+            c.message
+        );
+        assert!(
+            c.message.contains("1 sequence not readable"),
+            "{}",
+            c.message
+        );
+        assert_eq!(v["unreadable"], 1);
+    }
+}
