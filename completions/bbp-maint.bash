@@ -88,20 +88,44 @@ _bbp__maint() {
             bbp__maint__subcmd__db,analyze)
                 cmd="bbp__maint__subcmd__db__subcmd__analyze"
                 ;;
+            bbp__maint__subcmd__db,archive)
+                cmd="bbp__maint__subcmd__db__subcmd__archive"
+                ;;
             bbp__maint__subcmd__db,help)
                 cmd="bbp__maint__subcmd__db__subcmd__help"
+                ;;
+            bbp__maint__subcmd__db__subcmd__archive,help)
+                cmd="bbp__maint__subcmd__db__subcmd__archive__subcmd__help"
+                ;;
+            bbp__maint__subcmd__db__subcmd__archive,restore)
+                cmd="bbp__maint__subcmd__db__subcmd__archive__subcmd__restore"
+                ;;
+            bbp__maint__subcmd__db__subcmd__archive__subcmd__help,help)
+                cmd="bbp__maint__subcmd__db__subcmd__archive__subcmd__help__subcmd__help"
+                ;;
+            bbp__maint__subcmd__db__subcmd__archive__subcmd__help,restore)
+                cmd="bbp__maint__subcmd__db__subcmd__archive__subcmd__help__subcmd__restore"
                 ;;
             bbp__maint__subcmd__db__subcmd__help,analyze)
                 cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__analyze"
                 ;;
+            bbp__maint__subcmd__db__subcmd__help,archive)
+                cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__archive"
+                ;;
             bbp__maint__subcmd__db__subcmd__help,help)
                 cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__help"
+                ;;
+            bbp__maint__subcmd__db__subcmd__help__subcmd__archive,restore)
+                cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__archive__subcmd__restore"
                 ;;
             bbp__maint__subcmd__deps,audit)
                 cmd="bbp__maint__subcmd__deps__subcmd__audit"
                 ;;
             bbp__maint__subcmd__deps,help)
                 cmd="bbp__maint__subcmd__deps__subcmd__help"
+                ;;
+            bbp__maint__subcmd__deps,outdated)
+                cmd="bbp__maint__subcmd__deps__subcmd__outdated"
                 ;;
             bbp__maint__subcmd__deps,update-db)
                 cmd="bbp__maint__subcmd__deps__subcmd__update__subcmd__db"
@@ -111,6 +135,9 @@ _bbp__maint() {
                 ;;
             bbp__maint__subcmd__deps__subcmd__help,help)
                 cmd="bbp__maint__subcmd__deps__subcmd__help__subcmd__help"
+                ;;
+            bbp__maint__subcmd__deps__subcmd__help,outdated)
+                cmd="bbp__maint__subcmd__deps__subcmd__help__subcmd__outdated"
                 ;;
             bbp__maint__subcmd__deps__subcmd__help,update-db)
                 cmd="bbp__maint__subcmd__deps__subcmd__help__subcmd__update__subcmd__db"
@@ -196,8 +223,17 @@ _bbp__maint() {
             bbp__maint__subcmd__help__subcmd__db,analyze)
                 cmd="bbp__maint__subcmd__help__subcmd__db__subcmd__analyze"
                 ;;
+            bbp__maint__subcmd__help__subcmd__db,archive)
+                cmd="bbp__maint__subcmd__help__subcmd__db__subcmd__archive"
+                ;;
+            bbp__maint__subcmd__help__subcmd__db__subcmd__archive,restore)
+                cmd="bbp__maint__subcmd__help__subcmd__db__subcmd__archive__subcmd__restore"
+                ;;
             bbp__maint__subcmd__help__subcmd__deps,audit)
                 cmd="bbp__maint__subcmd__help__subcmd__deps__subcmd__audit"
+                ;;
+            bbp__maint__subcmd__help__subcmd__deps,outdated)
+                cmd="bbp__maint__subcmd__help__subcmd__deps__subcmd__outdated"
                 ;;
             bbp__maint__subcmd__help__subcmd__deps,update-db)
                 cmd="bbp__maint__subcmd__help__subcmd__deps__subcmd__update__subcmd__db"
@@ -544,7 +580,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__db)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version analyze help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version analyze archive help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -623,8 +659,146 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bbp__maint__subcmd__db__subcmd__archive)
+            opts="-q -v -h -V --table --column --older-than --to --dry-run --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version restore help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --table)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__db__subcmd__archive__subcmd__help)
+            opts="restore help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__db__subcmd__archive__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__db__subcmd__archive__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__db__subcmd__archive__subcmd__restore)
+            opts="-q -v -h -V --into --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --into)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bbp__maint__subcmd__db__subcmd__help)
-            opts="analyze help"
+            opts="analyze archive help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -651,6 +825,34 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bbp__maint__subcmd__db__subcmd__help__subcmd__archive)
+            opts="restore"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__db__subcmd__help__subcmd__archive__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bbp__maint__subcmd__db__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -666,7 +868,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__deps)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version audit update-db help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version audit update-db outdated help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -754,7 +956,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__deps__subcmd__help)
-            opts="audit update-db help"
+            opts="audit update-db outdated help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -795,6 +997,20 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bbp__maint__subcmd__deps__subcmd__help__subcmd__outdated)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bbp__maint__subcmd__deps__subcmd__help__subcmd__update__subcmd__db)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -802,6 +1018,52 @@ _bbp__maint() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__deps__subcmd__outdated)
+            opts="-q -v -h -V --all --offline --fail-on --fail-on-outdated --production --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --fail-on)
+                    COMPREPLY=($(compgen -W "critical high medium low" -- "${cur}"))
+                    return 0
+                    ;;
+                --fail-on-outdated)
+                    COMPREPLY=($(compgen -W "major minor patch" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1320,7 +1582,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__help__subcmd__db)
-            opts="analyze"
+            opts="analyze archive"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1347,8 +1609,36 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bbp__maint__subcmd__help__subcmd__db__subcmd__archive)
+            opts="restore"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__help__subcmd__db__subcmd__archive__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bbp__maint__subcmd__help__subcmd__deps)
-            opts="audit update-db"
+            opts="audit update-db outdated"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1362,6 +1652,20 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__help__subcmd__deps__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__help__subcmd__deps__subcmd__outdated)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -232,6 +232,10 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Db(DbCommand::Analyze(args)) => {
             job(cli, "db-analyze", |cfg| commands::db::analyze(cfg, args))?
         }
+        Command::Db(DbCommand::Archive(args)) => {
+            let name = job_name(&cli.command).unwrap_or("db-archive");
+            job(cli, name, |cfg| commands::archive::run(cfg, args))?
+        }
         Command::Vacuum(args) => job(cli, "vacuum", |cfg| {
             commands::vacuum::run(cfg, args, &ui(cli))
         })?,
@@ -240,6 +244,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         })?,
         Command::Deps(DepsCommand::UpdateDb(args)) => job(cli, "deps-update-db", |cfg| {
             commands::deps::update_db(cfg, args)
+        })?,
+        Command::Deps(DepsCommand::Outdated(args)) => job(cli, "deps-outdated", |cfg| {
+            commands::outdated::run(cfg, args, g.verbose)
         })?,
         Command::Disk(args) => match (&args.command, &args.top) {
             (Some(DiskCommand::Clean { dry_run }), _) => {
@@ -358,10 +365,13 @@ fn job_name(c: &Command) -> Option<&'static str> {
             cli::Schedule::Monthly => "run-monthly",
         },
         Command::Window => "window",
+        Command::Db(DbCommand::Archive(a)) if a.command.is_some() => "db-archive-restore",
+        Command::Db(DbCommand::Archive(_)) => "db-archive",
         Command::Db(_) => "db-analyze",
         Command::Vacuum(_) => "vacuum",
         Command::Deps(DepsCommand::Audit(_)) => "deps-audit",
         Command::Deps(DepsCommand::UpdateDb(_)) => "deps-update-db",
+        Command::Deps(DepsCommand::Outdated(_)) => "deps-outdated",
         Command::Config(_) | Command::Generate(_) => return None,
     })
 }

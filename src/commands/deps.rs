@@ -505,7 +505,7 @@ pub fn audit_with(cfg: &Config, args: &DepsAuditArgs, verbose: bool) -> Result<R
             ),
         );
     }
-    report.data(json!({
+    let mut data = json!({
         "by_severity": lists,
         "fail_on": fail_on.as_str(),
         "production": production,
@@ -527,7 +527,11 @@ pub fn audit_with(cfg: &Config, args: &DepsAuditArgs, verbose: bool) -> Result<R
             "source": s.source,
             "reason": s.reason.as_str(),
         })).collect::<Vec<_>>(),
-    }));
+    });
+    // `latest` beside `fixed_in`: asked with --online, else from `deps outdated`'s cache.
+    let registry = crate::deps::outdated::registry::Client::from_config(cfg, !use_online);
+    crate::deps::outdated::annotate_latest(&mut data, &registry, use_online);
+    report.data(data);
     let status = Status::worst(report_statuses(&report));
     let summary = summary(&report);
     Ok(report.finish_with(status, summary))

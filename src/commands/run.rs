@@ -94,6 +94,19 @@ fn runner(name: &str) -> Option<TaskFn> {
             )
         },
         "disk-forecast" => |cfg, _| super::disk::run(cfg).map(forecast),
+        "db-archive" => |cfg, _| {
+            super::archive::run(
+                cfg,
+                &crate::cli::DbArchiveArgs {
+                    command: None,
+                    table: None,
+                    column: None,
+                    older_than: None,
+                    to: None,
+                    dry_run: false,
+                },
+            )
+        },
         "dr-test" => |cfg, ui| {
             super::dr::run(
                 cfg,

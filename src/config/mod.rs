@@ -19,6 +19,7 @@ pub use crate::env::{Env, ProcessEnv};
 pub use crate::pg::conninfo::DatabaseFile;
 pub use crate::secrets::MASK;
 
+mod archive;
 mod backup;
 mod clean;
 mod db;
@@ -27,10 +28,12 @@ mod disk;
 mod dr;
 mod logs;
 mod mask;
+mod registry;
 mod run;
 mod validate;
 mod values;
 
+pub use archive::ArchiveRule;
 pub use backup::{Assertion, Backup};
 pub use clean::{Clean, CleanRule, system_dir};
 pub use db::Db;
@@ -41,6 +44,7 @@ pub use dr::Dr;
 pub use logs::Logs;
 use mask::mask_secrets;
 pub use mask::{check_http_url, check_redis_url, mask_url, mask_webhook, scrub_url};
+pub use registry::Registry;
 pub use run::Run;
 use validate::validate;
 pub use values::{Dur, Size};
@@ -344,11 +348,15 @@ impl Config {
             logs,
             backup,
             dr,
-            run,
+            mut run,
             db,
             windows,
             mut deps,
         } = parsed;
+        // Archiving deletes rows: in the default weekly list only when rules exist.
+        if db.archive.is_empty() && run.weekly.tasks == crate::schedule::default_tasks("weekly") {
+            run.weekly.tasks.retain(|t| t != "db-archive");
+        }
         // `validate` has parsed every `when` already.
         let windows = windows
             .iter()

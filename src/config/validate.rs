@@ -224,6 +224,7 @@ pub(super) fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> 
         }
     }
     validate_deps(&c.deps, source)?;
+    super::archive::validate_archive(&c.db.archive, source)?;
     if !(0.0..=1.0).contains(&c.health.degraded_ratio) {
         return err(
             "health.degraded_ratio",
@@ -371,6 +372,7 @@ fn validate_deps(d: &Deps, source: &str) -> Result<(), ConfigError> {
     }
     check_http_url(&d.osv_url).or_else(|p| err("deps.osv_url".into(), p))?;
     check_http_url(&d.export_url).or_else(|p| err("deps.export_url".into(), p))?;
+    super::registry::validate_registry(&d.registry, source)?;
     for (key, t) in [
         ("deps.timeout", d.timeout),
         ("deps.download_timeout", d.download_timeout),

@@ -7,6 +7,7 @@ pub mod db;
 pub mod npm;
 pub mod online;
 pub mod osv;
+pub mod outdated;
 pub mod pnpm;
 pub mod sarif;
 pub mod yarn;
