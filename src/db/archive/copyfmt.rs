@@ -18,12 +18,24 @@ fn bad(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 
+/// The end of the stream where more was due is truncation; any other error
+/// (the export's disk full) is passed on as it is.
+fn short(what: &'static str) -> impl Fn(io::Error) -> io::Error {
+    move |e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            bad(what)
+        } else {
+            e
+        }
+    }
+}
+
 impl<R: Read> Rows<R> {
     /// Reads the header; `key` is the primary key's position among the columns.
     pub fn new(mut r: R, key: usize) -> io::Result<Rows<R>> {
         let mut sig = [0u8; 11];
         r.read_exact(&mut sig)
-            .map_err(|_| bad("too short for a binary COPY header"))?;
+            .map_err(short("too short for a binary COPY header"))?;
         if &sig != SIGNATURE {
             return Err(bad("not PostgreSQL's binary COPY format"));
         }
@@ -49,7 +61,7 @@ impl<R: Read> Rows<R> {
         let mut n = [0u8; 2];
         self.r
             .read_exact(&mut n)
-            .map_err(|_| bad("truncated: no end-of-data marker"))?;
+            .map_err(short("truncated: no end-of-data marker"))?;
         let n = i16::from_be_bytes(n);
         if n == -1 {
             self.ended = true;
@@ -73,7 +85,7 @@ impl<R: Read> Rows<R> {
                     2 | 4 | 8 => &mut b[..len as usize],
                     _ => return Err(bad(format!("a {len}-byte key is not an integer"))),
                 };
-                self.r.read_exact(b).map_err(|_| bad("truncated row"))?;
+                self.r.read_exact(b).map_err(short("truncated row"))?;
                 key = Some(match len {
                     2 => i16::from_be_bytes([b[0], b[1]]) as i64,
                     4 => i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as i64,
@@ -93,7 +105,7 @@ impl<R: Read> Rows<R> {
 
 fn read_i32(r: &mut impl Read) -> io::Result<i32> {
     let mut b = [0u8; 4];
-    r.read_exact(&mut b).map_err(|_| bad("truncated"))?;
+    r.read_exact(&mut b).map_err(short("truncated"))?;
     Ok(i32::from_be_bytes(b))
 }
 

@@ -153,24 +153,24 @@ pub fn export(client: &mut postgres::Client, plan: &Plan, stamp: &str) -> Result
     let reader = tx
         .copy_out(&sql)
         .map_err(|e| crate::db::read_error(e, "cannot start the COPY"))?;
+    // A stream the parser finds wrong is the server's; any other error is
+    // the archive's disk (full, read-only, gone).
+    let fail = |e: io::Error| -> anyhow::Error {
+        if signals::interrupted() {
+            signals::Interrupted.into()
+        } else if e.kind() == io::ErrorKind::InvalidData {
+            anyhow!("export of {}: {e}", t.shown())
+        } else {
+            werr(e)
+        }
+    };
     let summary = {
-        let mut rows = Rows::new(
-            Tee {
-                r: reader,
-                w: &mut gz,
-            },
-            t.key_index,
-        )
-        .map_err(|e| {
-            if signals::interrupted() {
-                signals::Interrupted.into()
-            } else {
-                anyhow!("export of {}: {e}", t.shown())
-            }
-        })?;
-        let s = copyfmt::summarize(&mut rows);
-        signals::check()?;
-        s.map_err(|e| anyhow!("export of {}: {e}", t.shown()))?
+        let tee = Tee {
+            r: reader,
+            w: &mut gz,
+        };
+        let mut rows = Rows::new(tee, t.key_index).map_err(fail)?;
+        copyfmt::summarize(&mut rows).map_err(fail)?
     };
     tx.commit()
         .map_err(|e| crate::db::read_error(e, "cannot end the export"))?;
