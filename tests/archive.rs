@@ -58,7 +58,7 @@ fn files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     v
 }
 
-fn rule<'a>(doc: &'a Value) -> &'a Value {
+fn rule(doc: &Value) -> &Value {
     &doc["data"]["rules"][0]
 }
 
