@@ -133,3 +133,22 @@ fn missing_explicit_file_is_an_error() {
     .unwrap_err();
     assert!(e.problem.contains("cannot read"), "{e}");
 }
+
+#[test]
+fn weekly_archives_only_when_rules_exist() {
+    let none = load_str("", &[]).unwrap();
+    assert!(!none.run.weekly.tasks.contains(&"db-archive".to_string()));
+    let some = load_str(
+        "[[db.archive]]\ntable = \"audit_events\"\ncolumn = \"created_at\"\nretention = \"365 days\"\ndestination = \"/srv/archive\"\n",
+        &[],
+    )
+    .unwrap();
+    assert!(some.run.weekly.tasks.contains(&"db-archive".to_string()));
+    assert!(some.show().contains("[[db.archive]]"));
+    let e = load_str(
+        "[[db.archive]]\ntable = \"audit_events\"\ncolumn = \"created_at\"\nretention = \"1y\"\ndestination = \"archive\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("db.archive[0].destination"), "{e}");
+}
