@@ -88,14 +88,32 @@ _bbp__maint() {
             bbp__maint__subcmd__db,analyze)
                 cmd="bbp__maint__subcmd__db__subcmd__analyze"
                 ;;
+            bbp__maint__subcmd__db,archive)
+                cmd="bbp__maint__subcmd__db__subcmd__archive"
+                ;;
             bbp__maint__subcmd__db,check)
                 cmd="bbp__maint__subcmd__db__subcmd__check"
                 ;;
             bbp__maint__subcmd__db,help)
                 cmd="bbp__maint__subcmd__db__subcmd__help"
                 ;;
+            bbp__maint__subcmd__db__subcmd__archive,help)
+                cmd="bbp__maint__subcmd__db__subcmd__archive__subcmd__help"
+                ;;
+            bbp__maint__subcmd__db__subcmd__archive,restore)
+                cmd="bbp__maint__subcmd__db__subcmd__archive__subcmd__restore"
+                ;;
+            bbp__maint__subcmd__db__subcmd__archive__subcmd__help,help)
+                cmd="bbp__maint__subcmd__db__subcmd__archive__subcmd__help__subcmd__help"
+                ;;
+            bbp__maint__subcmd__db__subcmd__archive__subcmd__help,restore)
+                cmd="bbp__maint__subcmd__db__subcmd__archive__subcmd__help__subcmd__restore"
+                ;;
             bbp__maint__subcmd__db__subcmd__help,analyze)
                 cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__analyze"
+                ;;
+            bbp__maint__subcmd__db__subcmd__help,archive)
+                cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__archive"
                 ;;
             bbp__maint__subcmd__db__subcmd__help,check)
                 cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__check"
@@ -103,11 +121,17 @@ _bbp__maint() {
             bbp__maint__subcmd__db__subcmd__help,help)
                 cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__help"
                 ;;
+            bbp__maint__subcmd__db__subcmd__help__subcmd__archive,restore)
+                cmd="bbp__maint__subcmd__db__subcmd__help__subcmd__archive__subcmd__restore"
+                ;;
             bbp__maint__subcmd__deps,audit)
                 cmd="bbp__maint__subcmd__deps__subcmd__audit"
                 ;;
             bbp__maint__subcmd__deps,help)
                 cmd="bbp__maint__subcmd__deps__subcmd__help"
+                ;;
+            bbp__maint__subcmd__deps,outdated)
+                cmd="bbp__maint__subcmd__deps__subcmd__outdated"
                 ;;
             bbp__maint__subcmd__deps,update-db)
                 cmd="bbp__maint__subcmd__deps__subcmd__update__subcmd__db"
@@ -117,6 +141,9 @@ _bbp__maint() {
                 ;;
             bbp__maint__subcmd__deps__subcmd__help,help)
                 cmd="bbp__maint__subcmd__deps__subcmd__help__subcmd__help"
+                ;;
+            bbp__maint__subcmd__deps__subcmd__help,outdated)
+                cmd="bbp__maint__subcmd__deps__subcmd__help__subcmd__outdated"
                 ;;
             bbp__maint__subcmd__deps__subcmd__help,update-db)
                 cmd="bbp__maint__subcmd__deps__subcmd__help__subcmd__update__subcmd__db"
@@ -202,11 +229,20 @@ _bbp__maint() {
             bbp__maint__subcmd__help__subcmd__db,analyze)
                 cmd="bbp__maint__subcmd__help__subcmd__db__subcmd__analyze"
                 ;;
+            bbp__maint__subcmd__help__subcmd__db,archive)
+                cmd="bbp__maint__subcmd__help__subcmd__db__subcmd__archive"
+                ;;
             bbp__maint__subcmd__help__subcmd__db,check)
                 cmd="bbp__maint__subcmd__help__subcmd__db__subcmd__check"
                 ;;
+            bbp__maint__subcmd__help__subcmd__db__subcmd__archive,restore)
+                cmd="bbp__maint__subcmd__help__subcmd__db__subcmd__archive__subcmd__restore"
+                ;;
             bbp__maint__subcmd__help__subcmd__deps,audit)
                 cmd="bbp__maint__subcmd__help__subcmd__deps__subcmd__audit"
+                ;;
+            bbp__maint__subcmd__help__subcmd__deps,outdated)
+                cmd="bbp__maint__subcmd__help__subcmd__deps__subcmd__outdated"
                 ;;
             bbp__maint__subcmd__help__subcmd__deps,update-db)
                 cmd="bbp__maint__subcmd__help__subcmd__deps__subcmd__update__subcmd__db"
@@ -553,7 +589,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__db)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version analyze check help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version analyze check archive help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -632,6 +668,144 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bbp__maint__subcmd__db__subcmd__archive)
+            opts="-q -v -h -V --table --column --older-than --to --dry-run --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version restore help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --table)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__db__subcmd__archive__subcmd__help)
+            opts="restore help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__db__subcmd__archive__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__db__subcmd__archive__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__db__subcmd__archive__subcmd__restore)
+            opts="-q -v -h -V --into --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --into)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bbp__maint__subcmd__db__subcmd__check)
             opts="-q -v -h -V --amcheck --deep --force --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -671,7 +845,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__db__subcmd__help)
-            opts="analyze check help"
+            opts="analyze check archive help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -687,6 +861,34 @@ _bbp__maint() {
         bbp__maint__subcmd__db__subcmd__help__subcmd__analyze)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__db__subcmd__help__subcmd__archive)
+            opts="restore"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__db__subcmd__help__subcmd__archive__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -727,7 +929,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__deps)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version audit update-db help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version audit update-db outdated help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -815,7 +1017,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__deps__subcmd__help)
-            opts="audit update-db help"
+            opts="audit update-db outdated help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -856,6 +1058,20 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bbp__maint__subcmd__deps__subcmd__help__subcmd__outdated)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bbp__maint__subcmd__deps__subcmd__help__subcmd__update__subcmd__db)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -863,6 +1079,52 @@ _bbp__maint() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__deps__subcmd__outdated)
+            opts="-q -v -h -V --all --offline --fail-on --fail-on-outdated --production --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --fail-on)
+                    COMPREPLY=($(compgen -W "critical high medium low" -- "${cur}"))
+                    return 0
+                    ;;
+                --fail-on-outdated)
+                    COMPREPLY=($(compgen -W "major minor patch" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1381,7 +1643,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__help__subcmd__db)
-            opts="analyze check"
+            opts="analyze check archive"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1408,6 +1670,34 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bbp__maint__subcmd__help__subcmd__db__subcmd__archive)
+            opts="restore"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__help__subcmd__db__subcmd__archive__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bbp__maint__subcmd__help__subcmd__db__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1423,7 +1713,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__help__subcmd__deps)
-            opts="audit update-db"
+            opts="audit update-db outdated"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1437,6 +1727,20 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__help__subcmd__deps__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__help__subcmd__deps__subcmd__outdated)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

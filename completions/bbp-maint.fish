@@ -242,26 +242,27 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s v -l verb
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s V -l version -d 'Print version'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l format -d 'Output format' -r -f -a "human\t''
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
 nagios\t''
 sarif\t'SARIF 2.1.0, for `deps audit` only'"
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l json -d 'Same as --format json'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -s q -l quiet -d 'Print nothing when everything is OK'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -s V -l version -d 'Print version'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -f -a "check" -d 'The daily outage risks in one read-only pass: archiving, slots, replication, xmin horizon, invalid indexes, sequences, checksums, temp files, server'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -f -a "check" -d 'The daily outage risks in one read-only pass: archiving, slots, replication, xmin horizon, invalid indexes, sequences, checksums, temp files, server'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -f -a "archive" -d 'Move old rows to a verified compressed file, then delete them in batches; restore one back'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l table -d 'Only this table (table or schema.table); may be repeated [default: db.analyze_tables, else all]' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l format -d 'Output format' -r -f -a "human\t''
@@ -302,8 +303,33 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -l table -d 'Only this table\'s rule, or a table without one (then --column, --older-than and --to are needed)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -l column -d 'The timestamp column rows are judged old by [default: the rule\'s]' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -l older-than -d 'Archive rows older than this (e.g. 365d) [default: the rule\'s retention]' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -l to -d 'The archive directory [default: the rule\'s destination]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -l dry-run -d 'Count the rows that would go, and their bytes; write and delete nothing'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -f -a "restore" -d 'Load an archive back, into its table or a side table, after checking its checksum'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from archive" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "check" -d 'The daily outage risks in one read-only pass: archiving, slots, replication, xmin horizon, invalid indexes, sequences, checksums, temp files, server'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "archive" -d 'Move old rows to a verified compressed file, then delete them in batches; restore one back'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l table -d 'Only this table (table or schema.table); may be repeated' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
@@ -329,26 +355,27 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -s v -l verb
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand vacuum" -s V -l version -d 'Print version'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l format -d 'Output format' -r -f -a "human\t''
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
 nagios\t''
 sarif\t'SARIF 2.1.0, for `deps audit` only'"
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l json -d 'Same as --format json'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -s q -l quiet -d 'Print nothing when everything is OK'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -s V -l version -d 'Print version'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -f -a "outdated" -d 'Current, wanted and latest version of each dependency; yanked, deprecated, security updates'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and not __fish_seen_subcommand_from audit update-db outdated help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l lockfile -d 'Audit this lockfile (package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, Cargo.lock; another name is read by its content, or as TYPE npm, yarn, pnpm or cargo); may be repeated' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l db -d 'Offline advisories: a directory of OSV records or all.zip exports [default: deps.db]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from audit" -l fail-on -d 'Findings at or above this severity are CRITICAL (exit 2), below it WARNING (exit 1) [default: deps.fail_on, high]' -r -f -a "critical\t''
@@ -392,8 +419,36 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_see
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from update-db" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l fail-on -d 'Security updates at or above this severity are CRITICAL (exit 2), below it WARNING [default: deps.fail_on, high]' -r -f -a "critical\t''
+high\t''
+medium\t''
+low\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l fail-on-outdated -d 'Packages this far behind the latest, or further, are CRITICAL; otherwise being behind is OK' -r -f -a "major\t''
+minor\t''
+patch\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l all -d 'Transitive dependencies too, not only the direct ones'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l offline -d 'Ask no registry: use the cached answers alone, whatever their age'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l production -d 'Leave out dev-only packages'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from help" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from help" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from help" -f -a "outdated" -d 'Current, wanted and latest version of each dependency; yanked, deprecated, security updates'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l format -d 'Output format' -r -f -a "human\t''
@@ -527,8 +582,10 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_see
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "check" -d 'The daily outage risks in one read-only pass: archiving, slots, replication, xmin horizon, invalid indexes, sequences, checksums, temp files, server'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "archive" -d 'Move old rows to a verified compressed file, then delete them in batches; restore one back'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "outdated" -d 'Current, wanted and latest version of each dependency; yanked, deprecated, security updates'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Print the completion script for SHELL on stdout'

@@ -285,6 +285,9 @@ pub enum DbCommand {
     /// The daily outage risks in one read-only pass: archiving, slots, replication, xmin horizon, invalid indexes, sequences, checksums, temp files, server
     #[command(after_long_help = include_str!("help/db-check.txt"))]
     Check(DbCheckArgs),
+    /// Move old rows to a verified compressed file, then delete them in batches; restore one back
+    #[command(after_long_help = include_str!("help/db-archive.txt"))]
+    Archive(DbArchiveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -300,6 +303,46 @@ pub struct DbCheckArgs {
     /// Run --deep outside the configured maintenance windows
     #[arg(long, requires = "deep")]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DbArchiveArgs {
+    #[command(subcommand)]
+    pub command: Option<DbArchiveCommand>,
+
+    /// Only this table's rule, or a table without one (then --column, --older-than and --to are needed)
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+
+    /// The timestamp column rows are judged old by [default: the rule's]
+    #[arg(long, value_name = "COLUMN", requires = "table")]
+    pub column: Option<String>,
+
+    /// Archive rows older than this (e.g. 365d) [default: the rule's retention]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "table")]
+    pub older_than: Option<std::time::Duration>,
+
+    /// The archive directory [default: the rule's destination]
+    #[arg(long, value_name = "DIR", requires = "table")]
+    pub to: Option<PathBuf>,
+
+    /// Count the rows that would go, and their bytes; write and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbArchiveCommand {
+    /// Load an archive back, into its table or a side table, after checking its checksum
+    #[command(after_long_help = include_str!("help/db-archive-restore.txt"))]
+    Restore {
+        /// The archive (.copy.gz; its .manifest.json beside it)
+        file: PathBuf,
+        /// Load into this table instead (created from the manifest's columns when missing)
+        #[arg(long, value_name = "TABLE")]
+        into: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -356,6 +399,9 @@ pub enum DepsCommand {
     /// Download each ecosystem's OSV export, verify it, and swap it in atomically
     #[command(after_long_help = include_str!("help/deps-update-db.txt"))]
     UpdateDb(DepsUpdateDbArgs),
+    /// Current, wanted and latest version of each dependency; yanked, deprecated, security updates
+    #[command(after_long_help = include_str!("help/deps-outdated.txt"))]
+    Outdated(DepsOutdatedArgs),
 }
 
 #[derive(Debug, Args)]
@@ -390,6 +436,40 @@ pub struct DepsUpdateDbArgs {
     /// The database directory [default: deps.db]
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DepsOutdatedArgs {
+    /// Directories to walk for lockfiles, or lockfiles themselves [default: deps.paths]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Transitive dependencies too, not only the direct ones
+    #[arg(long)]
+    pub all: bool,
+
+    /// Ask no registry: use the cached answers alone, whatever their age
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Security updates at or above this severity are CRITICAL (exit 2), below it WARNING [default: deps.fail_on, high]
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
+
+    /// Packages this far behind the latest, or further, are CRITICAL; otherwise being behind is OK
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on_outdated: Option<OutdatedLevel>,
+
+    /// Leave out dev-only packages
+    #[arg(long)]
+    pub production: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutdatedLevel {
+    Major,
+    Minor,
+    Patch,
 }
 
 #[derive(Debug, Subcommand)]

@@ -241,6 +241,10 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Db(DbCommand::Check(args)) => {
             job(cli, "db-check", |cfg| commands::db_check::run(cfg, args))?
         }
+        Command::Db(DbCommand::Archive(args)) => {
+            let name = job_name(&cli.command).unwrap_or("db-archive");
+            job(cli, name, |cfg| commands::archive::run(cfg, args))?
+        }
         Command::Vacuum(args) => job(cli, "vacuum", |cfg| {
             commands::vacuum::run(cfg, args, &ui(cli))
         })?,
@@ -249,6 +253,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         })?,
         Command::Deps(DepsCommand::UpdateDb(args)) => job(cli, "deps-update-db", |cfg| {
             commands::deps::update_db(cfg, args)
+        })?,
+        Command::Deps(DepsCommand::Outdated(args)) => job(cli, "deps-outdated", |cfg| {
+            commands::outdated::run(cfg, args, g.verbose)
         })?,
         Command::Disk(args) => match (&args.command, &args.top) {
             (Some(DiskCommand::Clean { dry_run }), _) => {
@@ -368,10 +375,13 @@ fn job_name(c: &Command) -> Option<&'static str> {
         },
         Command::Window => "window",
         Command::Db(DbCommand::Check(_)) => "db-check",
+        Command::Db(DbCommand::Archive(a)) if a.command.is_some() => "db-archive-restore",
+        Command::Db(DbCommand::Archive(_)) => "db-archive",
         Command::Db(_) => "db-analyze",
         Command::Vacuum(_) => "vacuum",
         Command::Deps(DepsCommand::Audit(_)) => "deps-audit",
         Command::Deps(DepsCommand::UpdateDb(_)) => "deps-update-db",
+        Command::Deps(DepsCommand::Outdated(_)) => "deps-outdated",
         Command::Config(_) | Command::Generate(_) => return None,
     })
 }

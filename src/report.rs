@@ -432,6 +432,9 @@ pub struct Finding {
     pub severity: Severity,
     pub score: Option<f64>,
     pub fixed_in: Option<String>,
+    /// The registry's latest version, where it was asked (`--online`) or
+    /// cached by `deps outdated`.
+    pub latest: Option<String>,
     /// Ignored on purpose (`deps.ignore`): the reason and the last day.
     pub ignore: Option<(String, String)>,
 }
@@ -439,7 +442,7 @@ pub struct Finding {
 impl Serialize for Finding {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let f = self;
-        json!({
+        let mut v = json!({
             "package": f.package,
             "version": f.version,
             "ecosystem": f.ecosystem,
@@ -456,8 +459,11 @@ impl Serialize for Finding {
             "ignored": f.ignore.is_some(),
             "ignore_reason": f.ignore.as_ref().map(|i| &i.0),
             "ignore_until": f.ignore.as_ref().map(|i| &i.1),
-        })
-        .serialize(s)
+        });
+        if let Some(l) = &f.latest {
+            v["latest"] = json!(l);
+        }
+        v.serialize(s)
     }
 }
 
@@ -557,6 +563,7 @@ mod tests {
         b.audit(Audit {
             fail_on: Severity::High,
             findings: vec![Finding {
+                latest: None,
                 package: "qs".into(),
                 version: "6.5.0".into(),
                 ecosystem: "npm",

@@ -47,6 +47,7 @@ pub const SCHEDULES: [(&str, &[&str]); 3] = [
             "deps-audit",
             "disk-forecast",
             "db-check-deep",
+            "db-archive",
         ],
     ),
     ("monthly", &["dr-test"]),
@@ -151,6 +152,14 @@ pub const TASKS: &[Task] = &[
         display: "Disaster Recovery Test",
         lock: "dr-test",
         timeout: Duration::from_secs(4 * 60 * MIN),
+        heavy: true,
+    },
+    Task {
+        name: "db-archive",
+        display: "Data Archiving",
+        lock: "db-archive",
+        timeout: Duration::from_secs(3 * 60 * MIN),
+        // Deletes and vacuums large tables: inside a window when any is set.
         heavy: true,
     },
 ];

@@ -125,6 +125,9 @@ pub fn audit_with(cfg: &Config, args: &DepsAuditArgs, verbose: bool) -> Result<R
             report.detail(line);
         }
     }
+    // `latest` beside `fixed_in`: asked with --online, else from `deps outdated`'s cache.
+    let registry = crate::deps::outdated::registry::Client::from_config(cfg, !use_online);
+    crate::deps::outdated::annotate_latest(&mut findings, &registry, use_online);
     report.data(json!({
         "by_severity": audit::by_severity(&findings),
         "production": production,

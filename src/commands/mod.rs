@@ -2,6 +2,7 @@
 //! caller renders it.
 
 pub mod alert;
+pub mod archive;
 pub mod backup;
 pub mod clean;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod dr;
 pub mod generate;
 pub mod health;
 pub mod logs;
+pub mod outdated;
 pub mod run;
 pub mod vacuum;
 pub mod window;

@@ -113,6 +113,19 @@ fn runner(name: &str) -> Option<TaskFn> {
             };
             super::db_check::run(cfg, &args)
         },
+        "db-archive" => |cfg, _| {
+            super::archive::run(
+                cfg,
+                &crate::cli::DbArchiveArgs {
+                    command: None,
+                    table: None,
+                    column: None,
+                    older_than: None,
+                    to: None,
+                    dry_run: false,
+                },
+            )
+        },
         "dr-test" => |cfg, ui| {
             super::dr::run(
                 cfg,

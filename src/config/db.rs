@@ -57,6 +57,9 @@ pub struct Db {
     pub unused_index_min_days: f64,
     /// How many relations each check lists (largest or worst first).
     pub top: usize,
+    /// `[[db.archive]]`: what `db archive` moves out; none by default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub archive: Vec<ArchiveRule>,
 }
 
 impl Default for Db {
@@ -90,6 +93,7 @@ impl Default for Db {
             unused_index_min_size: Size(1 << 20),
             unused_index_min_days: 7.0,
             top: 10,
+            archive: vec![],
         }
     }
 }

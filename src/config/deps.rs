@@ -31,6 +31,8 @@ pub struct Deps {
     pub download_timeout: Dur,
     #[serde(rename = "ignore")]
     pub ignores: Vec<DepsIgnore>,
+    /// `[deps.registry]`: the package registries `deps outdated` asks.
+    pub registry: Registry,
 }
 
 impl Default for Deps {
@@ -48,6 +50,7 @@ impl Default for Deps {
             timeout: Dur::secs(30),
             download_timeout: Dur::secs(600),
             ignores: vec![],
+            registry: Registry::default(),
         }
     }
 }

@@ -21,6 +21,7 @@ pub use crate::secrets::MASK;
 
 // One file per section: its struct, its defaults and its validation.
 mod api;
+mod archive;
 mod backup;
 mod clean;
 mod database;
@@ -34,6 +35,7 @@ mod general;
 mod health;
 mod logs;
 mod redis;
+mod registry;
 mod run;
 mod storage;
 mod window;
@@ -44,6 +46,7 @@ mod validate;
 mod values;
 
 pub use api::Api;
+pub use archive::ArchiveRule;
 pub use backup::{Assertion, Backup};
 pub use clean::{Clean, CleanRule};
 pub use database::DatabaseChecks;
@@ -62,6 +65,7 @@ use mask::mask_secrets;
 pub use mask::{check_http_url, check_redis_url, mask_url, mask_webhook, scrub_url};
 use parse::{deserialize_at, field_names, parse_file};
 pub use redis::Redis;
+pub use registry::Registry;
 pub use run::Run;
 pub use storage::Storage;
 use validate::{Rules, validate};
@@ -178,12 +182,16 @@ impl Config {
             logs,
             backup,
             dr,
-            run,
+            mut run,
             db,
             db_check,
             windows,
             mut deps,
         } = parsed;
+        // Archiving deletes rows: in the default weekly list only when rules exist.
+        if db.archive.is_empty() && run.weekly.tasks == crate::schedule::default_tasks("weekly") {
+            run.weekly.tasks.retain(|t| t != "db-archive");
+        }
         // `validate` has parsed every `when` already.
         let windows = windows
             .iter()

@@ -149,3 +149,22 @@ fn fail_on_is_one_of_the_thresholds_named_as_before() {
     assert_eq!(c.deps.fail_on, crate::severity::Severity::Medium);
     assert!(c.show().contains("fail_on = \"medium\""), "{}", c.show());
 }
+
+#[test]
+fn weekly_archives_only_when_rules_exist() {
+    let none = load_str("", &[]).unwrap();
+    assert!(!none.run.weekly.tasks.contains(&"db-archive".to_string()));
+    let some = load_str(
+        "[[db.archive]]\ntable = \"audit_events\"\ncolumn = \"created_at\"\nretention = \"365 days\"\ndestination = \"/srv/archive\"\n",
+        &[],
+    )
+    .unwrap();
+    assert!(some.run.weekly.tasks.contains(&"db-archive".to_string()));
+    assert!(some.show().contains("[[db.archive]]"));
+    let e = load_str(
+        "[[db.archive]]\ntable = \"audit_events\"\ncolumn = \"created_at\"\nretention = \"1y\"\ndestination = \"archive\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("db.archive[0].destination"), "{e}");
+}

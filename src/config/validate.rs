@@ -20,7 +20,9 @@ pub(super) fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> 
     c.run.validate(&v)?;
     window::validate(&c.windows, &v)?;
     c.deps.validate(&v)?;
+    super::registry::validate_registry(&c.deps.registry, &v)?;
     c.db.validate(&v)?;
+    super::archive::validate_archive(&c.db.archive, &v)?;
     c.db_check.validate(&v)
 }
 

@@ -4,6 +4,7 @@
 //! held by the application skips the relation instead of waiting on it.
 
 pub mod analyze;
+pub mod archive;
 pub mod catalog;
 pub mod check;
 mod gather;

@@ -8,6 +8,7 @@ pub mod gather;
 pub mod npm;
 pub mod online;
 pub mod osv;
+pub mod outdated;
 pub mod pnpm;
 pub mod yarn;
 

@@ -280,6 +280,7 @@ pub(crate) fn finding(
             )
         });
     Finding {
+        latest: None,
         package: p.name.clone(),
         version: p.version.clone(),
         ecosystem: p.ecosystem.as_str(),
@@ -583,12 +584,18 @@ pub(crate) fn by_severity(findings: &[Finding]) -> serde_json::Map<String, Value
                 findings
                     .iter()
                     .filter(|f| f.ignore.is_none() && f.severity == sev)
-                    .map(|f| json!({
-                        "package": f.package,
-                        "current_version": f.version,
-                        "fixed_version": f.fixed_in,
-                        "ids": f.ids,
-                    }))
+                    .map(|f| {
+                        let mut e = json!({
+                            "package": f.package,
+                            "current_version": f.version,
+                            "fixed_version": f.fixed_in,
+                            "ids": f.ids,
+                        });
+                        if let Some(l) = &f.latest {
+                            e["latest_version"] = json!(l);
+                        }
+                        e
+                    })
                     .collect::<Vec<_>>()
             ),
         );

@@ -6,6 +6,7 @@ use super::*;
 
 fn found(package: &str, severity: Severity, ignored: bool) -> Finding {
     Finding {
+        latest: None,
         package: package.into(),
         version: "1.0.0".into(),
         ecosystem: "npm",

@@ -1,0 +1,395 @@
+//! `db archive` on a real cluster: old rows go to a verified file and are
+//! deleted by their archived keys, resumably; `restore` brings them back.
+//! Nothing is deleted that is not in a verified archive.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const APP: &str = "app";
+
+fn cluster(sql: &str) -> Pg {
+    let pg = Pg::start();
+    pg.psql("postgres", &format!("CREATE DATABASE {APP}"));
+    pg.psql(APP, sql);
+    pg
+}
+
+fn app_url(pg: &Pg) -> String {
+    let url = pg.url();
+    format!("{}/{APP}", url.strip_suffix("/postgres").unwrap())
+}
+
+fn sandbox(pg: &Pg, table: &str, dest: &Path, batch: u64) -> Sandbox {
+    Sandbox::new(&format!(
+        "[database]\nurl = {:?}\ntimeout = \"5s\"\n\n[db]\nlock_timeout = \"1s\"\n\n\
+         [[db.archive]]\ntable = {table:?}\ncolumn = \"created_at\"\nretention = \"365 days\"\n\
+         destination = {:?}\nbatch_size = {batch}\n",
+        app_url(pg),
+        dest.display().to_string()
+    ))
+}
+
+/// An aggregate hash of the rows `where` selects from `table`, in key order.
+fn rows_hash(pg: &Pg, table: &str, cond: &str) -> String {
+    pg.psql(
+        APP,
+        &format!(
+            "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY id)), '') FROM {table} t WHERE {cond}"
+        ),
+    )
+}
+
+fn count(pg: &Pg, sql: &str) -> u64 {
+    pg.psql(APP, sql).parse().unwrap()
+}
+
+fn files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| p.to_string_lossy().ends_with(suffix));
+    v.sort();
+    v
+}
+
+fn rule(doc: &Value) -> &Value {
+    &doc["data"]["rules"][0]
+}
+
+const OLD: &str = "created_at < now() - interval '365 days'";
+
+#[test]
+fn a_million_rows_over_two_years_archived_deleted_and_restored_equal() {
+    // 1,000,000 rows, one every 63 s back from now: 729 days.
+    let pg = cluster(
+        "CREATE TABLE audit_events (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, actor text, action text); \
+         INSERT INTO audit_events SELECT i, now() - i * interval '63 seconds', 'user' || (i % 977), md5(i::text) \
+           FROM generate_series(1, 1000000) i",
+    );
+    let dest = tempfile::tempdir().unwrap();
+    let sb = sandbox(&pg, "audit_events", dest.path(), 50_000);
+    // A minute's margin: the rows at the boundary do not move while we look.
+    let before = rows_hash(
+        &pg,
+        "audit_events",
+        "created_at < now() - interval '365 days 1 minute'",
+    );
+    let old = count(
+        &pg,
+        &format!("SELECT count(*) FROM audit_events WHERE {OLD}"),
+    );
+    assert!((490_000..510_000).contains(&old), "{old}");
+
+    let out = sb.run(&["--json", "db", "archive", "--dry-run"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let dry = json(&out);
+    assert_eq!(rule(&dry)["dry_run"]["rows"], old);
+    assert!(
+        files(dest.path(), "").is_empty(),
+        "a dry run writes nothing"
+    );
+    assert_eq!(count(&pg, "SELECT count(*) FROM audit_events"), 1_000_000);
+
+    let t0 = Instant::now();
+    let out = sb.run(&["--json", "db", "archive"]);
+    let took = t0.elapsed();
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}");
+    eprintln!("archived {old} of 1,000,000 rows in {took:?}");
+    let r = rule(&doc);
+    let archived = r["archive"]["rows"].as_u64().unwrap();
+    assert_eq!(r["deleted"], archived, "deleted = archived: {r:#}");
+    assert!(archived >= old, "{archived} < {old}");
+    assert_eq!(
+        count(&pg, "SELECT count(*) FROM audit_events"),
+        1_000_000 - archived
+    );
+    assert_eq!(
+        count(
+            &pg,
+            &format!("SELECT count(*) FROM audit_events WHERE {OLD}")
+        ),
+        0
+    );
+    assert!(r["size_before"].as_u64().unwrap() > 0);
+    assert_eq!(check(&doc, "vacuum public.audit_events")["status"], "ok");
+
+    let archive = PathBuf::from(r["archive"]["file"].as_str().unwrap());
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(r["archive"]["manifest"].as_str().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(manifest["rows"], archived);
+    assert_eq!(manifest["primary_key"], "id");
+
+    let out = sb.run(&[
+        "--json",
+        "db",
+        "archive",
+        "restore",
+        archive.to_str().unwrap(),
+        "--into",
+        "restored",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert_eq!(
+        rows_hash(
+            &pg,
+            "restored",
+            "created_at < now() - interval '365 days 1 minute'"
+        ),
+        before,
+        "the restored rows equal the originals"
+    );
+
+    // A damaged archive is refused, and nothing is loaded.
+    let bad = tempfile::tempdir().unwrap();
+    let copy = bad.path().join(archive.file_name().unwrap());
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&copy, bytes).unwrap();
+    let m = PathBuf::from(r["archive"]["manifest"].as_str().unwrap());
+    std::fs::copy(&m, bad.path().join(m.file_name().unwrap())).unwrap();
+    let out = sb.run(&[
+        "--json",
+        "db",
+        "archive",
+        "restore",
+        copy.to_str().unwrap(),
+        "--into",
+        "restored_bad",
+    ]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 2, "{doc:#}");
+    let msg = check(&doc, "restore")["message"].as_str().unwrap();
+    assert!(
+        msg.contains("refused") && msg.contains("checksum mismatch"),
+        "{msg}"
+    );
+    assert_eq!(
+        pg.psql(APP, "SELECT to_regclass('restored_bad') IS NULL"),
+        "t"
+    );
+}
+
+/// Waits for `what` within `limit`, polling: never for a time.
+fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn progress(dest: &Path) -> Option<Value> {
+    let p = files(dest, ".progress.json").into_iter().next()?;
+    serde_json::from_slice(&std::fs::read(p).ok()?).ok()
+}
+
+#[test]
+fn sigterm_during_the_delete_then_a_rerun_loses_nothing_and_archives_nothing_twice() {
+    // Each deleted row takes 5 ms (a trigger), so the delete is under way
+    // for seconds: long enough to be interrupted in its middle.
+    let pg = cluster(
+        "CREATE TABLE payment_logs (id int PRIMARY KEY, created_at timestamptz NOT NULL, amount numeric); \
+         INSERT INTO payment_logs SELECT i, now() - interval '366 days' - i * interval '1 hour', i FROM generate_series(1, 400) i; \
+         INSERT INTO payment_logs SELECT 1000 + i, now() - i * interval '1 hour', i FROM generate_series(1, 100) i; \
+         CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.005); RETURN OLD; END $$; \
+         CREATE TRIGGER slow BEFORE DELETE ON payment_logs FOR EACH ROW EXECUTE FUNCTION slow()",
+    );
+    let old_rows = "created_at < now() - interval '365 days 1 minute'";
+    let old = count(
+        &pg,
+        &format!("SELECT count(*) FROM payment_logs WHERE {OLD}"),
+    );
+    let before = rows_hash(&pg, "payment_logs", old_rows);
+    let dest = tempfile::tempdir().unwrap();
+    let sb = sandbox(&pg, "payment_logs", dest.path(), 20);
+
+    let mut child = sb
+        .cmd(&["--json", "db", "archive"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The export is whole once the progress record exists; then rows with
+    // old dates are written while the delete runs.
+    wait_for(Duration::from_secs(30), "the export", || {
+        progress(dest.path()).is_some()
+    });
+    pg.psql(
+        APP,
+        "INSERT INTO payment_logs SELECT 5000 + i, now() - interval '800 days', -1 FROM generate_series(1, 7) i",
+    );
+    wait_for(Duration::from_secs(30), "two batches deleted", || {
+        progress(dest.path()).is_some_and(|p| p["deleted"].as_u64().unwrap_or(0) >= 40)
+    });
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(130));
+    let p = progress(dest.path()).unwrap();
+    assert_eq!(p["done"], false, "{p:#}");
+    let deleted_then = p["deleted"].as_u64().unwrap();
+    assert!(deleted_then < old, "interrupted in the middle: {p:#}");
+    assert_eq!(
+        count(&pg, "SELECT count(*) FROM payment_logs WHERE amount >= 0"),
+        500 - deleted_then,
+        "the record says what was deleted"
+    );
+
+    // The rerun finishes the same archive: no second export.
+    let out = sb.run(&["--json", "db", "archive"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}");
+    let r = rule(&doc);
+    assert_eq!(r["archive"]["resumed"], true, "{r:#}");
+    assert_eq!(r["deleted_total"], old);
+    assert_eq!(files(dest.path(), ".copy.gz").len(), 1, "exported once");
+    // The rows written meanwhile with old dates were not in the archive: they stay.
+    assert_eq!(
+        count(&pg, "SELECT count(*) FROM payment_logs WHERE amount = -1"),
+        7
+    );
+    assert_eq!(
+        count(
+            &pg,
+            "SELECT count(*) FROM payment_logs WHERE amount > 0 AND id > 1000"
+        ),
+        100
+    );
+
+    let archive = r["archive"]["file"].as_str().unwrap().to_string();
+    let out = sb.run(&[
+        "--json", "db", "archive", "restore", &archive, "--into", "back",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert_eq!(
+        rows_hash(&pg, "back", old_rows),
+        before,
+        "no row lost, none twice"
+    );
+
+    // The next run archives the late rows, and only them.
+    let out = sb.run(&["--json", "db", "archive"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}");
+    assert_eq!(rule(&doc)["archive"]["rows"], 7);
+    assert_eq!(
+        count(
+            &pg,
+            &format!("SELECT count(*) FROM payment_logs WHERE {OLD}")
+        ),
+        0
+    );
+}
+
+#[test]
+fn a_referencing_foreign_key_stops_its_batch_with_a_warning_naming_it() {
+    let pg = cluster(
+        "CREATE TABLE cases (id bigint PRIMARY KEY, created_at timestamptz NOT NULL); \
+         INSERT INTO cases SELECT i, now() - interval '500 days' + i * interval '1 minute' FROM generate_series(1, 50) i; \
+         CREATE TABLE notes (id int PRIMARY KEY, case_id bigint CONSTRAINT notes_case_fk REFERENCES cases(id)); \
+         INSERT INTO notes VALUES (1, 25)",
+    );
+    let dest = tempfile::tempdir().unwrap();
+    let sb = sandbox(&pg, "cases", dest.path(), 10);
+    let out = sb.run(&["--json", "db", "archive"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 1, "{doc:#}");
+    let d = check(&doc, "delete public.cases");
+    assert_eq!(d["status"], "warning");
+    let m = d["message"].as_str().unwrap();
+    assert!(
+        m.contains("notes_case_fk") && m.contains("keys 21..30"),
+        "{m}"
+    );
+    assert_eq!(rule(&doc)["deleted"], 40, "the other batches went");
+    assert_eq!(
+        pg.psql(
+            APP,
+            "SELECT string_agg(id::text, ',' ORDER BY id) FROM cases"
+        ),
+        "21,22,23,24,25,26,27,28,29,30"
+    );
+
+    // Once the note is gone, the next run finishes the batch, exporting nothing again.
+    pg.psql(APP, "DELETE FROM notes");
+    let out = sb.run(&["--json", "db", "archive"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}");
+    assert_eq!(rule(&doc)["deleted_total"], 50);
+    assert_eq!(files(dest.path(), ".copy.gz").len(), 1);
+    assert_eq!(count(&pg, "SELECT count(*) FROM cases"), 0);
+}
+
+/// A small tmpfs, unmounted when dropped.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        assert!(is_root(), "mounting a tmpfs needs root");
+        let dir = tempfile::tempdir().unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount -t tmpfs failed");
+        Tmpfs { dir }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn a_full_archive_filesystem_deletes_nothing_and_is_critical() {
+    // md5 text compresses poorly: far more than 64 KiB of archive.
+    let pg = cluster(
+        "CREATE TABLE audit_events (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, payload text); \
+         INSERT INTO audit_events SELECT i, now() - interval '400 days', md5(i::text) || md5((i * 7)::text) \
+           FROM generate_series(1, 20000) i",
+    );
+    let fs = Tmpfs::mount("64k");
+    let sb = sandbox(&pg, "audit_events", fs.dir.path(), 1000);
+    let out = sb.run(&["--json", "db", "archive"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 2, "{doc:#}");
+    let c = check(&doc, "archive public.audit_events");
+    let m = c["message"].as_str().unwrap();
+    assert!(
+        m.contains("No space left on device") && m.ends_with("nothing deleted"),
+        "{m}"
+    );
+    assert_eq!(count(&pg, "SELECT count(*) FROM audit_events"), 20000);
+    assert!(
+        files(fs.dir.path(), "").is_empty(),
+        "no partial file left: {:?}",
+        files(fs.dir.path(), "")
+    );
+}
