@@ -22,6 +22,7 @@
 //! import graph, and a test fails on any cycle.
 
 mod backup;
+mod capacity;
 mod cli;
 mod commands;
 mod config;
@@ -34,6 +35,7 @@ mod exit;
 mod http;
 mod lock;
 mod logs;
+mod perf;
 mod pg;
 mod ping;
 mod render;
@@ -41,6 +43,7 @@ mod report;
 mod schedule;
 mod secrets;
 mod signals;
+mod state;
 mod ui;
 mod units;
 mod window;
@@ -241,6 +244,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Deps(DepsCommand::UpdateDb(args)) => job(cli, "deps-update-db", |cfg| {
             commands::deps::update_db(cfg, args)
         })?,
+        Command::Perf(args) => job(cli, "perf", |cfg| commands::perf::run(cfg, args, g.verbose))?,
+        Command::Capacity => job(cli, "capacity", commands::capacity::run)?,
         Command::Disk(args) => match (&args.command, &args.top) {
             (Some(DiskCommand::Clean { dry_run }), _) => {
                 job(cli, "disk-clean", |cfg| commands::clean::run(cfg, *dry_run))?
@@ -362,6 +367,8 @@ fn job_name(c: &Command) -> Option<&'static str> {
         Command::Vacuum(_) => "vacuum",
         Command::Deps(DepsCommand::Audit(_)) => "deps-audit",
         Command::Deps(DepsCommand::UpdateDb(_)) => "deps-update-db",
+        Command::Perf(_) => "perf",
+        Command::Capacity => "capacity",
         Command::Config(_) | Command::Generate(_) => return None,
     })
 }

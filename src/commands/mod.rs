@@ -3,6 +3,7 @@
 
 pub mod alert;
 pub mod backup;
+pub mod capacity;
 pub mod clean;
 pub mod config;
 pub mod db;
@@ -12,6 +13,7 @@ pub mod dr;
 pub mod generate;
 pub mod health;
 pub mod logs;
+pub mod perf;
 pub mod run;
 pub mod vacuum;
 pub mod window;

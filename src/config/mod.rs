@@ -20,6 +20,7 @@ pub use crate::pg::conninfo::DatabaseFile;
 pub use crate::secrets::MASK;
 
 mod backup;
+mod capacity;
 mod clean;
 mod db;
 mod deps;
@@ -27,11 +28,13 @@ mod disk;
 mod dr;
 mod logs;
 mod mask;
+mod perf;
 mod run;
 mod validate;
 mod values;
 
 pub use backup::{Assertion, Backup};
+pub use capacity::Capacity;
 pub use clean::{Clean, CleanRule, system_dir};
 pub use db::Db;
 pub use deps::{DEPS_ECOSYSTEMS, DEPS_SEVERITIES, Deps, DepsIgnore};
@@ -41,6 +44,7 @@ pub use dr::Dr;
 pub use logs::Logs;
 use mask::mask_secrets;
 pub use mask::{check_http_url, check_redis_url, mask_url, mask_webhook, scrub_url};
+pub use perf::Perf;
 pub use run::Run;
 use validate::validate;
 pub use values::{Dur, Size};
@@ -260,6 +264,8 @@ struct FileConfig {
     #[serde(rename = "window", skip_serializing_if = "Vec::is_empty")]
     windows: Vec<WindowFile>,
     deps: Deps,
+    perf: Perf,
+    capacity: Capacity,
 }
 
 /// Flags that override the file and the environment.
@@ -289,6 +295,8 @@ pub struct Config {
     pub db: Db,
     pub windows: Vec<crate::window::Window>,
     pub deps: Deps,
+    pub perf: Perf,
+    pub capacity: Capacity,
 }
 
 impl Config {
@@ -348,6 +356,8 @@ impl Config {
             db,
             windows,
             mut deps,
+            perf,
+            capacity,
         } = parsed;
         // `validate` has parsed every `when` already.
         let windows = windows
@@ -409,6 +419,8 @@ impl Config {
             db,
             windows,
             deps,
+            perf,
+            capacity,
         })
     }
 
@@ -474,6 +486,8 @@ impl Config {
             put("window", toml::Value::try_from(ws));
         }
         put("deps", toml::Value::try_from(&self.deps));
+        put("perf", toml::Value::try_from(&self.perf));
+        put("capacity", toml::Value::try_from(&self.capacity));
         let mut value = toml::Value::Table(doc);
         mask_secrets(&mut value);
         let header = match &self.file {

@@ -224,6 +224,8 @@ pub(super) fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> 
         }
     }
     validate_deps(&c.deps, source)?;
+    c.perf.validate(source)?;
+    c.capacity.validate(source)?;
     if !(0.0..=1.0).contains(&c.health.degraded_ratio) {
         return err(
             "health.degraded_ratio",
