@@ -28,10 +28,12 @@ pub struct History {
 
 impl History {
     /// The last run before this one, then this one recorded (the oldest
-    /// forgotten past `keep`).
+    /// forgotten past `keep`). Runs stamped later than now (a clock set
+    /// back) are forgotten.
     pub fn record(&mut self, now: Summary, keep: usize) -> Option<Summary> {
-        let prev = self.runs.iter().rev().find(|s| s.t < now.t).cloned();
-        self.runs.retain(|s| s.t < now.t);
+        self.runs.retain(|s| s.t <= now.t);
+        self.runs.sort_by_key(|s| s.t);
+        let prev = self.runs.last().cloned();
         self.runs.push(now);
         let excess = self.runs.len().saturating_sub(keep.max(1));
         self.runs.drain(..excess);
