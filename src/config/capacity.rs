@@ -6,6 +6,8 @@ use super::*;
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Capacity {
+    /// Which resources are reviewed: `mounts`, `database`, `redis`.
+    pub sources: Vec<String>,
     /// The guide: "time to capacity < 30 days".
     pub days_warn: f64,
     pub days_crit: f64,
@@ -24,9 +26,12 @@ pub struct Capacity {
     pub int4_warn_pct: f64,
 }
 
+pub const CAPACITY_SOURCES: [&str; 3] = ["mounts", "database", "redis"];
+
 impl Default for Capacity {
     fn default() -> Self {
         Capacity {
+            sources: CAPACITY_SOURCES.iter().map(|s| s.to_string()).collect(),
             days_warn: 30.0,
             days_crit: 7.0,
             data_directory: None,
@@ -41,8 +46,23 @@ impl Default for Capacity {
 }
 
 impl Capacity {
+    pub fn reads(&self, source: &str) -> bool {
+        self.sources.iter().any(|s| s == source)
+    }
+
     pub(super) fn validate(&self, source: &str) -> Result<(), ConfigError> {
         let err = |key: &str, problem: String| Err(ConfigError::new(source, key, problem));
+        for (i, src) in self.sources.iter().enumerate() {
+            if !CAPACITY_SOURCES.contains(&src.as_str()) {
+                return err(
+                    &format!("capacity.sources[{i}]"),
+                    format!(
+                        "unknown source {src:?}: one of {}",
+                        CAPACITY_SOURCES.join(", ")
+                    ),
+                );
+            }
+        }
         if !(self.days_crit >= 0.0 && self.days_crit.is_finite()) {
             return err("capacity.days_crit", "must be 0 or more".into());
         }
