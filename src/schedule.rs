@@ -45,9 +45,10 @@ pub const SCHEDULES: [(&str, &[&str]); 3] = [
             "vacuum",
             "deps-audit",
             "disk-forecast",
+            "perf",
         ],
     ),
-    ("monthly", &["dr-test"]),
+    ("monthly", &["dr-test", "capacity"]),
 ];
 
 /// The tasks built into this binary. A new command joins the schedules with
@@ -131,6 +132,20 @@ pub const TASKS: &[Task] = &[
         heavy: false,
     },
     Task {
+        name: "perf",
+        display: "Performance Review",
+        lock: "perf",
+        timeout: Duration::from_secs(30 * MIN),
+        heavy: false,
+    },
+    Task {
+        name: "capacity",
+        display: "Capacity Planning Review",
+        lock: "capacity",
+        timeout: Duration::from_secs(10 * MIN),
+        heavy: false,
+    },
+    Task {
         name: "dr-test",
         display: "Disaster Recovery Test",
         lock: "dr-test",
@@ -170,6 +185,6 @@ mod tests {
             assert!(default_tasks(s).iter().all(|n| task(n).is_some()));
         }
         assert!(default_tasks("daily").contains(&"health".to_string()));
-        assert_eq!(default_tasks("monthly"), ["dr-test"]);
+        assert_eq!(default_tasks("monthly"), ["dr-test", "capacity"]);
     }
 }

@@ -613,12 +613,13 @@ fn schedules_naming_unknown_or_repeated_tasks_are_config_errors() {
             "db-analyze",
             "vacuum",
             "deps-audit",
-            "disk-forecast"
+            "disk-forecast",
+            "perf"
         ])
     );
     assert_eq!(
         shown["run"]["monthly"]["tasks"],
-        serde_json::json!(["dr-test"])
+        serde_json::json!(["dr-test", "capacity"])
     );
 }
 
@@ -648,7 +649,7 @@ fn window_says_inside_or_outside_and_heavy_tasks_consult_it() {
     let later = weekday_in(2);
     let fx = tempfile::tempdir().unwrap();
     let not_now = Sandbox::new(&format!(
-        "[[window]]\nname = \"later\"\nwhen = \"{later} 02:00-03:00\"\n[run]\nlog = \"{}/m.log\"\n",
+        "[[window]]\nname = \"later\"\nwhen = \"{later} 02:00-03:00\"\n[run]\nlog = \"{}/m.log\"\n[run.monthly]\ntasks = [\"dr-test\"]\n",
         fx.path().display()
     ));
     let out = not_now.run(&["--json", "window"]);
@@ -709,7 +710,7 @@ fn monthly_with_first_sunday_does_nothing_on_other_days() {
     let first_sunday = dow == "7" && dom.parse::<u32>().unwrap() <= 7;
     let fx = tempfile::tempdir().unwrap();
     let sb = Sandbox::new(&format!(
-        "[run]\nlog = \"{}/m.log\"\n[backup]\ndir = \"{}/none\"\n",
+        "[run]\nlog = \"{}/m.log\"\n[run.monthly]\ntasks = [\"dr-test\"]\n[backup]\ndir = \"{}/none\"\n",
         fx.path().display(),
         fx.path().display()
     ));
@@ -1003,6 +1004,8 @@ when = "{later} 02:00-03:00"
 log = "{p}/m.log"
 [run.weekly]
 tasks = ["backup-verify-restore", "disk-forecast"]
+[run.monthly]
+tasks = ["dr-test"]
 [backup]
 dir = "{p}/none"
 [disk]
