@@ -22,8 +22,6 @@ pub struct Capacity {
     pub trend_min_span: Dur,
     pub trend_min_samples: usize,
     pub history_keep: Dur,
-    /// An int4 sequence past this share of its range warns, whatever its trend.
-    pub int4_warn_pct: f64,
 }
 
 pub const CAPACITY_SOURCES: [&str; 3] = ["mounts", "database", "redis"];
@@ -40,7 +38,6 @@ impl Default for Capacity {
             trend_min_span: Dur::secs(86_400),
             trend_min_samples: 3,
             history_keep: Dur::secs(400 * 86_400),
-            int4_warn_pct: 75.0,
         }
     }
 }
@@ -77,12 +74,6 @@ impl Capacity {
         }
         if self.tables > 1000 {
             return err("capacity.tables", "must be at most 1000".into());
-        }
-        if !(0.0..=100.0).contains(&self.int4_warn_pct) {
-            return err(
-                "capacity.int4_warn_pct",
-                "must be a percentage from 0 to 100".into(),
-            );
         }
         Ok(())
     }
