@@ -119,6 +119,14 @@ pub enum Command {
     #[command(subcommand, after_long_help = include_str!("help/deps.txt"))]
     Deps(DepsCommand),
 
+    /// The weekly performance review: access-log latency and errors, Redis, PostgreSQL, the host, week over week
+    #[command(after_long_help = include_str!("help/perf.txt"))]
+    Perf(PerfArgs),
+
+    /// The monthly capacity review: growth and days to capacity of mounts, the database, connections, Redis
+    #[command(after_long_help = include_str!("help/capacity.txt"))]
+    Capacity,
+
     /// Validate a configuration file or print the effective configuration
     #[command(subcommand, after_long_help = include_str!("help/config.txt"))]
     Config(ConfigCommand),
@@ -175,6 +183,13 @@ pub struct LogsArgs {
     /// Also read rotated files beside each one (app.log.1, app.log.2.gz, …), oldest first
     #[arg(long)]
     pub include_rotated: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PerfArgs {
+    /// The access logs' window: a duration back from now (7d, 24h) or a time (2026-11-23T00:00)
+    #[arg(long, value_name = "WHEN", default_value = "7d")]
+    pub since: String,
 }
 
 #[derive(Debug, Subcommand)]

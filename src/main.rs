@@ -23,6 +23,7 @@
 //! import graph, and a test fails on any cycle.
 
 mod backup;
+mod capacity;
 mod certs;
 mod cli;
 mod commands;
@@ -38,6 +39,7 @@ mod health_check;
 mod http;
 mod lock;
 mod logs;
+mod perf;
 mod pg;
 mod ping;
 mod render;
@@ -47,6 +49,7 @@ mod schedule;
 mod secrets;
 mod severity;
 mod signals;
+mod state;
 mod ui;
 mod units;
 mod window;
@@ -257,6 +260,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Deps(DepsCommand::Outdated(args)) => job(cli, "deps-outdated", |cfg| {
             commands::outdated::run(cfg, args, g.verbose)
         })?,
+        Command::Perf(args) => job(cli, "perf", |cfg| commands::perf::run(cfg, args, g.verbose))?,
+        Command::Capacity => job(cli, "capacity", commands::capacity::run)?,
         Command::Disk(args) => match (&args.command, &args.top) {
             (Some(DiskCommand::Clean { dry_run }), _) => {
                 job(cli, "disk-clean", |cfg| commands::clean::run(cfg, *dry_run))?
@@ -382,6 +387,8 @@ fn job_name(c: &Command) -> Option<&'static str> {
         Command::Deps(DepsCommand::Audit(_)) => "deps-audit",
         Command::Deps(DepsCommand::UpdateDb(_)) => "deps-update-db",
         Command::Deps(DepsCommand::Outdated(_)) => "deps-outdated",
+        Command::Perf(_) => "perf",
+        Command::Capacity => "capacity",
         Command::Config(_) | Command::Generate(_) => return None,
     })
 }

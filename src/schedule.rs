@@ -48,9 +48,10 @@ pub const SCHEDULES: [(&str, &[&str]); 3] = [
             "disk-forecast",
             "db-check-deep",
             "db-archive",
+            "perf",
         ],
     ),
-    ("monthly", &["dr-test"]),
+    ("monthly", &["dr-test", "capacity"]),
 ];
 
 /// The tasks built into this binary. A new command joins the schedules with
@@ -148,6 +149,20 @@ pub const TASKS: &[Task] = &[
         heavy: true,
     },
     Task {
+        name: "perf",
+        display: "Performance Review",
+        lock: "perf",
+        timeout: Duration::from_secs(30 * MIN),
+        heavy: false,
+    },
+    Task {
+        name: "capacity",
+        display: "Capacity Planning Review",
+        lock: "capacity",
+        timeout: Duration::from_secs(10 * MIN),
+        heavy: false,
+    },
+    Task {
         name: "dr-test",
         display: "Disaster Recovery Test",
         lock: "dr-test",
@@ -195,6 +210,6 @@ mod tests {
             assert!(default_tasks(s).iter().all(|n| task(n).is_some()));
         }
         assert!(default_tasks("daily").contains(&"health".to_string()));
-        assert_eq!(default_tasks("monthly"), ["dr-test"]);
+        assert_eq!(default_tasks("monthly"), ["dr-test", "capacity"]);
     }
 }

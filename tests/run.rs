@@ -621,12 +621,13 @@ fn schedules_naming_unknown_or_repeated_tasks_are_config_errors() {
             "vacuum",
             "deps-audit",
             "disk-forecast",
-            "db-check-deep"
+            "db-check-deep",
+            "perf"
         ])
     );
     assert_eq!(
         shown["run"]["monthly"]["tasks"],
-        serde_json::json!(["dr-test"])
+        serde_json::json!(["dr-test", "capacity"])
     );
 }
 
@@ -656,7 +657,7 @@ fn window_says_inside_or_outside_and_heavy_tasks_consult_it() {
     let later = weekday_in(2);
     let fx = tempfile::tempdir().unwrap();
     let not_now = Sandbox::new(&format!(
-        "[[window]]\nname = \"later\"\nwhen = \"{later} 02:00-03:00\"\n[run]\nlog = \"{}/m.log\"\n",
+        "[[window]]\nname = \"later\"\nwhen = \"{later} 02:00-03:00\"\n[run]\nlog = \"{}/m.log\"\n[run.monthly]\ntasks = [\"dr-test\"]\n",
         fx.path().display()
     ));
     let out = not_now.run(&["--json", "window"]);
@@ -717,7 +718,7 @@ fn monthly_with_first_sunday_does_nothing_on_other_days() {
     let first_sunday = dow == "7" && dom.parse::<u32>().unwrap() <= 7;
     let fx = tempfile::tempdir().unwrap();
     let sb = Sandbox::new(&format!(
-        "[run]\nlog = \"{}/m.log\"\n[backup]\ndir = \"{}/none\"\n",
+        "[run]\nlog = \"{}/m.log\"\n[run.monthly]\ntasks = [\"dr-test\"]\n[backup]\ndir = \"{}/none\"\n",
         fx.path().display(),
         fx.path().display()
     ));
@@ -1011,6 +1012,8 @@ when = "{later} 02:00-03:00"
 log = "{p}/m.log"
 [run.weekly]
 tasks = ["backup-verify-restore", "disk-forecast"]
+[run.monthly]
+tasks = ["dr-test"]
 [backup]
 dir = "{p}/none"
 [disk]

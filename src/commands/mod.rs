@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod archive;
 pub mod backup;
+pub mod capacity;
 pub mod clean;
 pub mod config;
 pub mod db;
@@ -15,6 +16,7 @@ pub mod generate;
 pub mod health;
 pub mod logs;
 pub mod outdated;
+pub mod perf;
 pub mod run;
 pub mod vacuum;
 pub mod window;

@@ -126,6 +126,10 @@ fn runner(name: &str) -> Option<TaskFn> {
                 },
             )
         },
+        "perf" => {
+            |cfg, _| super::perf::run(cfg, &crate::cli::PerfArgs { since: "7d".into() }, false)
+        }
+        "capacity" => |cfg, _| super::capacity::run(cfg),
         "dr-test" => |cfg, ui| {
             super::dr::run(
                 cfg,

@@ -23,6 +23,7 @@ pub use crate::secrets::MASK;
 mod api;
 mod archive;
 mod backup;
+mod capacity;
 mod clean;
 mod database;
 mod db;
@@ -34,6 +35,7 @@ mod external;
 mod general;
 mod health;
 mod logs;
+mod perf;
 mod redis;
 mod registry;
 mod run;
@@ -48,6 +50,7 @@ mod values;
 pub use api::Api;
 pub use archive::ArchiveRule;
 pub use backup::{Assertion, Backup};
+pub use capacity::Capacity;
 pub use clean::{Clean, CleanRule};
 pub use database::DatabaseChecks;
 use database::{DatabaseSection, database_section};
@@ -64,6 +67,7 @@ pub use logs::Logs;
 use mask::mask_secrets;
 pub use mask::{check_http_url, check_redis_url, mask_url, mask_webhook, scrub_url};
 use parse::{deserialize_at, field_names, parse_file};
+pub use perf::Perf;
 pub use redis::Redis;
 pub use registry::Registry;
 pub use run::Run;
@@ -97,6 +101,8 @@ struct FileConfig {
     #[serde(rename = "window", skip_serializing_if = "Vec::is_empty")]
     windows: Vec<WindowFile>,
     deps: Deps,
+    perf: Perf,
+    capacity: Capacity,
 }
 
 /// Flags that override the file and the environment.
@@ -127,6 +133,8 @@ pub struct Config {
     pub db_check: DbCheck,
     pub windows: Vec<crate::window::Window>,
     pub deps: Deps,
+    pub perf: Perf,
+    pub capacity: Capacity,
 }
 
 impl Config {
@@ -187,6 +195,8 @@ impl Config {
             db_check,
             windows,
             mut deps,
+            perf,
+            capacity,
         } = parsed;
         // Archiving deletes rows: in the default weekly list only when rules exist.
         if db.archive.is_empty() && run.weekly.tasks == crate::schedule::default_tasks("weekly") {
@@ -253,6 +263,8 @@ impl Config {
             db_check,
             windows,
             deps,
+            perf,
+            capacity,
         })
     }
 
@@ -319,6 +331,8 @@ impl Config {
             put("window", toml::Value::try_from(ws));
         }
         put("deps", toml::Value::try_from(&self.deps));
+        put("perf", toml::Value::try_from(&self.perf));
+        put("capacity", toml::Value::try_from(&self.capacity));
         let mut value = toml::Value::Table(doc);
         mask_secrets(&mut value);
         let header = match &self.file {

@@ -23,6 +23,8 @@ pub(super) fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> 
     super::registry::validate_registry(&c.deps.registry, &v)?;
     c.db.validate(&v)?;
     super::archive::validate_archive(&c.db.archive, &v)?;
+    c.perf.validate(&v)?;
+    c.capacity.validate(&v)?;
     c.db_check.validate(&v)
 }
 

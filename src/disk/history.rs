@@ -2,10 +2,9 @@
 //! each mount is full from a least-squares fit of the recent trend.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -36,85 +35,20 @@ pub struct Loaded {
 }
 
 pub fn load(path: &Path) -> Loaded {
-    let text = match std::fs::read(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Loaded {
-                history: History {
-                    version: 1,
-                    samples: vec![],
-                },
-                note: None,
-            };
-        }
-        Err(e) => {
-            return Loaded {
-                history: History {
-                    version: 1,
-                    samples: vec![],
-                },
-                note: Some(format!(
-                    "{}: cannot read ({e}); starting a new history",
-                    path.display()
-                )),
-            };
-        }
-    };
-    match serde_json::from_slice::<History>(&text) {
-        Ok(h) => Loaded {
-            history: h,
-            note: None,
-        },
-        Err(e) => {
-            let keep = corrupt_path(path);
-            let kept = std::fs::rename(path, &keep).is_ok();
-            Loaded {
-                history: History {
-                    version: 1,
-                    samples: vec![],
-                },
-                note: Some(format!(
-                    "{} was corrupt ({e}); {}a new history was started",
-                    path.display(),
-                    if kept {
-                        format!("kept as {}, ", keep.display())
-                    } else {
-                        String::new()
-                    }
-                )),
-            }
-        }
+    let l = crate::state::load::<History>(path, "history");
+    let mut history = l.value;
+    if history.samples.is_empty() && history.version == 0 {
+        history.version = 1;
+    }
+    Loaded {
+        history,
+        note: l.note,
     }
 }
 
-fn corrupt_path(path: &Path) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(".corrupt");
-    PathBuf::from(p)
-}
-
-/// Writes through a temporary file, fsync and rename: a crash leaves the
-/// old file or the new one, never half of one.
+/// Atomically (see `state::save`).
 pub fn save(path: &Path, h: &History) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let write = || -> Result<()> {
-        let mut f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        f.write_all(&serde_json::to_vec(h)?)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
-    };
-    let r = write();
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
+    crate::state::save(path, h)
 }
 
 impl History {
@@ -173,7 +107,7 @@ pub struct Trend {
     pub span_days: f64,
 }
 
-fn least_squares_slope(pts: &[(f64, f64)]) -> Option<f64> {
+pub fn least_squares_slope(pts: &[(f64, f64)]) -> Option<f64> {
     let n = pts.len() as f64;
     // Centre the times: Unix seconds squared lose precision in f64.
     let t0 = pts[0].0;

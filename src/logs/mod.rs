@@ -1,5 +1,7 @@
 //! Log scanning for `logs`: timestamps, the per-file scan with seeking.
 
+pub mod files;
+pub mod lines;
 mod literal;
 pub mod scan;
 pub mod timestamp;

@@ -297,10 +297,10 @@ pub fn scan_path(path: &Path, rules: &[Rule], opts: &Options) -> FileResult {
 
 /// Reads `[pos, end)` with positioned reads, so the open file, not the path,
 /// is what is read.
-struct ReadAt<'a> {
-    file: &'a File,
-    pos: u64,
-    end: u64,
+pub(crate) struct ReadAt<'a> {
+    pub(crate) file: &'a File,
+    pub(crate) pos: u64,
+    pub(crate) end: u64,
 }
 
 impl Read for ReadAt<'_> {
