@@ -513,3 +513,78 @@ fn sandbox_deps_leave_the_test_only_tools_to_the_tests() {
         assert!(text.contains("scripts/deps --tests"), "{script}");
     }
 }
+
+/// A YAML file as JSON, through Python's YAML parser (as the manifests).
+fn yaml(rel: &str) -> serde_json::Value {
+    let out = tool("/usr/bin/python3", "python3-yaml")
+        .args([
+            "-c",
+            "import sys, json, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(kit(rel))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{rel}: {}", all_output(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The alert rules load in Prometheus's own checker, and their unit tests
+/// (input series in, alerts and their rendered texts out) pass.
+#[test]
+fn alert_rules_pass_promtool_check_and_their_unit_tests() {
+    let dir = kit("scripts/kit/prometheus");
+    let out = tool("promtool", "prometheus")
+        .args(["check", "rules", "bbp-maint.rules.yml"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let out = tool("promtool", "prometheus")
+        .args(["test", "rules", "bbp-maint.rules.test.yml"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(all_output(&out).contains("SUCCESS"), "{}", all_output(&out));
+
+    // Every alert is tested both ways, firing and silent, and tells the
+    // operator what to run next.
+    let rules = yaml("scripts/kit/prometheus/bbp-maint.rules.yml");
+    let tests = yaml("scripts/kit/prometheus/bbp-maint.rules.test.yml");
+    let evals: Vec<&serde_json::Value> = tests["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["alert_rule_test"].as_array().unwrap())
+        .collect();
+    let alerts = rules["groups"][0]["rules"].as_array().unwrap();
+    assert!(alerts.len() >= 7, "{rules:#}");
+    for a in alerts {
+        let name = a["alert"].as_str().unwrap();
+        let expected = |e: &&&serde_json::Value| e["alertname"] == name;
+        let counts: Vec<usize> = evals
+            .iter()
+            .filter(expected)
+            .map(|e| e["exp_alerts"].as_array().map_or(0, Vec::len))
+            .collect();
+        let (fires, silent) = (counts.iter().any(|&n| n > 0), counts.contains(&0));
+        assert!(fires, "{name}: no test where it fires");
+        assert!(silent, "{name}: no test where it stays silent");
+        for key in ["summary", "description"] {
+            assert!(
+                a["annotations"][key]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty()),
+                "{name} lacks a {key}"
+            );
+        }
+        assert!(
+            a["annotations"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("`bbp-maint "),
+            "{name}: the description names no command to run"
+        );
+        assert!(a["labels"]["severity"].is_string(), "{name}");
+    }
+}
