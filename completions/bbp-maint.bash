@@ -16,6 +16,9 @@ _bbp__maint() {
             ",$1")
                 cmd="bbp__maint"
                 ;;
+            bbp__maint,alert)
+                cmd="bbp__maint__subcmd__alert"
+                ;;
             bbp__maint,backup)
                 cmd="bbp__maint__subcmd__backup"
                 ;;
@@ -54,6 +57,18 @@ _bbp__maint() {
                 ;;
             bbp__maint,window)
                 cmd="bbp__maint__subcmd__window"
+                ;;
+            bbp__maint__subcmd__alert,help)
+                cmd="bbp__maint__subcmd__alert__subcmd__help"
+                ;;
+            bbp__maint__subcmd__alert,test)
+                cmd="bbp__maint__subcmd__alert__subcmd__test"
+                ;;
+            bbp__maint__subcmd__alert__subcmd__help,help)
+                cmd="bbp__maint__subcmd__alert__subcmd__help__subcmd__help"
+                ;;
+            bbp__maint__subcmd__alert__subcmd__help,test)
+                cmd="bbp__maint__subcmd__alert__subcmd__help__subcmd__test"
                 ;;
             bbp__maint__subcmd__backup,help)
                 cmd="bbp__maint__subcmd__backup__subcmd__help"
@@ -145,6 +160,9 @@ _bbp__maint() {
             bbp__maint__subcmd__generate__subcmd__help,man)
                 cmd="bbp__maint__subcmd__generate__subcmd__help__subcmd__man"
                 ;;
+            bbp__maint__subcmd__help,alert)
+                cmd="bbp__maint__subcmd__help__subcmd__alert"
+                ;;
             bbp__maint__subcmd__help,backup)
                 cmd="bbp__maint__subcmd__help__subcmd__backup"
                 ;;
@@ -184,6 +202,9 @@ _bbp__maint() {
             bbp__maint__subcmd__help,window)
                 cmd="bbp__maint__subcmd__help__subcmd__window"
                 ;;
+            bbp__maint__subcmd__help__subcmd__alert,test)
+                cmd="bbp__maint__subcmd__help__subcmd__alert__subcmd__test"
+                ;;
             bbp__maint__subcmd__help__subcmd__backup,verify)
                 cmd="bbp__maint__subcmd__help__subcmd__backup__subcmd__verify"
                 ;;
@@ -218,12 +239,138 @@ _bbp__maint() {
 
     case "${cmd}" in
         bbp__maint)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version health disk logs backup dr-test run window db vacuum deps config generate help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version health disk logs backup dr-test run alert window db vacuum deps config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__alert)
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__alert__subcmd__help)
+            opts="test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__alert__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__alert__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__alert__subcmd__test)
+            opts="-q -v -h -V --alert-webhook --alert-command --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --alert-webhook)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alert-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1236,8 +1383,36 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__help)
-            opts="health disk logs backup dr-test run window db vacuum deps config generate help"
+            opts="health disk logs backup dr-test run alert window db vacuum deps config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__help__subcmd__alert)
+            opts="test"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__help__subcmd__alert__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1608,7 +1783,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__run)
-            opts="-q -v -h -V --fail-fast --continue --alert-webhook --alert-command --first-sunday --ignore-window --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version daily weekly monthly"
+            opts="-q -v -h -V --fail-fast --continue --alert-webhook --alert-command --first-sunday --ignore-window --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version daily weekly monthly quarterly"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

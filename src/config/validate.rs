@@ -319,6 +319,7 @@ fn validate_run(r: &Run, source: &str) -> Result<(), ConfigError> {
         ("daily", &r.daily.tasks),
         ("weekly", &r.weekly.tasks),
         ("monthly", &r.monthly.tasks),
+        ("quarterly", &r.quarterly.tasks),
     ] {
         for (i, name) in list.iter().enumerate() {
             let key = format!("run.{sched}.tasks[{i}]");
