@@ -8,6 +8,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use common::*;
 
@@ -846,4 +847,100 @@ fn grafana_dashboard_queries_only_what_bbp_maint_writes() {
     for r in rules["groups"][0]["rules"].as_array().unwrap() {
         check_expr(r["alert"].as_str().unwrap(), r["expr"].as_str().unwrap());
     }
+}
+
+/// An operator proves the alert path before relying on it: one test notice
+/// through the webhook, the command and the ping URL, each reported with its
+/// HTTP status or exit code; a broken route is CRITICAL, none at all UNKNOWN.
+#[test]
+fn alert_test_sends_one_notice_per_route_and_reports_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let got = dir.path().join("alert.txt");
+    let hook = Recorder::start(200);
+    let ping = Recorder::start(200);
+    let sb = Sandbox::new(&format!(
+        "[run]\nalert_timeout = \"5s\"\nalert_command = '''cat > {0} && printf '%s\\n' \"$1\" \"$BBP_MAINT_COMMAND\" >> {0}'''\n",
+        got.display()
+    ));
+    let out = sb.run(&[
+        "--json",
+        "--ping-url",
+        &ping.url("/ping/abc"),
+        "alert",
+        "test",
+        "--alert-webhook",
+        &hook.url("/hooks/T0/sekrit"),
+    ]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}\n{}", stderr(&out));
+    assert_eq!(doc["summary"], "3 of 3 alert routes delivered");
+    for (name, metric, value) in [
+        ("webhook", "http_status", 200.0),
+        ("command", "exit_code", 0.0),
+        ("ping", "http_status", 200.0),
+    ] {
+        let c = check(&doc, name);
+        assert_eq!(c["status"], "ok", "{c:#}");
+        assert_eq!(c["metrics"][0]["name"], metric, "{c:#}");
+        assert_eq!(c["metrics"][0]["value"].as_f64(), Some(value), "{c:#}");
+    }
+    // The webhook path is its secret: never shown.
+    assert!(!stdout(&out).contains("sekrit") && !stderr(&out).contains("sekrit"));
+
+    let req = hook.next(Duration::from_secs(5)).expect("no webhook");
+    assert_eq!(
+        (req.method.as_str(), req.target.as_str()),
+        ("POST", "/hooks/T0/sekrit")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .contains("bbp-maint alert test on "),
+        "{body:#}"
+    );
+    assert_eq!(body["report"]["command"], "alert-test");
+    let p = ping.next(Duration::from_secs(5)).expect("no ping");
+    // healthchecks.io's /log: an event, neither a start nor an exit code.
+    assert!(p.target.starts_with("/ping/abc/log?rid="), "{p:?}");
+    assert!(p.text().contains("test notice"), "{}", p.text());
+    assert!(ping.drain().is_empty(), "only the test notice is sent");
+    let said = fs::read_to_string(&got).expect("the command did not run");
+    assert!(said.contains("test notice"), "{said}");
+    assert!(said.trim_end().ends_with("alert-test"), "{said}");
+
+    // Broken routes: a webhook answering 500, a command exiting 7, a ping
+    // URL where nothing listens.
+    let bad = Recorder::start(500);
+    let out = Sandbox::new("[run]\nalert_timeout = \"5s\"\nalert_command = \"exit 7\"\n").run(&[
+        "--json",
+        "--ping-url",
+        &format!("http://127.0.0.1:{}/ping/abc", free_port()),
+        "alert",
+        "test",
+        "--alert-webhook",
+        &bad.url("/hooks/x"),
+    ]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 2, "{doc:#}");
+    assert_eq!(doc["summary"], "0 of 3 alert routes delivered");
+    for (name, said) in [
+        ("webhook", "HTTP 500"),
+        ("command", "7"),
+        ("ping", "failed"),
+    ] {
+        let c = check(&doc, name);
+        assert_eq!(c["status"], "critical", "{c:#}");
+        assert!(c["message"].as_str().unwrap().contains(said), "{c:#}");
+    }
+
+    // Nothing configured: nothing was tested, which is not a pass.
+    let out = Sandbox::new("").run(&["alert", "test"]);
+    assert_eq!(code(&out), 3, "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("no alert route configured"),
+        "{}",
+        stdout(&out)
+    );
 }
