@@ -16,6 +16,9 @@ _bbp__maint() {
             ",$1")
                 cmd="bbp__maint"
                 ;;
+            bbp__maint,alert)
+                cmd="bbp__maint__subcmd__alert"
+                ;;
             bbp__maint,backup)
                 cmd="bbp__maint__subcmd__backup"
                 ;;
@@ -60,6 +63,18 @@ _bbp__maint() {
                 ;;
             bbp__maint,window)
                 cmd="bbp__maint__subcmd__window"
+                ;;
+            bbp__maint__subcmd__alert,help)
+                cmd="bbp__maint__subcmd__alert__subcmd__help"
+                ;;
+            bbp__maint__subcmd__alert,test)
+                cmd="bbp__maint__subcmd__alert__subcmd__test"
+                ;;
+            bbp__maint__subcmd__alert__subcmd__help,help)
+                cmd="bbp__maint__subcmd__alert__subcmd__help__subcmd__help"
+                ;;
+            bbp__maint__subcmd__alert__subcmd__help,test)
+                cmd="bbp__maint__subcmd__alert__subcmd__help__subcmd__test"
                 ;;
             bbp__maint__subcmd__backup,help)
                 cmd="bbp__maint__subcmd__backup__subcmd__help"
@@ -184,6 +199,9 @@ _bbp__maint() {
             bbp__maint__subcmd__generate__subcmd__help,man)
                 cmd="bbp__maint__subcmd__generate__subcmd__help__subcmd__man"
                 ;;
+            bbp__maint__subcmd__help,alert)
+                cmd="bbp__maint__subcmd__help__subcmd__alert"
+                ;;
             bbp__maint__subcmd__help,backup)
                 cmd="bbp__maint__subcmd__help__subcmd__backup"
                 ;;
@@ -228,6 +246,9 @@ _bbp__maint() {
                 ;;
             bbp__maint__subcmd__help,window)
                 cmd="bbp__maint__subcmd__help__subcmd__window"
+                ;;
+            bbp__maint__subcmd__help__subcmd__alert,test)
+                cmd="bbp__maint__subcmd__help__subcmd__alert__subcmd__test"
                 ;;
             bbp__maint__subcmd__help__subcmd__backup,verify)
                 cmd="bbp__maint__subcmd__help__subcmd__backup__subcmd__verify"
@@ -275,12 +296,138 @@ _bbp__maint() {
 
     case "${cmd}" in
         bbp__maint)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version health disk logs backup dr-test run window db vacuum deps perf capacity config generate help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__alert)
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__alert__subcmd__help)
+            opts="test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__alert__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__alert__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__alert__subcmd__test)
+            opts="-q -v -h -V --alert-webhook --alert-command --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --alert-webhook)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alert-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1609,8 +1756,36 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__help)
-            opts="health disk logs backup dr-test run window db vacuum deps perf capacity config generate help"
+            opts="health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__help__subcmd__alert)
+            opts="test"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__help__subcmd__alert__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2107,7 +2282,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__run)
-            opts="-q -v -h -V --fail-fast --continue --alert-webhook --alert-command --first-sunday --ignore-window --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version daily weekly monthly"
+            opts="-q -v -h -V --fail-fast --continue --alert-webhook --alert-command --first-sunday --ignore-window --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version daily weekly monthly quarterly"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -103,6 +103,10 @@ pub enum Command {
     #[command(after_long_help = include_str!("help/run.txt"))]
     Run(RunArgs),
 
+    /// Send a test notice through each configured alert route (webhook, command, ping URL)
+    #[command(subcommand, after_long_help = include_str!("help/alert.txt"))]
+    Alert(AlertCommand),
+
     /// Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts
     #[command(after_long_help = include_str!("help/window.txt"))]
     Window,
@@ -246,7 +250,7 @@ pub struct DrTestArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Which schedule: the task lists [run.daily], [run.weekly], [run.monthly]
+    /// Which schedule: the task lists [run.daily], [run.weekly], [run.monthly], [run.quarterly]
     #[arg(value_enum)]
     pub schedule: Schedule,
 
@@ -275,11 +279,30 @@ pub struct RunArgs {
     pub ignore_window: bool,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Send one test notice through each configured route and report which were delivered
+    #[command(after_long_help = include_str!("help/alert-test.txt"))]
+    Test(AlertTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AlertTestArgs {
+    /// Test this webhook instead of run.alert_webhook
+    #[arg(long, value_name = "URL", value_parser = HttpUrl)]
+    pub alert_webhook: Option<String>,
+
+    /// Test this shell command instead of run.alert_command ($1 subject, $2 text, the text on stdin)
+    #[arg(long, value_name = "CMD")]
+    pub alert_command: Option<String>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Schedule {
     Daily,
     Weekly,
     Monthly,
+    Quarterly,
 }
 
 impl Schedule {
@@ -288,6 +311,7 @@ impl Schedule {
             Schedule::Daily => "daily",
             Schedule::Weekly => "weekly",
             Schedule::Monthly => "monthly",
+            Schedule::Quarterly => "quarterly",
         }
     }
 }

@@ -60,8 +60,8 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use cli::{
-    BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DbCommand, DepsCommand, DiskCommand,
-    GenerateCommand,
+    AlertCommand, BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DbCommand, DepsCommand,
+    DiskCommand, GenerateCommand,
 };
 use config::{Config, ConfigError, Overrides, ProcessEnv};
 use exit::ExitCode;
@@ -225,6 +225,13 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
                 commands::run::run(cfg, args, &ui(cli), cli.global.wait)
             })?
         }
+        // Sends notices only: no job lock, and no --ping-url start/end pair
+        // (the ping URL is one of the routes under test).
+        Command::Alert(AlertCommand::Test(args)) => {
+            let cfg = load_config(cli)?;
+            let report = commands::alert_test::run(&cfg, args, g.ping_url.as_deref())?;
+            return Ok(emit(cli, &report));
+        }
         // Read-only: no lock.
         Command::Window => {
             let cfg = load_config(cli)?;
@@ -377,6 +384,7 @@ fn job_name(c: &Command) -> Option<&'static str> {
             cli::Schedule::Daily => "run-daily",
             cli::Schedule::Weekly => "run-weekly",
             cli::Schedule::Monthly => "run-monthly",
+            cli::Schedule::Quarterly => "run-quarterly",
         },
         Command::Window => "window",
         Command::Db(DbCommand::Check(_)) => "db-check",
@@ -389,7 +397,7 @@ fn job_name(c: &Command) -> Option<&'static str> {
         Command::Deps(DepsCommand::Outdated(_)) => "deps-outdated",
         Command::Perf(_) => "perf",
         Command::Capacity => "capacity",
-        Command::Config(_) | Command::Generate(_) => return None,
+        Command::Config(_) | Command::Generate(_) | Command::Alert(_) => return None,
     })
 }
 

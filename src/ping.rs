@@ -65,6 +65,21 @@ impl Ping {
 }
 
 fn send(url: &str, body: Option<&[u8]>) {
+    if let Err(e) = post(url, body) {
+        eprintln!("bbp-maint: warning: {e}");
+    }
+}
+
+/// `<url>/log` with `text` as the body: healthchecks.io records it as an
+/// event without changing the check's state, so a test notice neither
+/// starts nor ends a run. Returns the HTTP status.
+pub fn log(url: &str, text: &str) -> Result<u16, String> {
+    post(&target(url, "log", &run_id()), Some(text.as_bytes()))
+}
+
+/// The HTTP status of a 2xx answer; otherwise what went wrong, naming only
+/// the host: the URL is itself the secret of the check.
+fn post(url: &str, body: Option<&[u8]>) -> Result<u16, String> {
     let agent = crate::http::agent(TIMEOUT);
     let result = match body {
         Some(b) => agent
@@ -73,21 +88,20 @@ fn send(url: &str, body: Option<&[u8]>) {
             .send(b),
         None => agent.post(url).send_empty(),
     };
-    // The URL is itself the secret of the check: name only its host.
     let host = url::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_default();
     match result {
-        Ok(r) if r.status().is_success() => {}
-        Ok(r) => eprintln!(
-            "bbp-maint: warning: ping to {host} answered HTTP {}",
+        Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
+        Ok(r) => Err(format!(
+            "ping to {host} answered HTTP {}",
             r.status().as_u16()
-        ),
-        Err(e) => eprintln!(
-            "bbp-maint: warning: ping to {host} failed: {}",
+        )),
+        Err(e) => Err(format!(
+            "ping to {host} failed: {}",
             crate::config::scrub_url(&e.to_string(), url)
-        ),
+        )),
     }
 }
 

@@ -25,7 +25,7 @@ const MIN: u64 = 60;
 /// The guide's schedules, each with only its own tasks: the timers and the
 /// crontab start the three separately, so a Sunday does not repeat the
 /// daily tasks.
-pub const SCHEDULES: [(&str, &[&str]); 3] = [
+pub const SCHEDULES: [(&str, &[&str]); 4] = [
     (
         "daily",
         &[
@@ -52,6 +52,9 @@ pub const SCHEDULES: [(&str, &[&str]); 3] = [
         ],
     ),
     ("monthly", &["dr-test", "capacity"]),
+    // The guide's quarterly "comprehensive system review", on the first
+    // Sunday of January, April, July and October after the monthly run.
+    ("quarterly", &["db-analyze-exact", "dr-test-fresh"]),
 ];
 
 /// The tasks built into this binary. A new command joins the schedules with
@@ -163,6 +166,21 @@ pub const TASKS: &[Task] = &[
         heavy: false,
     },
     Task {
+        name: "db-analyze-exact",
+        display: "Database Analysis (measured bloat)",
+        lock: "db-analyze",
+        timeout: Duration::from_secs(3 * 60 * MIN),
+        // pgstattuple reads every table and index whole.
+        heavy: true,
+    },
+    Task {
+        name: "dr-test-fresh",
+        display: "Disaster Recovery Test (fresh dump)",
+        lock: "dr-test",
+        timeout: Duration::from_secs(6 * 60 * MIN),
+        heavy: true,
+    },
+    Task {
         name: "dr-test",
         display: "Disaster Recovery Test",
         lock: "dr-test",
@@ -206,7 +224,7 @@ mod tests {
                 .count();
             assert_eq!(listed, 1, "{}", t.name);
         }
-        for s in ["daily", "weekly", "monthly"] {
+        for s in ["daily", "weekly", "monthly", "quarterly"] {
             assert!(default_tasks(s).iter().all(|n| task(n).is_some()));
         }
         assert!(default_tasks("daily").contains(&"health".to_string()));

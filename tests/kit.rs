@@ -8,6 +8,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use common::*;
 
@@ -75,7 +76,7 @@ fn unit_files() -> Vec<PathBuf> {
 #[test]
 fn systemd_units_verify_and_are_hardened() {
     let units = unit_files();
-    assert_eq!(units.len(), 6, "{units:?}");
+    assert_eq!(units.len(), 8, "{units:?}");
     verify_units(&units, Path::new(bin_path()));
     for u in units.iter().filter(|u| u.extension().unwrap() == "service") {
         let text = fs::read_to_string(u).unwrap();
@@ -146,6 +147,21 @@ fn timers_fire_on_the_guides_schedule() {
     for e in elapses("bbp-maint-daily.timer", 3) {
         assert!(e.contains(" 02:00:00"), "{e}");
     }
+    // The first Sunday of each quarter, after that day's monthly run.
+    let quarterly = elapses("bbp-maint-quarterly.timer", 8);
+    assert_eq!(quarterly.len(), 8, "{quarterly:?}");
+    for e in &quarterly {
+        let mut f = e.split_whitespace();
+        assert_eq!(f.next(), Some("Sun"), "{e}");
+        let date = f.next().unwrap();
+        assert_eq!(f.next(), Some("05:00:00"), "{e}");
+        assert!(["01", "04", "07", "10"].contains(&&date[5..7]), "{e}");
+        assert!(date[8..10].parse::<u32>().unwrap() <= 7, "{e}");
+        assert!(
+            monthly.iter().any(|m| m.contains(date)),
+            "{e}: no monthly run that day"
+        );
+    }
 }
 
 #[test]
@@ -156,7 +172,7 @@ fn crontab_avoids_the_percent_and_or_traps_and_its_commands_parse() {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty() && !l.contains('='))
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(jobs.len(), 3, "{text}");
+    assert_eq!(jobs.len(), 4, "{text}");
     assert!(text.contains("\nMAILTO="), "{text}");
     let mut schedules = Vec::new();
     for f in &jobs {
@@ -181,12 +197,15 @@ fn crontab_avoids_the_percent_and_or_traps_and_its_commands_parse() {
             .unwrap();
         assert_eq!(code(&out), 0, "{f:?}: {}", stderr(&out));
         schedules.push(format!("{} {} {} {} {}", f[0], f[1], f[2], f[3], f[4]));
-        if cmd.contains(&"monthly") {
+        if cmd.contains(&"monthly") || cmd.contains(&"quarterly") {
             assert!(cmd.contains(&"--first-sunday"), "{f:?}");
             assert_eq!(dow, "0", "{f:?}: runs on Sundays");
         }
     }
-    assert_eq!(schedules, ["0 2 * * *", "0 3 * * 0", "0 4 * * 0"]);
+    assert_eq!(
+        schedules,
+        ["0 2 * * *", "0 3 * * 0", "0 4 * * 0", "0 5 * 1,4,7,10 0"]
+    );
     // The escaped form shown in the comment is the one cron needs.
     assert!(text.contains("date +\\%u"), "{text}");
 }
@@ -512,4 +531,416 @@ fn sandbox_deps_leave_the_test_only_tools_to_the_tests() {
         let text = fs::read_to_string(kit(script)).unwrap();
         assert!(text.contains("scripts/deps --tests"), "{script}");
     }
+}
+
+/// A YAML file as JSON, through Python's YAML parser (as the manifests).
+fn yaml(rel: &str) -> serde_json::Value {
+    let out = tool("/usr/bin/python3", "python3-yaml")
+        .args([
+            "-c",
+            "import sys, json, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(kit(rel))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{rel}: {}", all_output(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The alert rules load in Prometheus's own checker, and their unit tests
+/// (input series in, alerts and their rendered texts out) pass.
+#[test]
+fn alert_rules_pass_promtool_check_and_their_unit_tests() {
+    let dir = kit("scripts/kit/prometheus");
+    let out = tool("promtool", "prometheus")
+        .args(["check", "rules", "bbp-maint.rules.yml"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let out = tool("promtool", "prometheus")
+        .args(["test", "rules", "bbp-maint.rules.test.yml"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(all_output(&out).contains("SUCCESS"), "{}", all_output(&out));
+
+    // Every alert is tested both ways, firing and silent, and tells the
+    // operator what to run next.
+    let rules = yaml("scripts/kit/prometheus/bbp-maint.rules.yml");
+    let tests = yaml("scripts/kit/prometheus/bbp-maint.rules.test.yml");
+    let evals: Vec<&serde_json::Value> = tests["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["alert_rule_test"].as_array().unwrap())
+        .collect();
+    let alerts = rules["groups"][0]["rules"].as_array().unwrap();
+    assert!(alerts.len() >= 7, "{rules:#}");
+    for a in alerts {
+        let name = a["alert"].as_str().unwrap();
+        let expected = |e: &&&serde_json::Value| e["alertname"] == name;
+        let counts: Vec<usize> = evals
+            .iter()
+            .filter(expected)
+            .map(|e| e["exp_alerts"].as_array().map_or(0, Vec::len))
+            .collect();
+        let (fires, silent) = (counts.iter().any(|&n| n > 0), counts.contains(&0));
+        assert!(fires, "{name}: no test where it fires");
+        assert!(silent, "{name}: no test where it stays silent");
+        for key in ["summary", "description"] {
+            assert!(
+                a["annotations"][key]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty()),
+                "{name} lacks a {key}"
+            );
+        }
+        assert!(
+            a["annotations"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("`bbp-maint "),
+            "{name}: the description names no command to run"
+        );
+        assert!(a["labels"]["severity"].is_string(), "{name}");
+    }
+}
+
+/// What real runs write: `disk`, `db analyze`, `backup verify`, `dr-test`,
+/// a daily run and the quarterly review, against a throwaway cluster, each
+/// with --prom-textfile. Returns every sample line of their textfiles.
+fn real_textfile_samples() -> Vec<String> {
+    let pg = Pg::start();
+    pg.psql(
+        "postgres",
+        "CREATE TABLE clients (id int PRIMARY KEY, name text)",
+    );
+    pg.psql(
+        "postgres",
+        "INSERT INTO clients SELECT g, 'c' || g FROM generate_series(1, 100) g",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().display();
+    fs::create_dir(dir.path().join("backups")).unwrap();
+    let dump = dir.path().join("backups/nightly.dump");
+    pg.pg_dump("postgres", &["-Fc", "-f", dump.to_str().unwrap()]);
+    let sb = Sandbox::new(&format!(
+        "[database]\nurl = \"{}\"\n[backup]\ndir = \"{p}/backups\"\nmin_size = \"1B\"\nessential_tables = [\"clients\"]\n\
+         [disk]\nstate_dir = \"{p}/state\"\n[dr]\nreport_dir = \"{p}/dr\"\n\
+         [run]\nlog = \"{p}/maintenance.log\"\n[run.daily]\ntasks = [\"disk\"]\n",
+        pg.url()
+    ));
+    let mut lines = Vec::new();
+    for args in [
+        &["disk"][..],
+        &["db", "analyze", "--no-analyze"],
+        &["backup", "verify", "--no-restore"],
+        &["dr-test"],
+        &["run", "daily"],
+        &["run", "quarterly", "--ignore-window"],
+    ] {
+        let file = dir
+            .path()
+            .join(format!("bbp-maint-{}.prom", args.join("-")));
+        let mut all = vec!["--prom-textfile", file.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = sb.run(&all);
+        assert!(code(&out) < 2, "{args:?}: {}{}", stdout(&out), stderr(&out));
+        let text = fs::read_to_string(&file).unwrap();
+        if args[1..].first() == Some(&"quarterly") {
+            // The guide's comprehensive review ran both its tasks, and its
+            // clock for the dead man's switch started.
+            for task in ["db-analyze-exact", "dr-test-fresh"] {
+                let line =
+                    format!("bbp_maint_task_status{{command=\"run-quarterly\",task=\"{task}\"}} 0");
+                assert!(
+                    text.contains(&line),
+                    "{line} not in\n{text}\n{}",
+                    stderr(&out)
+                );
+            }
+            assert!(
+                text.contains(
+                    "bbp_maint_last_success_timestamp_seconds{command=\"run-quarterly\"} "
+                ),
+                "{text}"
+            );
+        }
+        lines.extend(
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    lines
+}
+
+/// The metric names and the `label="value"` pairs a PromQL expression
+/// selects on (`=` and `=~` alike: each alternative of a regex is a value).
+fn selectors(expr: &str) -> (Vec<String>, Vec<(String, String)>) {
+    let names = expr
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("bbp_maint_"))
+        .map(str::to_string)
+        .collect();
+    let mut pairs = Vec::new();
+    for label in ["check", "metric", "command"] {
+        for op in ["=\"", "=~\""] {
+            let pat = format!("{label}{op}");
+            for (i, _) in expr.match_indices(&pat) {
+                if expr[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let rest = &expr[i + pat.len()..];
+                let value = &rest[..rest.find('"').unwrap()];
+                // A pattern (`run-.*`) names no one value.
+                for v in value.split('|').filter(|v| !v.contains(".*")) {
+                    pairs.push((label.to_string(), v.to_string()));
+                }
+            }
+        }
+    }
+    (names, pairs)
+}
+
+/// The Grafana dashboard: its structure, and every query names only
+/// metrics (and checks, metrics, commands) that bbp-maint writes, as seen
+/// in the textfiles of real runs. The alert rules are held to the same.
+#[test]
+fn grafana_dashboard_queries_only_what_bbp_maint_writes() {
+    let samples = real_textfile_samples();
+    let written = |name: &str, pairs: &[(String, String)]| {
+        samples.iter().any(|l| {
+            l.split('{').next() == Some(name)
+                && pairs.iter().all(|(k, v)| {
+                    !l.contains(&format!("{k}=")) || l.contains(&format!("{k}=\"{v}\""))
+                })
+        })
+    };
+    // Written only when there is something to say: days_to_full once a
+    // filesystem grows over a day of samples, a quarterly run's command
+    // once it runs. Each still has to be one bbp-maint can write.
+    let src = |needle: &str| {
+        let out = Command::new("grep")
+            .args(["-rqF", needle])
+            .arg(kit("src"))
+            .status()
+            .unwrap();
+        out.success()
+    };
+    let rare = |(k, v): &(String, String)| match k.as_str() {
+        "metric" => src(&format!("Metric::new(\"{v}\"")),
+        "command" => v.starts_with("run-") && src(&format!("{:?}", &v[4..])),
+        _ => false,
+    };
+    let check_expr = |what: &str, expr: &str| {
+        let (names, pairs) = selectors(expr);
+        assert!(
+            !names.is_empty() || expr.contains("node_textfile"),
+            "{what}: {expr}"
+        );
+        let usual: Vec<&(String, String)> = pairs.iter().filter(|p| !rare(p)).collect();
+        // Each alternative of a regex, together with the labels that have
+        // only one value (check="fresh" with metric="age_hours").
+        let single = |k: &str| usual.iter().filter(|(l, _)| l == k).count() == 1;
+        for n in &names {
+            let mut combos: Vec<Vec<(String, String)>> = usual
+                .iter()
+                .map(|(k, v)| {
+                    usual
+                        .iter()
+                        .filter(|(l, w)| (l == k && w == v) || (l != k && single(l)))
+                        .map(|&p| p.clone())
+                        .collect()
+                })
+                .collect();
+            if combos.is_empty() {
+                combos.push(vec![]);
+            }
+            for c in combos {
+                assert!(
+                    written(n, &c),
+                    "{what}: {n} with {c:?} is not in any textfile bbp-maint wrote:\n{}",
+                    samples.join("\n")
+                );
+            }
+        }
+        (names, pairs)
+    };
+
+    let text = fs::read_to_string(kit("scripts/kit/grafana/bbp-maint.json")).unwrap();
+    let d: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(d["uid"], "bbp-maint");
+    assert!(
+        d["schemaVersion"].as_u64().unwrap() >= 39,
+        "current Grafana schema"
+    );
+    let vars = d["templating"]["list"].as_array().unwrap();
+    assert!(
+        vars.iter().any(|v| v["name"] == "datasource"
+            && v["type"] == "datasource"
+            && v["query"] == "prometheus"),
+        "no Prometheus data source variable"
+    );
+    let mut ids = std::collections::BTreeSet::new();
+    let mut queried = std::collections::BTreeSet::new();
+    let mut cells = std::collections::BTreeSet::new();
+    for p in d["panels"].as_array().unwrap() {
+        let title = p["title"].as_str().unwrap();
+        assert!(
+            ids.insert(p["id"].as_u64().unwrap()),
+            "{title}: id used twice"
+        );
+        let g = &p["gridPos"];
+        let (x, y, w, h) = (
+            g["x"].as_u64().unwrap(),
+            g["y"].as_u64().unwrap(),
+            g["w"].as_u64().unwrap(),
+            g["h"].as_u64().unwrap(),
+        );
+        assert!(x + w <= 24 && w > 0 && h > 0, "{title}: {g}");
+        for cx in x..x + w {
+            for cy in y..y + h {
+                assert!(cells.insert((cx, cy)), "{title} overlaps another panel");
+            }
+        }
+        if p["type"] == "row" {
+            continue;
+        }
+        assert!(
+            ["timeseries", "stat", "state-timeline", "bargauge", "table"]
+                .contains(&p["type"].as_str().unwrap()),
+            "{title}: {}",
+            p["type"]
+        );
+        assert_eq!(p["datasource"]["uid"], "${datasource}", "{title}");
+        assert!(
+            p["description"].as_str().is_some_and(|s| !s.is_empty()),
+            "{title}"
+        );
+        let targets = p["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{title}");
+        for t in targets {
+            assert!(t["refId"].is_string(), "{title}");
+            let (names, pairs) = check_expr(title, t["expr"].as_str().unwrap());
+            queried.extend(names);
+            queried.extend(pairs.into_iter().map(|(k, v)| format!("{k}={v}")));
+        }
+    }
+    // What the issue asks the dashboard to show.
+    for what in [
+        "bbp_maint_check_status",
+        "bbp_maint_last_success_timestamp_seconds",
+        "metric=use_pct",
+        "metric=days_to_full",
+        "metric=age_hours",
+        "metric=rto_seconds",
+        "metric=total_bytes",
+        "check=wraparound",
+    ] {
+        assert!(queried.contains(what), "no panel shows {what}: {queried:?}");
+    }
+
+    let rules = yaml("scripts/kit/prometheus/bbp-maint.rules.yml");
+    for r in rules["groups"][0]["rules"].as_array().unwrap() {
+        check_expr(r["alert"].as_str().unwrap(), r["expr"].as_str().unwrap());
+    }
+}
+
+/// An operator proves the alert path before relying on it: one test notice
+/// through the webhook, the command and the ping URL, each reported with its
+/// HTTP status or exit code; a broken route is CRITICAL, none at all UNKNOWN.
+#[test]
+fn alert_test_sends_one_notice_per_route_and_reports_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let got = dir.path().join("alert.txt");
+    let hook = HttpServer::start(Reply::Status(200));
+    let ping = HttpServer::start(Reply::Status(200));
+    let sb = Sandbox::new(&format!(
+        "[run]\nalert_timeout = \"5s\"\nalert_command = '''cat > {0} && printf '%s\\n' \"$1\" \"$BBP_MAINT_COMMAND\" >> {0}'''\n",
+        got.display()
+    ));
+    let out = sb.run(&[
+        "--json",
+        "--ping-url",
+        &ping.url("/ping/abc"),
+        "alert",
+        "test",
+        "--alert-webhook",
+        &hook.url("/hooks/T0/sekrit"),
+    ]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}\n{}", stderr(&out));
+    assert_eq!(doc["summary"], "3 of 3 alert routes delivered");
+    for (name, metric, value) in [
+        ("webhook", "http_status", 200.0),
+        ("command", "exit_code", 0.0),
+        ("ping", "http_status", 200.0),
+    ] {
+        let c = check(&doc, name);
+        assert_eq!(c["status"], "ok", "{c:#}");
+        assert_eq!(c["metrics"][0]["name"], metric, "{c:#}");
+        assert_eq!(c["metrics"][0]["value"].as_f64(), Some(value), "{c:#}");
+    }
+    // The webhook path is its secret: never shown.
+    assert!(!stdout(&out).contains("sekrit") && !stderr(&out).contains("sekrit"));
+
+    let req = hook.next(Duration::from_secs(5)).expect("no webhook");
+    assert_eq!(
+        (req.method.as_str(), req.target.as_str()),
+        ("POST", "/hooks/T0/sekrit")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .contains("bbp-maint alert test on "),
+        "{body:#}"
+    );
+    assert_eq!(body["report"]["command"], "alert-test");
+    let p = ping.next(Duration::from_secs(5)).expect("no ping");
+    // healthchecks.io's /log: an event, neither a start nor an exit code.
+    assert!(p.target.starts_with("/ping/abc/log?rid="), "{p:?}");
+    assert!(p.text().contains("test notice"), "{}", p.text());
+    assert!(ping.drain().is_empty(), "only the test notice is sent");
+    let said = fs::read_to_string(&got).expect("the command did not run");
+    assert!(said.contains("test notice"), "{said}");
+    assert!(said.trim_end().ends_with("alert-test"), "{said}");
+
+    // Broken routes: a webhook answering 500, a command exiting 7, a ping
+    // URL where nothing listens.
+    let bad = HttpServer::start(Reply::Status(500));
+    let out = Sandbox::new("[run]\nalert_timeout = \"5s\"\nalert_command = \"exit 7\"\n").run(&[
+        "--json",
+        "--ping-url",
+        &format!("http://127.0.0.1:{}/ping/abc", free_port()),
+        "alert",
+        "test",
+        "--alert-webhook",
+        &bad.url("/hooks/x"),
+    ]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 2, "{doc:#}");
+    assert_eq!(doc["summary"], "0 of 3 alert routes delivered");
+    for (name, said) in [
+        ("webhook", "HTTP 500"),
+        ("command", "7"),
+        ("ping", "failed"),
+    ] {
+        let c = check(&doc, name);
+        assert_eq!(c["status"], "critical", "{c:#}");
+        assert!(c["message"].as_str().unwrap().contains(said), "{c:#}");
+    }
+
+    // Nothing configured: nothing was tested, which is not a pass.
+    let out = Sandbox::new("").run(&["alert", "test"]);
+    assert_eq!(code(&out), 3, "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("no alert route configured"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -27,16 +27,11 @@ pub fn send(cfg: &Config, args: &RunArgs, report: &Report) {
         .alert_webhook
         .as_ref()
         .or(cfg.run.alert_webhook.as_ref())
+        && let Err(e) = webhook(url, &webhook_body(&subject, &text, report), timeout)
     {
-        let body = json!({
-            "text": format!("{subject}\n{text}"),
-            "report": report,
-        });
-        if let Err(e) = webhook(url, &body, timeout) {
-            let shown = mask_webhook(url);
-            let e = scrub_url(&e, url);
-            eprintln!("bbp-maint: warning: alert webhook {shown} failed: {e}");
-        }
+        let shown = mask_webhook(url);
+        let e = scrub_url(&e, url);
+        eprintln!("bbp-maint: warning: alert webhook {shown} failed: {e}");
     }
     if let Some(cmd) = args
         .alert_command
@@ -46,6 +41,14 @@ pub fn send(cfg: &Config, args: &RunArgs, report: &Report) {
     {
         eprintln!("bbp-maint: warning: alert command failed: {e}");
     }
+}
+
+/// Slack's `text`, and the whole report for a receiver that reads it.
+pub fn webhook_body(subject: &str, text: &str, report: &Report) -> serde_json::Value {
+    json!({
+        "text": format!("{subject}\n{text}"),
+        "report": report,
+    })
 }
 
 /// The summary line and one line per task that is not OK.
@@ -59,7 +62,8 @@ pub fn summary(report: &Report) -> String {
     s
 }
 
-fn webhook(url: &str, body: &serde_json::Value, timeout: Duration) -> Result<(), String> {
+/// The HTTP status of a delivered message.
+pub fn webhook(url: &str, body: &serde_json::Value, timeout: Duration) -> Result<u16, String> {
     let agent = crate::http::agent(timeout);
     let resp = agent
         .post(url)
@@ -67,7 +71,7 @@ fn webhook(url: &str, body: &serde_json::Value, timeout: Duration) -> Result<(),
         .send(body.to_string().as_bytes())
         .map_err(|e| e.to_string())?;
     if resp.status().is_success() {
-        Ok(())
+        Ok(resp.status().as_u16())
     } else {
         Err(format!("answered HTTP {}", resp.status().as_u16()))
     }
@@ -75,13 +79,13 @@ fn webhook(url: &str, body: &serde_json::Value, timeout: Duration) -> Result<(),
 
 /// `sh -c CMD` with the subject and the summary as `$1` and `$2` (the
 /// guide's `send-alert.sh "subject" "message"`), the summary on stdin too.
-fn command(
+pub fn command(
     cmd: &str,
     subject: &str,
     text: &str,
     report: &Report,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<i32, String> {
     let mut sh = Command::new("/bin/sh");
     // Its own process group, ended whole at the timeout: a command's
     // children (`sleep 300 &`) must not outlive `alert_timeout`.
@@ -104,14 +108,14 @@ fn command(
         let _ = stdin.write_all(text.as_bytes());
     }
     match crate::pg::scratch::wait_group(&mut child, Some(timeout)) {
-        Ok(st) if st.success() => Ok(()),
+        Ok(st) if st.success() => Ok(0),
         // Not the command itself: it may carry a token.
         Ok(st) => Err(format!("it exited with {st}")),
         Err(e) => Err(format!("{e:#}")),
     }
 }
 
-fn hostname() -> String {
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "localhost".into())

@@ -2,6 +2,7 @@
 //! caller renders it.
 
 pub mod alert;
+pub mod alert_test;
 pub mod archive;
 pub mod backup;
 pub mod capacity;

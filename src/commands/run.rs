@@ -130,6 +130,29 @@ fn runner(name: &str) -> Option<TaskFn> {
             |cfg, _| super::perf::run(cfg, &crate::cli::PerfArgs { since: "7d".into() }, false)
         }
         "capacity" => |cfg, _| super::capacity::run(cfg),
+        "db-analyze-exact" => |cfg, _| {
+            super::db::analyze(
+                cfg,
+                &DbAnalyzeArgs {
+                    no_analyze: false,
+                    exact: true,
+                    table: vec![],
+                },
+            )
+        },
+        // The monthly drill restores the newest backup; the quarterly one
+        // proves the whole path, a dump of the live database included.
+        "dr-test-fresh" => |cfg, ui| {
+            super::dr::run(
+                cfg,
+                &DrTestArgs {
+                    backup: None,
+                    fresh: true,
+                    report_dir: None,
+                },
+                ui,
+            )
+        },
         "dr-test" => |cfg, ui| {
             super::dr::run(
                 cfg,
@@ -166,6 +189,7 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
         Schedule::Daily => &cfg.run.daily.tasks,
         Schedule::Weekly => &cfg.run.weekly.tasks,
         Schedule::Monthly => &cfg.run.monthly.tasks,
+        Schedule::Quarterly => &cfg.run.quarterly.tasks,
     };
     let today = jiff::Zoned::now();
     if args.first_sunday && !window::is_first_sunday(today.date()) {

@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// `[run]`: the schedules of `run daily|weekly|monthly`, its log and alerts.
+/// `[run]`: the schedules of `run daily|weekly|monthly|quarterly`, its log and alerts.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Run {
@@ -24,6 +24,7 @@ pub struct Run {
     pub daily: Schedule,
     pub weekly: Schedule,
     pub monthly: Schedule,
+    pub quarterly: Schedule,
 }
 
 impl Default for Run {
@@ -45,6 +46,9 @@ impl Default for Run {
             },
             monthly: Schedule {
                 tasks: default_tasks("monthly"),
+            },
+            quarterly: Schedule {
+                tasks: default_tasks("quarterly"),
             },
         }
     }
@@ -77,6 +81,7 @@ impl Run {
             ("daily", &r.daily.tasks),
             ("weekly", &r.weekly.tasks),
             ("monthly", &r.monthly.tasks),
+            ("quarterly", &r.quarterly.tasks),
         ] {
             for (i, name) in list.iter().enumerate() {
                 let key = format!("run.{sched}.tasks[{i}]");

@@ -4,13 +4,13 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, Result};
 
-use crate::report::{Report, TaskRun};
+use crate::report::{Report, Status, TaskRun};
 
 pub fn exposition(report: &Report) -> String {
     let cmd = escape(&report.command);
@@ -147,7 +147,8 @@ pub fn write_textfile(path: &Path, report: &Report) -> Result<()> {
     let result = (|| -> Result<()> {
         let mut f =
             fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        f.write_all(exposition(report).as_bytes())
+        let text = exposition(report) + &last_success(report, path);
+        f.write_all(text.as_bytes())
             .and_then(|_| f.sync_all())
             .with_context(|| format!("cannot write {}", tmp.display()))?;
         fs::rename(&tmp, path)
@@ -157,6 +158,43 @@ pub fn write_textfile(path: &Path, report: &Report) -> Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+const LAST_SUCCESS: &str = "bbp_maint_last_success_timestamp_seconds";
+
+/// The dead man's switch's clock: when the command last ended OK or WARNING
+/// having done all its work. A run that fails, skips (not the first Sunday)
+/// or leaves a task out (outside the window) keeps the time of the file it
+/// replaces, so the alert draws nearer instead of being reset.
+fn last_success(report: &Report, path: &Path) -> String {
+    let cmd = escape(&report.command);
+    let key = format!("{LAST_SUCCESS}{{command=\"{cmd}\"}} ");
+    let data = &report.data;
+    let skipped = data.fields.get("skipped").and_then(|v| v.as_bool()) == Some(true)
+        || data
+            .tasks
+            .as_ref()
+            .is_some_and(|t| t.iter().any(|t| t.not_run.is_some()));
+    let time = if matches!(report.status, Status::Ok | Status::Warning) && !skipped {
+        let end = report.started_at + report.duration;
+        end.duration_since(UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs() as f64)
+    } else {
+        // Our own file, a few kB; the cap only guards against a wrong path.
+        let mut old = String::new();
+        let _ = fs::File::open(path).and_then(|f| f.take(1 << 20).read_to_string(&mut old));
+        old.lines()
+            .find_map(|l| l.strip_prefix(&key)?.trim().parse::<f64>().ok())
+    };
+    match time {
+        Some(t) => format!(
+            "# HELP {LAST_SUCCESS} Unix time at which the command last ended OK or WARNING with all its work done.\n\
+             # TYPE {LAST_SUCCESS} gauge\n{key}{}\n",
+            fmt_value(t)
+        ),
+        None => String::new(),
+    }
 }
 
 fn escape(s: &str) -> String {
@@ -205,6 +243,70 @@ mod tests {
         ), "{text}");
         assert!(
             text.contains("bbp_maint_check_status{command=\"health\",check=\"data\\\"base\"} 1")
+        );
+    }
+
+    /// A failed or skipped run keeps the last success of the run before it;
+    /// another command's time in the same file is not taken for its own.
+    #[test]
+    fn last_success_is_carried_over_a_failure_and_a_skip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bbp.prom");
+        let stamp = |path: &Path| {
+            let text = fs::read_to_string(path).unwrap();
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix(
+                        "bbp_maint_last_success_timestamp_seconds{command=\"run-monthly\"} ",
+                    )
+                })
+                .map(str::to_string)
+        };
+        let task = |not_run: Option<&str>| crate::report::TaskRun {
+            name: "dr-test".into(),
+            display: "Disaster Recovery Test".into(),
+            status: Status::Ok,
+            exit_code: 0,
+            duration: std::time::Duration::ZERO,
+            message: String::new(),
+            timed_out: false,
+            not_run: not_run.map(str::to_string),
+            last_success: None,
+            report: None,
+        };
+        let run = |status: Status, skipped: bool, tasks: Vec<crate::report::TaskRun>, ago: u64| {
+            let mut b = ReportBuilder::new("run-monthly");
+            if skipped {
+                b.data(serde_json::json!({ "skipped": true }));
+            }
+            b.tasks(tasks);
+            let mut r = b.finish_with(status, "s".into());
+            r.started_at = std::time::SystemTime::now() - std::time::Duration::from_secs(ago);
+            r
+        };
+        write_textfile(&path, &run(Status::Ok, false, vec![task(None)], 3600)).unwrap();
+        let first = stamp(&path).expect("an OK run records its time");
+        write_textfile(&path, &run(Status::Critical, false, vec![task(None)], 0)).unwrap();
+        assert_eq!(stamp(&path).as_ref(), Some(&first));
+        write_textfile(&path, &run(Status::Ok, true, vec![], 0)).unwrap();
+        assert_eq!(stamp(&path).as_ref(), Some(&first));
+        let outside = vec![task(Some("outside"))];
+        write_textfile(&path, &run(Status::Warning, false, outside, 0)).unwrap();
+        assert_eq!(stamp(&path).as_ref(), Some(&first));
+        write_textfile(&path, &run(Status::Warning, false, vec![task(None)], 0)).unwrap();
+        assert_ne!(
+            stamp(&path).as_ref(),
+            Some(&first),
+            "a WARNING run is a success"
+        );
+
+        let mut other = ReportBuilder::new("health").finish_with(Status::Critical, "s".into());
+        other.exit_code = 2;
+        write_textfile(&path, &other).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("bbp_maint_last_success_timestamp_seconds"),
+            "{text}"
         );
     }
 }
