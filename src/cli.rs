@@ -117,6 +117,10 @@ pub enum Command {
     #[command(subcommand, after_long_help = include_str!("help/deps.txt"))]
     Deps(DepsCommand),
 
+    /// The guide's emergency procedures: a diagnostics bundle, a write freeze; each with a timeline
+    #[command(subcommand, after_long_help = include_str!("help/incident.txt"))]
+    Incident(IncidentCommand),
+
     /// Validate a configuration file or print the effective configuration
     #[command(subcommand, after_long_help = include_str!("help/config.txt"))]
     Config(ConfigCommand),
@@ -417,6 +421,41 @@ pub enum DiskCommand {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Stop all writes: ALTER DATABASE … SET default_transaction_read_only = on, recorded (who, when, why)
+    #[command(after_long_help = include_str!("help/incident-freeze-writes.txt"))]
+    FreezeWrites(FreezeArgs),
+    /// Lift the write freeze that bbp-maint recorded
+    #[command(after_long_help = include_str!("help/incident-thaw.txt"))]
+    Thaw(ThawArgs),
+    /// Whether a write freeze is in force, since when, by whom and why
+    #[command(after_long_help = include_str!("help/incident-status.txt"))]
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct FreezeArgs {
+    /// Why (kept in the record, the maintenance log, `status` and `health`)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    /// Also end the sessions that hold a write transaction, and name them
+    #[arg(long)]
+    pub terminate_writers: bool,
+
+    /// Show what would be done; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ThawArgs {
+    /// Show what would be done; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,11 +11,11 @@
 //! | `main.rs` (this file) | parse, dispatch, render, map the outcome to the exit code; as in ripgrep's `main`, `run` returns the code and every error is printed once, with its causes, here |
 //! | `cli.rs` | the clap command tree: `--help`, the man pages and the completions all come from it |
 //! | `commands/` | one file per command: resolve the arguments and the configuration, call the domain, return the `Report` |
-//! | `backup/`, `db/`, `deps/`, `disk/`, `logs/`, `pg/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
+//! | `backup/`, `db/`, `deps/`, `disk/`, `incident/`, `logs/`, `pg/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
 //! | `config/` | defaults < TOML file < environment < flags, validated into one `Config` |
 //! | `schedule.rs` | the task catalogue of `run daily/weekly/monthly` |
 //! | `report.rs`, `render/` | the report model every command returns, and its renderings (human, JSON, Nagios, Prometheus, SARIF) |
-//! | `exit.rs`, `config_error.rs`, `env.rs`, `secrets.rs`, `http.rs`, `ui.rs` (progress), `lock.rs`, `signals.rs`, `units.rs`, `ping.rs` | low rooms of plumbing shared by all |
+//! | `exit.rs`, `config_error.rs`, `env.rs`, `secrets.rs`, `http.rs`, `ui.rs` (progress), `lock.rs`, `signals.rs`, `units.rs`, `ping.rs`, `timeline.rs` (the emergency timeline), `maintlog.rs` (the maintenance log) | low rooms of plumbing shared by all |
 //!
 //! Dependencies point down: nothing below `commands/` imports from it, and no
 //! two top-level modules import each other. `scripts/modgraph` prints the
@@ -32,8 +32,10 @@ mod disk;
 mod env;
 mod exit;
 mod http;
+mod incident;
 mod lock;
 mod logs;
+mod maintlog;
 mod pg;
 mod ping;
 mod render;
@@ -41,6 +43,7 @@ mod report;
 mod schedule;
 mod secrets;
 mod signals;
+mod timeline;
 mod ui;
 mod units;
 mod window;
@@ -52,7 +55,7 @@ use clap::error::ErrorKind;
 
 use cli::{
     BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DbCommand, DepsCommand, DiskCommand,
-    GenerateCommand,
+    GenerateCommand, IncidentCommand,
 };
 use config::{Config, ConfigError, Overrides, ProcessEnv};
 use exit::ExitCode;
@@ -241,6 +244,18 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Deps(DepsCommand::UpdateDb(args)) => job(cli, "deps-update-db", |cfg| {
             commands::deps::update_db(cfg, args)
         })?,
+        Command::Incident(IncidentCommand::FreezeWrites(args)) => {
+            // One lock for freeze and thaw: they must not cross.
+            job(cli, "incident-freeze", |cfg| {
+                commands::incident::freeze_writes(cfg, args)
+            })?
+        }
+        Command::Incident(IncidentCommand::Thaw(args)) => job(cli, "incident-freeze", |cfg| {
+            commands::incident::thaw(cfg, args)
+        })?,
+        Command::Incident(IncidentCommand::Status) => {
+            job(cli, "incident-status", commands::incident::status)?
+        }
         Command::Disk(args) => match (&args.command, &args.top) {
             (Some(DiskCommand::Clean { dry_run }), _) => {
                 job(cli, "disk-clean", |cfg| commands::clean::run(cfg, *dry_run))?
@@ -362,6 +377,9 @@ fn job_name(c: &Command) -> Option<&'static str> {
         Command::Vacuum(_) => "vacuum",
         Command::Deps(DepsCommand::Audit(_)) => "deps-audit",
         Command::Deps(DepsCommand::UpdateDb(_)) => "deps-update-db",
+        Command::Incident(IncidentCommand::FreezeWrites(_)) => "incident-freeze-writes",
+        Command::Incident(IncidentCommand::Thaw(_)) => "incident-thaw",
+        Command::Incident(IncidentCommand::Status) => "incident-status",
         Command::Config(_) | Command::Generate(_) => return None,
     })
 }

@@ -11,6 +11,7 @@ pub mod disk;
 pub mod dr;
 pub mod generate;
 pub mod health;
+pub mod incident;
 pub mod logs;
 pub mod run;
 pub mod vacuum;

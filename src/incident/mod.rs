@@ -1,0 +1,25 @@
+//! The guide's `EmergencyMaintenance`, for what one maintenance CLI can
+//! really do when things already go wrong: a write freeze (`freeze`), and
+//! a read-only diagnostics bundle (`snapshot`). Each action is recorded in
+//! a timeline as it happens (`crate::timeline`).
+//!
+//! Gathering (I/O against the server and the host) is apart from judging
+//! (`judge`: pure functions from facts to checks, unit-tested without a
+//! cluster).
+
+pub mod freeze;
+pub mod judge;
+pub mod state;
+
+/// Who runs the command, for the record: the operator behind `sudo` where
+/// there is one, and the host.
+pub fn operator() -> String {
+    let user = ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| format!("uid {}", rustix::process::geteuid().as_raw()));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host}")
+}
