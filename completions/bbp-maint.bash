@@ -220,6 +220,9 @@ _bbp__maint() {
             bbp__maint__subcmd__help__subcmd__incident,freeze-writes)
                 cmd="bbp__maint__subcmd__help__subcmd__incident__subcmd__freeze__subcmd__writes"
                 ;;
+            bbp__maint__subcmd__help__subcmd__incident,snapshot)
+                cmd="bbp__maint__subcmd__help__subcmd__incident__subcmd__snapshot"
+                ;;
             bbp__maint__subcmd__help__subcmd__incident,status)
                 cmd="bbp__maint__subcmd__help__subcmd__incident__subcmd__status"
                 ;;
@@ -232,6 +235,9 @@ _bbp__maint() {
             bbp__maint__subcmd__incident,help)
                 cmd="bbp__maint__subcmd__incident__subcmd__help"
                 ;;
+            bbp__maint__subcmd__incident,snapshot)
+                cmd="bbp__maint__subcmd__incident__subcmd__snapshot"
+                ;;
             bbp__maint__subcmd__incident,status)
                 cmd="bbp__maint__subcmd__incident__subcmd__status"
                 ;;
@@ -243,6 +249,9 @@ _bbp__maint() {
                 ;;
             bbp__maint__subcmd__incident__subcmd__help,help)
                 cmd="bbp__maint__subcmd__incident__subcmd__help__subcmd__help"
+                ;;
+            bbp__maint__subcmd__incident__subcmd__help,snapshot)
+                cmd="bbp__maint__subcmd__incident__subcmd__help__subcmd__snapshot"
                 ;;
             bbp__maint__subcmd__incident__subcmd__help,status)
                 cmd="bbp__maint__subcmd__incident__subcmd__help__subcmd__status"
@@ -1541,7 +1550,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__help__subcmd__incident)
-            opts="freeze-writes thaw status"
+            opts="snapshot freeze-writes thaw status"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1555,6 +1564,20 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__help__subcmd__incident__subcmd__freeze__subcmd__writes)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__help__subcmd__incident__subcmd__snapshot)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1653,7 +1676,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__incident)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version freeze-writes thaw status help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version snapshot freeze-writes thaw status help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1733,7 +1756,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__incident__subcmd__help)
-            opts="freeze-writes thaw status help"
+            opts="snapshot freeze-writes thaw status help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1774,6 +1797,20 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bbp__maint__subcmd__incident__subcmd__help__subcmd__snapshot)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bbp__maint__subcmd__incident__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1795,6 +1832,48 @@ _bbp__maint() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__incident__subcmd__snapshot)
+            opts="-q -v -h -V --out --raw-queries --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

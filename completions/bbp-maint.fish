@@ -373,27 +373,47 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_see
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from help" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from help" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -l format -d 'Output format' -r -f -a "human\t''
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
 nagios\t''
 sarif\t'SARIF 2.1.0, for `deps audit` only'"
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -l json -d 'Same as --format json'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -s q -l quiet -d 'Print nothing when everything is OK'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -s V -l version -d 'Print version'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -f -a "freeze-writes" -d 'Stop all writes: ALTER DATABASE … SET default_transaction_read_only = on, recorded (who, when, why)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -f -a "thaw" -d 'Lift the write freeze that bbp-maint recorded'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -f -a "status" -d 'Whether a write freeze is in force, since when, by whom and why'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from freeze-writes thaw status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -f -a "snapshot" -d 'A read-only diagnostics bundle in under 2 s: health, sessions and the blocking tree, locks, Redis, host, logs'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -f -a "freeze-writes" -d 'Stop all writes: ALTER DATABASE … SET default_transaction_read_only = on, recorded (who, when, why)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -f -a "thaw" -d 'Lift the write freeze that bbp-maint recorded'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -f -a "status" -d 'Whether a write freeze is in force, since when, by whom and why'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l out -d 'Where the bundle goes [default: <disk.state_dir>/snapshots]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l raw-queries -d 'Keep the literals in query text (they may hold personal data); masked with ? by default'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l reason -d 'Why (kept in the record, the maintenance log, `status` and `health`)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l format -d 'Output format' -r -f -a "human\t''
@@ -449,6 +469,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from help" -f -a "snapshot" -d 'A read-only diagnostics bundle in under 2 s: health, sessions and the blocking tree, locks, Redis, host, logs'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from help" -f -a "freeze-writes" -d 'Stop all writes: ALTER DATABASE … SET default_transaction_read_only = on, recorded (who, when, why)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from help" -f -a "thaw" -d 'Lift the write freeze that bbp-maint recorded'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from help" -f -a "status" -d 'Whether a write freeze is in force, since when, by whom and why'
@@ -587,6 +608,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_see
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from incident" -f -a "snapshot" -d 'A read-only diagnostics bundle in under 2 s: health, sessions and the blocking tree, locks, Redis, host, logs'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from incident" -f -a "freeze-writes" -d 'Stop all writes: ALTER DATABASE … SET default_transaction_read_only = on, recorded (who, when, why)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from incident" -f -a "thaw" -d 'Lift the write freeze that bbp-maint recorded'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from incident" -f -a "status" -d 'Whether a write freeze is in force, since when, by whom and why'

@@ -425,6 +425,9 @@ pub enum DiskCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum IncidentCommand {
+    /// A read-only diagnostics bundle in under 2 s: health, sessions and the blocking tree, locks, Redis, host, logs
+    #[command(after_long_help = include_str!("help/incident-snapshot.txt"))]
+    Snapshot(SnapshotArgs),
     /// Stop all writes: ALTER DATABASE … SET default_transaction_read_only = on, recorded (who, when, why)
     #[command(after_long_help = include_str!("help/incident-freeze-writes.txt"))]
     FreezeWrites(FreezeArgs),
@@ -434,6 +437,17 @@ pub enum IncidentCommand {
     /// Whether a write freeze is in force, since when, by whom and why
     #[command(after_long_help = include_str!("help/incident-status.txt"))]
     Status,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Where the bundle goes [default: <disk.state_dir>/snapshots]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Keep the literals in query text (they may hold personal data); masked with ? by default
+    #[arg(long)]
+    pub raw_queries: bool,
 }
 
 #[derive(Debug, Args)]

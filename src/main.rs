@@ -244,6 +244,11 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Deps(DepsCommand::UpdateDb(args)) => job(cli, "deps-update-db", |cfg| {
             commands::deps::update_db(cfg, args)
         })?,
+        Command::Incident(IncidentCommand::Snapshot(args)) => {
+            job(cli, "incident-snapshot", |cfg| {
+                commands::snapshot::run(cfg, args)
+            })?
+        }
         Command::Incident(IncidentCommand::FreezeWrites(args)) => {
             // One lock for freeze and thaw: they must not cross.
             job(cli, "incident-freeze", |cfg| {
@@ -377,6 +382,7 @@ fn job_name(c: &Command) -> Option<&'static str> {
         Command::Vacuum(_) => "vacuum",
         Command::Deps(DepsCommand::Audit(_)) => "deps-audit",
         Command::Deps(DepsCommand::UpdateDb(_)) => "deps-update-db",
+        Command::Incident(IncidentCommand::Snapshot(_)) => "incident-snapshot",
         Command::Incident(IncidentCommand::FreezeWrites(_)) => "incident-freeze-writes",
         Command::Incident(IncidentCommand::Thaw(_)) => "incident-thaw",
         Command::Incident(IncidentCommand::Status) => "incident-status",

@@ -11,6 +11,11 @@ use common::*;
 /// A sandbox whose database is `db` on `pg`, with its own state
 /// directory and maintenance log.
 fn sandbox(pg: &Pg, db: &str) -> Sandbox {
+    sandbox_with(pg, db, "")
+}
+
+/// As `sandbox`, with more TOML after it.
+fn sandbox_with(pg: &Pg, db: &str, more: &str) -> Sandbox {
     let sb = Sandbox::new("");
     let home = sb.home.path().display().to_string();
     let url = format!("{}/{db}", pg.url().strip_suffix("/postgres").unwrap());
@@ -27,6 +32,7 @@ state_dir = "{home}/state"
 
 [run]
 log = "{home}/maintenance.log"
+{more}
 "#
         ),
     )
@@ -256,4 +262,215 @@ fn freezing_a_standby_is_refused() {
     );
     assert!(stdout(&out).contains("1/2 actions successful"));
     assert!(!sb.home.path().join("state").exists(), "nothing recorded");
+}
+
+/// Redis and the API (and the "external" service) on loopback, for the
+/// snapshot's health probe.
+fn services(redis_url: &str, api: &HttpServer) -> String {
+    format!(
+        r#"
+[redis]
+url = "{redis_url}"
+
+[api]
+url = "{}"
+
+[external]
+urls = ["{}"]
+
+[storage]
+paths = ["/"]
+free_warn_pct = 0
+free_crit_pct = 0
+"#,
+        api.url("/api/health"),
+        api.url("/ext")
+    )
+}
+
+fn mode(p: &std::path::Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn a_snapshot_during_a_lock_pile_up_names_the_root_blocker_and_masks_literals() {
+    let pg = Pg::start();
+    app_db(&pg);
+    let redis = Redis::start(None);
+    let api = HttpServer::start(Behaviour::Status(200));
+    let sb = sandbox_with(&pg, "app", &services(&redis.url(), &api));
+    let out_dir = sb.home.path().join("bundles");
+
+    // One session takes the table; three queries about a client pile up behind it.
+    let mut holder = pg.session("app", "holder");
+    holder.send("BEGIN; LOCK TABLE payments IN ACCESS EXCLUSIVE MODE;");
+    pg.wait_until(
+        "app",
+        "SELECT count(*) = 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+         WHERE a.application_name = 'holder' AND l.mode = 'AccessExclusiveLock' AND l.granted",
+        Duration::from_secs(10),
+        "the holder's lock",
+    );
+    let mut blocked: Vec<PsqlSession> = (0..3)
+        .map(|i| {
+            let mut s = pg.session("app", &format!("blocked{i}"));
+            s.send("SELECT * FROM payments WHERE amount = 4111 OR 'Jane Doe 555-0100' = '';");
+            s
+        })
+        .collect();
+    pg.wait_until(
+        "app",
+        "SELECT count(*) = 3 FROM pg_stat_activity \
+         WHERE application_name LIKE 'blocked%' AND wait_event_type = 'Lock'",
+        Duration::from_secs(10),
+        "three sessions blocked behind the holder",
+    );
+    let holder_pid: i64 = pg
+        .psql(
+            "app",
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'holder'",
+        )
+        .parse()
+        .unwrap();
+
+    let out = sb.run(&[
+        "--json",
+        "incident",
+        "snapshot",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}\n{}", stderr(&out));
+    assert_eq!(doc["summary"], "12/12 actions successful", "{doc:#}");
+    // Under 2 s, with every probe done.
+    assert!(doc["duration_ms"].as_u64().unwrap() < 2000, "{doc:#}");
+    let root = &doc["data"]["root_blockers"][0];
+    assert_eq!(root["pid"], holder_pid, "{doc:#}");
+    assert_eq!(root["blocked"].as_array().unwrap().len(), 3, "{root}");
+    assert!(
+        root["holds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h == "payments AccessExclusiveLock"),
+        "{root}"
+    );
+
+    // The bundle: private, checksummed, packed.
+    let dir = std::path::PathBuf::from(doc["data"]["bundle"].as_str().unwrap());
+    let archive = std::path::PathBuf::from(doc["data"]["archive"].as_str().unwrap());
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&archive), 0o600);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            assert_eq!(mode(&e.path()), 0o600, "{}", e.path().display());
+            e.file_name().to_string_lossy().into_owned()
+        })
+        .collect();
+    names.sort();
+    for want in [
+        "activity.json",
+        "health.json",
+        "host.json",
+        "locks.json",
+        "redis.json",
+        "summary.txt",
+        "timeline.json",
+        "SHA256SUMS",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+    }
+    let sums = std::process::Command::new("sha256sum")
+        .args(["-c", "--strict", "SHA256SUMS"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        sums.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sums.stdout)
+    );
+    let listed = std::process::Command::new("tar")
+        .arg("tzf")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for n in &names {
+        assert!(
+            listed.contains(&format!("/{n}")),
+            "{n} not in the archive:\n{listed}"
+        );
+    }
+    let summary = std::fs::read_to_string(dir.join("summary.txt")).unwrap();
+    assert!(
+        summary.contains(&format!(
+            "root blocker: pid {holder_pid} (postgres \"holder\")"
+        )),
+        "{summary}"
+    );
+
+    // Literals are masked by default; --raw-queries keeps them.
+    let activity = std::fs::read_to_string(dir.join("activity.json")).unwrap();
+    assert!(
+        !activity.contains("Jane Doe") && !activity.contains("4111"),
+        "{activity}"
+    );
+    assert!(
+        activity.contains("SELECT * FROM payments WHERE amount = ? OR ? = ?;"),
+        "{activity}"
+    );
+    let out = sb.run(&[
+        "--json",
+        "incident",
+        "snapshot",
+        "--raw-queries",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let doc = json(&out);
+    let raw = std::fs::read_to_string(
+        std::path::Path::new(doc["data"]["bundle"].as_str().unwrap()).join("activity.json"),
+    )
+    .unwrap();
+    assert!(raw.contains("'Jane Doe 555-0100'"), "{raw}");
+    drop(blocked.drain(..));
+    drop(holder);
+}
+
+#[test]
+fn a_snapshot_while_a_probe_hangs_finishes_in_time_and_records_the_timeout() {
+    let pg = Pg::start();
+    app_db(&pg);
+    let silent = SilentPort::start();
+    let api = HttpServer::start(Behaviour::Status(200));
+    let redis_url = format!("redis://127.0.0.1:{}", silent.port);
+    let sb = sandbox_with(&pg, "app", &services(&redis_url, &api));
+    let started = std::time::Instant::now();
+    let out = sb.run(&["--json", "incident", "snapshot"]);
+    let took = started.elapsed();
+    let doc = json(&out);
+    assert!(doc["duration_ms"].as_u64().unwrap() < 2000, "{doc:#}");
+    // The process too, start-up and all, on a loaded machine.
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let redis = check(&doc, "redis");
+    assert_eq!(redis["status"], "warning", "{doc:#}");
+    assert!(
+        redis["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("timed out after"),
+        "{redis}"
+    );
+    // The rest of the bundle is there, and says what timed out.
+    assert_eq!(code(&out), 1, "{doc:#}");
+    assert_eq!(doc["summary"], "12/12 actions successful", "{doc:#}");
+    let dir = std::path::PathBuf::from(doc["data"]["bundle"].as_str().unwrap());
+    let r = std::fs::read_to_string(dir.join("redis.json")).unwrap();
+    assert!(r.contains("timed out after"), "{r}");
+    let a = std::fs::read_to_string(dir.join("activity.json")).unwrap();
+    assert!(a.contains("root_blockers"), "{a}");
 }

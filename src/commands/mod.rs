@@ -14,5 +14,6 @@ pub mod health;
 pub mod incident;
 pub mod logs;
 pub mod run;
+pub mod snapshot;
 pub mod vacuum;
 pub mod window;

@@ -9,6 +9,8 @@
 
 pub mod freeze;
 pub mod judge;
+pub mod mask;
+pub mod snapshot;
 pub mod state;
 
 /// Who runs the command, for the record: the operator behind `sudo` where
