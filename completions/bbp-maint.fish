@@ -54,6 +54,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "vacuum" -d 'VAC
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "deps" -d 'Audit lockfiles against OSV advisories; refresh the offline advisory database'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "perf" -d 'The weekly performance review: access-log latency and errors, Redis, PostgreSQL, the host, week over week'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "capacity" -d 'The monthly capacity review: growth and days to capacity of mounts, the database, connections, Redis'
+complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "incident" -d 'The guide\'s emergency procedures: a diagnostics bundle, a write freeze; each with a timeline'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
 complete -c bbp-maint -n "__fish_bbp_maint_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -528,6 +529,107 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand capacity" -s v -l ve
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand capacity" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand capacity" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand capacity" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -f -a "snapshot" -d 'A read-only diagnostics bundle in under 2 s: health, sessions and the blocking tree, locks, Redis, host, logs'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -f -a "freeze-writes" -d 'Stop all writes: ALTER DATABASE … SET default_transaction_read_only = on, recorded (who, when, why)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -f -a "thaw" -d 'Lift the write freeze that bbp-maint recorded'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -f -a "status" -d 'Whether a write freeze is in force, since when, by whom and why'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l out -d 'Where the bundle goes [default: <disk.state_dir>/snapshots]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l raw-queries -d 'Keep the literals in query text (they may hold personal data); masked with ? by default'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l reason -d 'Why (kept in the record, the maintenance log, `status` and `health`)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l terminate-writers -d 'Also end the sessions that hold a write transaction, and name them'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l dry-run -d 'Show what would be done; change nothing'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l dry-run -d 'Show what would be done; change nothing'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from help" -f -a "snapshot" -d 'A read-only diagnostics bundle in under 2 s: health, sessions and the blocking tree, locks, Redis, host, logs'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from help" -f -a "freeze-writes" -d 'Stop all writes: ALTER DATABASE … SET default_transaction_read_only = on, recorded (who, when, why)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from help" -f -a "thaw" -d 'Lift the write freeze that bbp-maint recorded'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from help" -f -a "status" -d 'Whether a write freeze is in force, since when, by whom and why'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand config; and not __fish_seen_subcommand_from check show help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
@@ -643,22 +745,23 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Write man pages (bbp-maint.1 and one per subcommand) into DIR'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "run" -d 'Run a schedule\'s tasks (automated-maintenance.sh): a maintenance log, alerts, one exit code'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "alert" -d 'Send a test notice through each configured alert route (webhook, command, ping URL)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "window" -d 'Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "db" -d 'Database maintenance report: statistics, sizes, bloat, indexes, slow queries, vacuum, wraparound'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "vacuum" -d 'VACUUM (ANALYZE) the tables that need it; REINDEX bloated indexes; measured before and after'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "deps" -d 'Audit lockfiles against OSV advisories; refresh the offline advisory database'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "perf" -d 'The weekly performance review: access-log latency and errors, Redis, PostgreSQL, the host, week over week'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "capacity" -d 'The monthly capacity review: growth and days to capacity of mounts, the database, connections, Redis'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "health" -d 'Check the database, Redis, the API, storage and external services, in parallel'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "disk" -d 'Space and inodes per filesystem, days until full; the largest directories; clean stale files'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "logs" -d 'Count rule matches in log files (errors, failed logins), in a time window'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "backup" -d 'Verify backups: checksum, structure, a restore into a scratch database, integrity'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "dr-test" -d 'The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "run" -d 'Run a schedule\'s tasks (automated-maintenance.sh): a maintenance log, alerts, one exit code'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "alert" -d 'Send a test notice through each configured alert route (webhook, command, ping URL)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "window" -d 'Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "db" -d 'Database maintenance report: statistics, sizes, bloat, indexes, slow queries, vacuum, wraparound'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "vacuum" -d 'VACUUM (ANALYZE) the tables that need it; REINDEX bloated indexes; measured before and after'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "deps" -d 'Audit lockfiles against OSV advisories; refresh the offline advisory database'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "perf" -d 'The weekly performance review: access-log latency and errors, Redis, PostgreSQL, the host, week over week'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "capacity" -d 'The monthly capacity review: growth and days to capacity of mounts, the database, connections, Redis'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "incident" -d 'The guide\'s emergency procedures: a diagnostics bundle, a write freeze; each with a timeline'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "config" -d 'Validate a configuration file or print the effective configuration'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "generate" -d 'Write shell completions or man pages (for packagers)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish_seen_subcommand_from health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from disk" -f -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "test" -d 'Send one test notice through each configured route and report which were delivered'
@@ -668,6 +771,10 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_see
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "audit" -d 'Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "update-db" -d 'Download each ecosystem\'s OSV export, verify it, and swap it in atomically'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from deps" -f -a "outdated" -d 'Current, wanted and latest version of each dependency; yanked, deprecated, security updates'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from incident" -f -a "snapshot" -d 'A read-only diagnostics bundle in under 2 s: health, sessions and the blocking tree, locks, Redis, host, logs'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from incident" -f -a "freeze-writes" -d 'Stop all writes: ALTER DATABASE … SET default_transaction_read_only = on, recorded (who, when, why)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from incident" -f -a "thaw" -d 'Lift the write freeze that bbp-maint recorded'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from incident" -f -a "status" -d 'Whether a write freeze is in force, since when, by whom and why'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate a configuration file; names the key and the problem (exit 78)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the effective configuration (defaults < file < environment < flags), secrets masked'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Print the completion script for SHELL on stdout'

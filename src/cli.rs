@@ -131,6 +131,10 @@ pub enum Command {
     #[command(after_long_help = include_str!("help/capacity.txt"))]
     Capacity,
 
+    /// The guide's emergency procedures: a diagnostics bundle, a write freeze; each with a timeline
+    #[command(subcommand, after_long_help = include_str!("help/incident.txt"))]
+    Incident(IncidentCommand),
+
     /// Validate a configuration file or print the effective configuration
     #[command(subcommand, after_long_help = include_str!("help/config.txt"))]
     Config(ConfigCommand),
@@ -520,6 +524,55 @@ pub enum DiskCommand {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// A read-only diagnostics bundle in under 2 s: health, sessions and the blocking tree, locks, Redis, host, logs
+    #[command(after_long_help = include_str!("help/incident-snapshot.txt"))]
+    Snapshot(SnapshotArgs),
+    /// Stop all writes: ALTER DATABASE … SET default_transaction_read_only = on, recorded (who, when, why)
+    #[command(after_long_help = include_str!("help/incident-freeze-writes.txt"))]
+    FreezeWrites(FreezeArgs),
+    /// Lift the write freeze that bbp-maint recorded
+    #[command(after_long_help = include_str!("help/incident-thaw.txt"))]
+    Thaw(ThawArgs),
+    /// Whether a write freeze is in force, since when, by whom and why
+    #[command(after_long_help = include_str!("help/incident-status.txt"))]
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Where the bundle goes [default: <disk.state_dir>/snapshots]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Keep the literals in query text (they may hold personal data); masked with ? by default
+    #[arg(long)]
+    pub raw_queries: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FreezeArgs {
+    /// Why (kept in the record, the maintenance log, `status` and `health`)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    /// Also end the sessions that hold a write transaction, and name them
+    #[arg(long)]
+    pub terminate_writers: bool,
+
+    /// Show what would be done; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ThawArgs {
+    /// Show what would be done; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

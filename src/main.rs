@@ -11,12 +11,12 @@
 //! | `main.rs` (this file) | parse, dispatch, render, map the outcome to the exit code; as in ripgrep's `main`, `run` returns the code and every error is printed once, with its causes, here |
 //! | `cli.rs` | the clap command tree: `--help`, the man pages and the completions all come from it |
 //! | `commands/` | one file per command: resolve the arguments and the configuration, call the domain, return the `Report` |
-//! | `backup/`, `db/`, `deps/`, `disk/`, `health/`, `logs/`, `pg/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
+//! | `backup/`, `db/`, `deps/`, `disk/`, `health/`, `incident/`, `logs/`, `pg/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
 //! | `certs.rs` | a TLS peer's certificate (days to expiry, chain, hostname), for `health` |
 //! | `config/` | defaults < TOML file < environment < flags, validated into one `Config`; one file per section with its struct, defaults and validation |
 //! | `schedule.rs`, `run/` | the task catalogue of `run daily/weekly/monthly`, and the schedules' machinery: tasks on threads with deadlines, the maintenance log, the verdict |
 //! | `report.rs`, `render/` | the report model every command returns, and its renderings (human, JSON, Nagios, Prometheus, SARIF) |
-//! | `exit.rs`, `config_error.rs`, `env.rs`, `health_check.rs` (the health check names), `secrets.rs`, `severity.rs`, `http.rs`, `ui.rs` (progress), `lock.rs`, `signals.rs`, `units.rs`, `ping.rs` | low rooms of plumbing shared by all |
+//! | `exit.rs`, `config_error.rs`, `env.rs`, `health_check.rs` (the health check names), `secrets.rs`, `severity.rs`, `http.rs`, `ui.rs` (progress), `lock.rs`, `signals.rs`, `units.rs`, `ping.rs`, `timeline.rs` (the emergency timeline), `maintlog.rs` (the maintenance log) | low rooms of plumbing shared by all |
 //!
 //! Dependencies point down: nothing below `commands/` imports from it, and no
 //! two top-level modules import each other. `scripts/modgraph` prints the
@@ -37,8 +37,10 @@ mod exit;
 mod health;
 mod health_check;
 mod http;
+mod incident;
 mod lock;
 mod logs;
+mod maintlog;
 mod perf;
 mod pg;
 mod ping;
@@ -50,6 +52,7 @@ mod secrets;
 mod severity;
 mod signals;
 mod state;
+mod timeline;
 mod ui;
 mod units;
 mod window;
@@ -61,7 +64,7 @@ use clap::error::ErrorKind;
 
 use cli::{
     AlertCommand, BackupCommand, Cli, ColorChoice, Command, ConfigCommand, DbCommand, DepsCommand,
-    DiskCommand, GenerateCommand,
+    DiskCommand, GenerateCommand, IncidentCommand,
 };
 use config::{Config, ConfigError, Overrides, ProcessEnv};
 use exit::ExitCode;
@@ -269,6 +272,23 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         })?,
         Command::Perf(args) => job(cli, "perf", |cfg| commands::perf::run(cfg, args, g.verbose))?,
         Command::Capacity => job(cli, "capacity", commands::capacity::run)?,
+        Command::Incident(IncidentCommand::Snapshot(args)) => {
+            job(cli, "incident-snapshot", |cfg| {
+                commands::snapshot::run(cfg, args)
+            })?
+        }
+        Command::Incident(IncidentCommand::FreezeWrites(args)) => {
+            // One lock for freeze and thaw: they must not cross.
+            job(cli, "incident-freeze", |cfg| {
+                commands::incident::freeze_writes(cfg, args)
+            })?
+        }
+        Command::Incident(IncidentCommand::Thaw(args)) => job(cli, "incident-freeze", |cfg| {
+            commands::incident::thaw(cfg, args)
+        })?,
+        Command::Incident(IncidentCommand::Status) => {
+            job(cli, "incident-status", commands::incident::status)?
+        }
         Command::Disk(args) => match (&args.command, &args.top) {
             (Some(DiskCommand::Clean { dry_run }), _) => {
                 job(cli, "disk-clean", |cfg| commands::clean::run(cfg, *dry_run))?
@@ -398,6 +418,10 @@ fn job_name(c: &Command) -> Option<&'static str> {
         Command::Perf(_) => "perf",
         Command::Capacity => "capacity",
         Command::Config(_) | Command::Generate(_) | Command::Alert(_) => return None,
+        Command::Incident(IncidentCommand::Snapshot(_)) => "incident-snapshot",
+        Command::Incident(IncidentCommand::FreezeWrites(_)) => "incident-freeze-writes",
+        Command::Incident(IncidentCommand::Thaw(_)) => "incident-thaw",
+        Command::Incident(IncidentCommand::Status) => "incident-status",
     })
 }
 

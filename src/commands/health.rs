@@ -29,6 +29,10 @@ pub fn run(cfg: &Config, args: &HealthArgs) -> Result<Report> {
     for check in health::gather(&cfg, &names)? {
         report.push(check);
     }
+    // A write freeze nobody lifted is not forgotten (`incident freeze-writes`).
+    if let Some(c) = crate::incident::health_check(&cfg, report.checks()) {
+        report.push(c);
+    }
     let essential: Vec<String> = cfg
         .health
         .essential

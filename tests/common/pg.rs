@@ -5,6 +5,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use super::{free_port, is_root};
 
@@ -144,6 +146,16 @@ impl Pg {
     }
 
     pub fn start_with(opts: PgOptions) -> Pg {
+        Pg::launch(opts, false)
+    }
+
+    /// A standby: the template started in recovery (standby.signal) with
+    /// no primary, read-only and in recovery as a streaming standby is.
+    pub fn start_standby() -> Pg {
+        Pg::launch(PgOptions::default(), true)
+    }
+
+    fn launch(opts: PgOptions, standby: bool) -> Pg {
         let bindir = pg_bindir();
         let dir = tempfile::Builder::new()
             .prefix("bbp-pg-")
@@ -157,11 +169,16 @@ impl Pg {
                 .arg(dir.path().join("data")),
             "copy the template cluster",
         );
+        if standby {
+            std::fs::write(dir.path().join("data/standby.signal"), "").unwrap();
+        }
         let mut settings = vec![
             "-c listen_addresses=127.0.0.1".to_string(),
             "-c shared_preload_libraries=pg_stat_statements".into(),
             "-c fsync=off".into(),
-            "-c max_connections=20".into(),
+            // A standby needs at least the max_connections the template's
+            // WAL records (initdb's 100).
+            format!("-c max_connections={}", if standby { 100 } else { 20 }),
         ];
         if let Some((cert, key)) = &opts.tls {
             std::fs::copy(cert, dir.path().join("server.crt")).unwrap();
@@ -372,6 +389,55 @@ impl Pg {
         self.client("psql", db, &args.map(std::ffi::OsStr::new))
     }
 
+    /// Runs SQL through psql; its output, or its error message.
+    pub fn try_psql(&self, db: &str, sql: &str) -> Result<String, String> {
+        let out = Command::new(self.bindir.join("psql"))
+            .arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db])
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .env("PGPASSWORD", PG_PASSWORD)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+
+    /// A psql session left open and fed SQL as the test goes, named
+    /// `app` in pg_stat_activity: a transaction held across a test (a
+    /// writer, a lock holder, a session blocked behind one).
+    pub fn session(&self, db: &str, app: &str) -> PsqlSession {
+        let child = Command::new(self.bindir.join("psql"))
+            .arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db])
+            .args(["-X", "-q"])
+            .env("PGPASSWORD", PG_PASSWORD)
+            .env("PGAPPNAME", app)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        PsqlSession { child }
+    }
+
+    /// Polls `sql` (a boolean query) until it returns true; panics with
+    /// `what` after `limit`.
+    pub fn wait_until(&self, db: &str, sql: &str, limit: Duration, what: &str) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.try_psql(db, sql).as_deref() == Ok("t") {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{what}: not within {limit:?}");
+    }
+
     /// Runs `pg_dump` of `db` with `args` (e.g. `-Fc -f FILE`).
     pub fn pg_dump(&self, db: &str, args: &[&str]) {
         let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
@@ -412,5 +478,27 @@ impl Drop for Pg {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// An open psql session (see `Pg::session`); killed when dropped.
+pub struct PsqlSession {
+    child: std::process::Child,
+}
+
+impl PsqlSession {
+    /// Sends SQL; psql runs each statement as its line arrives.
+    pub fn send(&mut self, sql: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{sql}").unwrap();
+        stdin.flush().unwrap();
+    }
+}
+
+impl Drop for PsqlSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
