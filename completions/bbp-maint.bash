@@ -1343,7 +1343,7 @@ _bbp__maint() {
                     return 0
                     ;;
                 --fail-on-outdated)
-                    COMPREPLY=($(compgen -W "major minor patch" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "patch minor major" -- "${cur}"))
                     return 0
                     ;;
                 --config)

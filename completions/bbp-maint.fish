@@ -467,9 +467,9 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_see
 high\t''
 medium\t''
 low\t''"
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l fail-on-outdated -d 'Packages this far behind the latest, or further, are CRITICAL; otherwise being behind is OK' -r -f -a "major\t''
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l fail-on-outdated -d 'Packages this far behind the latest, or further, are CRITICAL; otherwise being behind is OK' -r -f -a "patch\t''
 minor\t''
-patch\t''"
+major\t''"
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand deps; and __fish_seen_subcommand_from outdated" -l format -d 'Output format' -r -f -a "human\t''
 json\t''

@@ -501,18 +501,11 @@ pub struct DepsOutdatedArgs {
 
     /// Packages this far behind the latest, or further, are CRITICAL; otherwise being behind is OK
     #[arg(long, value_enum, value_name = "LEVEL")]
-    pub fail_on_outdated: Option<OutdatedLevel>,
+    pub fail_on_outdated: Option<crate::deps::outdated::judge::Behind>,
 
     /// Leave out dev-only packages
     #[arg(long)]
     pub production: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutdatedLevel {
-    Major,
-    Minor,
-    Patch,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::{DepsOutdatedArgs, OutdatedLevel};
+use crate::cli::DepsOutdatedArgs;
 use crate::config::Config;
 use crate::deps::outdated::judge::{self, Behind};
 use crate::deps::outdated::{self, registry};
@@ -18,11 +18,7 @@ use crate::severity::Severity;
 pub fn run(cfg: &Config, args: &DepsOutdatedArgs, verbose: bool) -> Result<Report> {
     let d = &cfg.deps;
     let fail_on = args.fail_on.unwrap_or(d.fail_on);
-    let fail_on_outdated = args.fail_on_outdated.map(|l| match l {
-        OutdatedLevel::Major => Behind::Major,
-        OutdatedLevel::Minor => Behind::Minor,
-        OutdatedLevel::Patch => Behind::Patch,
-    });
+    let fail_on_outdated = args.fail_on_outdated;
     let roots = if args.paths.is_empty() {
         &d.paths
     } else {

@@ -10,10 +10,12 @@ use super::registry::Doc;
 use crate::report::{Check, Metric, Status};
 use crate::severity::Severity;
 
-/// How far the current version is behind the latest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// How far the current version is behind the latest; also what
+/// `--fail-on-outdated` names (one type for both, `none` left out there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Behind {
+    #[value(skip)]
     None,
     Patch,
     Minor,
