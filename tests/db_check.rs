@@ -161,7 +161,7 @@ fn db_check_finds_each_outage_risk_on_a_live_cluster() {
         "CREATE TABLE dup(x int); INSERT INTO dup VALUES (1), (1)",
     );
     let failed = pg
-        .psql_result(
+        .try_psql(
             "postgres",
             "CREATE UNIQUE INDEX CONCURRENTLY dup_x_key ON dup(x)",
         )
@@ -280,7 +280,7 @@ fn db_check_finds_each_outage_risk_on_a_live_cluster() {
     }
     pg.restart();
     let read = pg
-        .psql_result("postgres", "SELECT count(*) FROM victim")
+        .try_psql("postgres", "SELECT count(*) FROM victim")
         .expect_err("the corrupt page must fail to read");
     assert!(read.contains("invalid page in block 1"), "{read}");
     pg.psql("postgres", "CREATE EXTENSION amcheck");

@@ -19,9 +19,9 @@ use crate::cli::{
     LogsArgs, RunArgs, Schedule, VacuumArgs,
 };
 use crate::config::Config;
+use crate::maintlog::MaintenanceLog;
 use crate::report::{Check, Report, ReportBuilder, Status, TaskRun};
 use crate::run::last_success::LastSuccess;
-use crate::run::log::MaintenanceLog;
 use crate::run::task::{TaskOutcome, execute};
 use crate::run::verdict::{
     capitalise, forecast, log_line, outside_window, summarise, task_run, took,

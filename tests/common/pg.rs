@@ -365,24 +365,6 @@ impl Pg {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    /// Runs SQL through psql: its output, or its error when it fails
-    /// (for statements a test expects to fail).
-    pub fn psql_result(&self, db: &str, sql: &str) -> Result<String, String> {
-        let out = Command::new(self.bindir.join("psql"))
-            .arg("-h")
-            .arg(self.socket_dir())
-            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db])
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
-            .env("PGPASSWORD", PG_PASSWORD)
-            .output()
-            .unwrap();
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-
     /// Runs SQL through psql; returns its unaligned, tuples-only output.
     pub fn psql(&self, db: &str, sql: &str) -> String {
         let args = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql];
