@@ -4,7 +4,6 @@
 //! buffer, so memory stays flat on any size of log. `perf` reads access
 //! logs this way; `logs` keeps its block-wise rule scan.
 
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -39,21 +38,10 @@ pub fn for_each_line(
     mut line: impl FnMut(Option<u64>, &[u8]),
 ) -> FileRead {
     let mut res = FileRead::default();
-    let file = match File::open(path) {
+    let (file, size) = match scan::open_file(path) {
         Ok(f) => f,
         Err(e) => {
-            res.error = Some(e.to_string());
-            return res;
-        }
-    };
-    let size = match file.metadata() {
-        Ok(m) if m.is_dir() => {
-            res.error = Some("is a directory".into());
-            return res;
-        }
-        Ok(m) => m.len(),
-        Err(e) => {
-            res.error = Some(e.to_string());
+            res.error = Some(e);
             return res;
         }
     };

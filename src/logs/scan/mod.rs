@@ -242,6 +242,17 @@ pub struct FileResult {
     pub first_cut: Option<(Option<u64>, u64)>,
 }
 
+/// The file to read and its size, or why it cannot be read (a directory
+/// opens, but is not a log).
+pub fn open_file(path: &Path) -> Result<(File, u64), String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    match file.metadata() {
+        Ok(m) if m.is_dir() => Err("is a directory".into()),
+        Ok(m) => Ok((file, m.len())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 pub fn is_gzip(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "gz")
 }
@@ -252,21 +263,10 @@ pub fn scan_path(path: &Path, rules: &[Rule], opts: &Options) -> FileResult {
         rules: vec![RuleStats::default(); rules.len()],
         ..Default::default()
     };
-    let file = match File::open(path) {
+    let (file, size) = match open_file(path) {
         Ok(f) => f,
         Err(e) => {
-            res.error = Some(e.to_string());
-            return res;
-        }
-    };
-    let size = match file.metadata() {
-        Ok(m) if m.is_dir() => {
-            res.error = Some("is a directory".into());
-            return res;
-        }
-        Ok(m) => m.len(),
-        Err(e) => {
-            res.error = Some(e.to_string());
+            res.error = Some(e);
             return res;
         }
     };
