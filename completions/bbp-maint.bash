@@ -58,6 +58,9 @@ _bbp__maint() {
             bbp__maint,perf)
                 cmd="bbp__maint__subcmd__perf"
                 ;;
+            bbp__maint,recover)
+                cmd="bbp__maint__subcmd__recover"
+                ;;
             bbp__maint,run)
                 cmd="bbp__maint__subcmd__run"
                 ;;
@@ -244,6 +247,9 @@ _bbp__maint() {
             bbp__maint__subcmd__help,perf)
                 cmd="bbp__maint__subcmd__help__subcmd__perf"
                 ;;
+            bbp__maint__subcmd__help,recover)
+                cmd="bbp__maint__subcmd__help__subcmd__recover"
+                ;;
             bbp__maint__subcmd__help,run)
                 cmd="bbp__maint__subcmd__help__subcmd__run"
                 ;;
@@ -344,7 +350,7 @@ _bbp__maint() {
 
     case "${cmd}" in
         bbp__maint)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version health disk logs backup dr-test run alert window db vacuum deps perf capacity incident recover config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1804,7 +1810,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__help)
-            opts="health disk logs backup dr-test run alert window db vacuum deps perf capacity incident config generate help"
+            opts="health disk logs backup dr-test run alert window db vacuum deps perf capacity incident recover config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2265,6 +2271,20 @@ _bbp__maint() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bbp__maint__subcmd__help__subcmd__recover)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bbp__maint__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2647,6 +2667,60 @@ _bbp__maint() {
             fi
             case "${prev}" in
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__recover)
+            opts="-q -v -h -V --table --backup --where --into --apply --drop --raw --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --table)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --where)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --into)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -11,7 +11,7 @@
 //! | `main.rs` (this file) | parse, dispatch, render, map the outcome to the exit code; as in ripgrep's `main`, `run` returns the code and every error is printed once, with its causes, here |
 //! | `cli.rs` | the clap command tree: `--help`, the man pages and the completions all come from it |
 //! | `commands/` | one file per command: resolve the arguments and the configuration, call the domain, return the `Report` |
-//! | `backup/`, `db/`, `deps/`, `disk/`, `health/`, `incident/`, `logs/`, `pg/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
+//! | `backup/`, `db/`, `deps/`, `disk/`, `health/`, `incident/`, `logs/`, `pg/`, `recover/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
 //! | `certs.rs` | a TLS peer's certificate (days to expiry, chain, hostname), for `health` |
 //! | `config/` | defaults < TOML file < environment < flags, validated into one `Config`; one file per section with its struct, defaults and validation |
 //! | `schedule.rs`, `run/` | the task catalogue of `run daily/weekly/monthly`, and the schedules' machinery: tasks on threads with deadlines, the maintenance log, the verdict |
@@ -44,6 +44,7 @@ mod maintlog;
 mod perf;
 mod pg;
 mod ping;
+mod recover;
 mod render;
 mod report;
 mod run;
@@ -289,6 +290,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Incident(IncidentCommand::Status) => {
             job(cli, "incident-status", commands::incident::status)?
         }
+        Command::Recover(args) => job(cli, "recover", |cfg| {
+            commands::recover::run(cfg, args, &ui(cli))
+        })?,
         Command::Disk(args) => match (&args.command, &args.top) {
             (Some(DiskCommand::Clean { dry_run }), _) => {
                 job(cli, "disk-clean", |cfg| commands::clean::run(cfg, *dry_run))?
@@ -422,6 +426,7 @@ fn job_name(c: &Command) -> Option<&'static str> {
         Command::Incident(IncidentCommand::FreezeWrites(_)) => "incident-freeze-writes",
         Command::Incident(IncidentCommand::Thaw(_)) => "incident-thaw",
         Command::Incident(IncidentCommand::Status) => "incident-status",
+        Command::Recover(_) => "recover",
     })
 }
 

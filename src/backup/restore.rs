@@ -59,6 +59,9 @@ pub struct RestoreOptions {
     /// none saves the CPU spent on it; `dr-test` does not ask for it, as it
     /// times a restore the way an operator would run one.
     pub unlogged: bool,
+    /// Restore only the entries of this `pg_restore --use-list` file
+    /// (`recover`'s one table and what it needs to be read).
+    pub list: Option<std::path::PathBuf>,
 }
 
 /// Restores into the scratch database: `pg_restore` for archives (in
@@ -81,6 +84,9 @@ pub fn restore(
             c.args(["--exit-on-error", "--no-owner", "--no-privileges"])
                 .args(sections)
                 .arg(format!("--dbname={}", target.dbname));
+            if let Some(list) = &opts.list {
+                c.arg("--use-list").arg(list);
+            }
             if parallel {
                 c.arg(format!("--jobs={jobs}"));
                 // Only the parallel loop reports finished items by id.

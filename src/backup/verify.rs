@@ -330,6 +330,7 @@ fn restore_and_inspect(
         unlogged: toc
             .as_ref()
             .is_some_and(|t| !t.list.contains(" PUBLICATION ")),
+        list: None,
     };
     let restored = restore(bindir, &db.params(), path, format, b, ui, opts);
     let restore_time = t0.elapsed();

@@ -19,6 +19,7 @@ pub mod incident;
 pub mod logs;
 pub mod outdated;
 pub mod perf;
+pub mod recover;
 pub mod run;
 pub mod snapshot;
 pub mod vacuum;

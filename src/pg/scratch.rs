@@ -145,7 +145,26 @@ impl Scratch {
         timeout: Duration,
         collation: Collation,
     ) -> Result<Scratch> {
-        let name = format!("{PREFIX}{job}_{}_{}", now_stamp(), std::process::id());
+        let name = Scratch::new_name(job);
+        Scratch::create_as(params, name, timeout, collation)
+    }
+
+    /// The name a new scratch database of `job` gets now.
+    pub fn new_name(job: &str) -> String {
+        format!("{PREFIX}{job}_{}_{}", now_stamp(), std::process::id())
+    }
+
+    /// Creates the scratch database `name`, which must carry the prefix
+    /// (so that `backup verify --drop-stale` and `drop_database` know it).
+    pub fn create_as(
+        params: &ConnParams,
+        name: String,
+        timeout: Duration,
+        collation: Collation,
+    ) -> Result<Scratch> {
+        if !name.starts_with(PREFIX) {
+            bail!("refusing to create {name}: a scratch database's name starts with {PREFIX}");
+        }
         let mut db = admin(params, timeout)?;
         let collate = match collation {
             Collation::Default => None,
@@ -179,6 +198,13 @@ impl Scratch {
         let mut p = self.params.clone();
         p.dbname = self.name.clone();
         p
+    }
+
+    /// Keeps the database past this guard (a recovery database, complete,
+    /// kept for inspection until `recover --drop`); its name.
+    pub fn keep(mut self) -> String {
+        self.dropped = true;
+        std::mem::take(&mut self.name)
     }
 
     pub fn drop_now(&mut self) -> Result<()> {
