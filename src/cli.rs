@@ -555,43 +555,24 @@ pub struct RecoverArgs {
     /// The table whose rows were lost: table or schema.table
     #[arg(long, value_name = "T", required_unless_present = "drop")]
     pub table: Option<String>,
-
     /// The backup to recover from [default: the newest in backup.dir that passes backup verify's checks]
     #[arg(long, value_name = "PATH")]
     pub backup: Option<PathBuf>,
-
     /// Compare only the rows for which this SQL condition holds (e.g. "paid_at >= '2026-11-01'")
     #[arg(long = "where", value_name = "SQL")]
     pub where_: Option<String>,
-
     /// The recovery database: reused if an earlier run made it, else created under this name
-    #[arg(long, value_name = "NAME", value_parser = recovery_database_name)]
+    #[arg(long, value_name = "NAME", value_parser = crate::recover::database_name)]
     pub into: Option<String>,
-
     /// Copy the missing rows back into live (one transaction, never overwriting a row)
     #[arg(long, conflicts_with = "drop")]
     pub apply: bool,
-
     /// Drop the recovery databases (or the one --into names); nothing else
     #[arg(long, conflicts_with_all = ["table", "backup", "where_"])]
     pub drop: bool,
-
     /// Show the rows' values in the sample and the SQL; masked with ? by default
     #[arg(long)]
     pub raw: bool,
-}
-
-/// A recovery database's name: a scratch database of the job `recover`,
-/// so that bbp-maint knows it as its own (`backup verify --drop-stale`).
-fn recovery_database_name(s: &str) -> Result<String, String> {
-    const PREFIX: &str = "bbp_maint_scratch_recover_";
-    if s.len() > PREFIX.len() && s.starts_with(PREFIX) && s.len() <= 63 {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "a recovery database's name starts with {PREFIX} and has at most 63 bytes"
-        ))
-    }
 }
 
 #[derive(Debug, Args)]

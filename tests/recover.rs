@@ -70,12 +70,27 @@ fn recovering_deleted_payments_on_one_cluster() {
     fx.pg
         .pg_dump("bailbondpro", &["-Fc", "-f", backup.to_str().unwrap()]);
 
+    usage_errors_exit_64(&fx);
     a_table_without_a_primary_key_is_refused(&fx);
     let recovery = deleted_rows_are_reported_exactly_and_live_is_untouched(&fx);
     apply_copies_them_back_and_leaves_changed_rows_alone(&fx, &recovery);
     backup_verify_drop_stale_sees_the_recovery_database(&fx, &backup, &recovery);
     drop_removes_it(&fx, &recovery);
     sigterm_mid_restore_leaves_no_recovery_database(&fx);
+}
+
+fn usage_errors_exit_64(fx: &Fixture) {
+    let out = fx.sb.run(&["recover"]);
+    assert_eq!(code(&out), 64, "no --table: {}", stderr(&out));
+    let out = fx
+        .sb
+        .run(&["recover", "--table", "payments", "--into", "payments_copy"]);
+    assert_eq!(code(&out), 64);
+    assert!(
+        stderr(&out).contains("starts with bbp_maint_scratch_recover_"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 fn a_table_without_a_primary_key_is_refused(fx: &Fixture) {

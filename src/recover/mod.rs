@@ -40,6 +40,19 @@ pub struct Request<'a> {
     pub raw: bool,
 }
 
+/// `--into`: a recovery database's name is a scratch database's of the job
+/// `recover`, so that bbp-maint knows it as its own (`backup verify --drop-stale`).
+pub fn database_name(s: &str) -> Result<String, String> {
+    let prefix = gather::recovery_prefix();
+    if s.len() > prefix.len() && s.starts_with(&prefix) && s.len() <= 63 {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "a recovery database's name starts with {prefix} and has at most 63 bytes"
+        ))
+    }
+}
+
 /// Sample rows shown of each kind (missing, differing).
 const SAMPLE: usize = 5;
 
