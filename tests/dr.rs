@@ -83,6 +83,13 @@ fn a_good_drill_passes_and_keeps_its_report() {
         .collect();
     assert_eq!(steps.first(), Some(&"select"));
     assert_eq!(steps.last(), Some(&"cleanup"));
+    // The one timeline of incident and recover: `action`, and the guide's verdict.
+    let rows = doc["data"]["timeline"].as_array().unwrap();
+    assert!(rows.iter().all(|r| r["action"] == r["step"]), "{doc:#}");
+    assert_eq!(
+        doc["summary"],
+        format!("{n}/{n} actions successful", n = rows.len())
+    );
     assert!(doc["data"]["rto_seconds"].as_f64().unwrap() > 0.0);
     let kept: Vec<String> = fs::read_dir(reports.path())
         .unwrap()

@@ -16,61 +16,15 @@ use crate::backup::{self, compare};
 use crate::config::{Config, Dr, Dur};
 use crate::pg::ConnParams;
 use crate::pg::scratch::{self, Collation, PassFile, Scratch};
-use crate::report::{Check, Metric, Report, ReportBuilder, Status};
+use crate::report::{Check, Metric, Report, Status};
 use crate::signals;
+use crate::timeline::Timeline;
 use crate::ui::Ui;
-
-/// One step of the drill, for the timeline.
-struct Step {
-    name: String,
-    started: SystemTime,
-    duration: Duration,
-    status: Status,
-    message: String,
-}
-
-struct Drill {
-    report: ReportBuilder,
-    timeline: Vec<Step>,
-}
-
-impl Drill {
-    /// Runs a step, records it in the timeline and as a check.
-    fn step(&mut self, f: impl FnOnce() -> Check) -> Status {
-        let started = SystemTime::now();
-        let t0 = Instant::now();
-        let c = f();
-        self.record(started, t0, c)
-    }
-
-    /// Records a step that began at `started` (`t0`) and ended in `c`.
-    fn record(&mut self, started: SystemTime, t0: Instant, c: Check) -> Status {
-        // Checks measured where they ran (the integrity checks) keep their own time.
-        let duration = if c.duration.is_zero() {
-            t0.elapsed()
-        } else {
-            c.duration
-        };
-        let status = c.status;
-        self.timeline.push(Step {
-            name: c.name.clone(),
-            started,
-            duration,
-            status,
-            message: c.message.clone(),
-        });
-        self.report.push(c.with_duration(duration));
-        status
-    }
-}
 
 /// The drill, on the backup named by `backup`, else the newest in
 /// `backup.dir`, or with `fresh` on a dump of the live database made now.
 pub fn run(cfg: &Config, fresh: bool, backup: Option<&Path>, ui: &Ui) -> Result<Report> {
-    let mut d = Drill {
-        report: ReportBuilder::new("dr-test"),
-        timeline: Vec::new(),
-    };
+    let mut d = Timeline::new("dr-test");
     let timeout = cfg.timeout(cfg.database_checks.timeout);
     // One connect up front: a database that is down ends the drill at
     // once, CRITICAL, after one timeout rather than one per step.
@@ -83,7 +37,7 @@ pub fn run(cfg: &Config, fresh: bool, backup: Option<&Path>, ui: &Ui) -> Result<
                 backup::restore::connect_status(&e),
                 format!("{e:#}"),
             );
-            d.record(started, t0, c);
+            d.record(started, t0.elapsed(), c);
             return finish(d);
         }
     };
@@ -249,40 +203,16 @@ pub fn run(cfg: &Config, fresh: bool, backup: Option<&Path>, ui: &Ui) -> Result<
     finish(d)
 }
 
-/// The report, with the timeline under the table and in `data`.
-fn finish(mut d: Drill) -> Result<Report> {
-    let start = d
-        .timeline
-        .first()
-        .map(|s| s.started)
-        .unwrap_or_else(SystemTime::now);
-    let mut rows = Vec::new();
-    d.report.detail("timeline:");
-    for s in &d.timeline {
-        let offset = s.started.duration_since(start).unwrap_or_default();
-        d.report.detail(format!(
-            "  {}  +{:>7.1} s  {:<12} {:<8} {:>8.1} s  {}",
-            humantime::format_rfc3339_seconds(s.started),
-            offset.as_secs_f64(),
-            s.name,
-            s.status.label(),
-            s.duration.as_secs_f64(),
-            s.message
-        ));
-        rows.push(json!({
-            "step": s.name,
-            "started_at": humantime::format_rfc3339_seconds(s.started).to_string(),
-            "duration_ms": s.duration.as_millis() as u64,
-            "status": s.status,
-            "message": s.message,
-        }));
+/// The report, with the timeline under the table and in `data`. Each row
+/// also keeps its name under `step`, as before the drill used the one
+/// timeline type (`action` is the same).
+fn finish(d: Timeline) -> Result<Report> {
+    let mut report = d.finish();
+    if let Some(rows) = report.data.fields["timeline"].as_array_mut() {
+        for r in rows {
+            r["step"] = r["action"].clone();
+        }
     }
-    let report = {
-        let mut data = serde_json::Map::new();
-        data.insert("timeline".into(), json!(rows));
-        d.report.merge_data(data);
-        d.report.finish()
-    };
     Ok(report)
 }
 
