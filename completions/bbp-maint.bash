@@ -313,6 +313,9 @@ _bbp__maint() {
             bbp__maint__subcmd__help__subcmd__incident,thaw)
                 cmd="bbp__maint__subcmd__help__subcmd__incident__subcmd__thaw"
                 ;;
+            bbp__maint__subcmd__help__subcmd__window,notify)
+                cmd="bbp__maint__subcmd__help__subcmd__window__subcmd__notify"
+                ;;
             bbp__maint__subcmd__incident,freeze-writes)
                 cmd="bbp__maint__subcmd__incident__subcmd__freeze__subcmd__writes"
                 ;;
@@ -342,6 +345,18 @@ _bbp__maint() {
                 ;;
             bbp__maint__subcmd__incident__subcmd__help,thaw)
                 cmd="bbp__maint__subcmd__incident__subcmd__help__subcmd__thaw"
+                ;;
+            bbp__maint__subcmd__window,help)
+                cmd="bbp__maint__subcmd__window__subcmd__help"
+                ;;
+            bbp__maint__subcmd__window,notify)
+                cmd="bbp__maint__subcmd__window__subcmd__notify"
+                ;;
+            bbp__maint__subcmd__window__subcmd__help,help)
+                cmd="bbp__maint__subcmd__window__subcmd__help__subcmd__help"
+                ;;
+            bbp__maint__subcmd__window__subcmd__help,notify)
+                cmd="bbp__maint__subcmd__window__subcmd__help__subcmd__notify"
                 ;;
             *)
                 ;;
@@ -2314,8 +2329,22 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__help__subcmd__window)
-            opts=""
+            opts="notify"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__help__subcmd__window__subcmd__notify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2366,13 +2395,25 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__incident__subcmd__freeze__subcmd__writes)
-            opts="-q -v -h -V --reason --terminate-writers --dry-run --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            opts="-q -v -h -V --reason --terminate-writers --dry-run --severity --impact --services --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --severity)
+                    COMPREPLY=($(compgen -W "critical high medium low" -- "${cur}"))
+                    return 0
+                    ;;
+                --impact)
+                    COMPREPLY=($(compgen -W "none low medium high" -- "${cur}"))
+                    return 0
+                    ;;
+                --services)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2492,13 +2533,25 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__incident__subcmd__snapshot)
-            opts="-q -v -h -V --out --raw-queries --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            opts="-q -v -h -V --out --raw-queries --severity --impact --services --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --severity)
+                    COMPREPLY=($(compgen -W "critical high medium low" -- "${cur}"))
+                    return 0
+                    ;;
+                --impact)
+                    COMPREPLY=($(compgen -W "none low medium high" -- "${cur}"))
+                    return 0
+                    ;;
+                --services)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2572,12 +2625,24 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__incident__subcmd__thaw)
-            opts="-q -v -h -V --dry-run --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            opts="-q -v -h -V --dry-run --severity --impact --services --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --severity)
+                    COMPREPLY=($(compgen -W "critical high medium low" -- "${cur}"))
+                    return 0
+                    ;;
+                --impact)
+                    COMPREPLY=($(compgen -W "none low medium high" -- "${cur}"))
+                    return 0
+                    ;;
+                --services)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2844,12 +2909,96 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__window)
-            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            opts="-q -v -h -V --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json nagios sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__window__subcmd__help)
+            opts="notify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__window__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__window__subcmd__help__subcmd__notify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bbp__maint__subcmd__window__subcmd__notify)
+            opts="-q -v -h -V --ahead --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ahead)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -270,23 +270,45 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand alert; and __fish_se
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand alert; and __fish_seen_subcommand_from test" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "test" -d 'Send one test notice through each configured route and report which were delivered'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand alert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l format -d 'Output format' -r -f -a "human\t''
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
 nagios\t''
 sarif\t'SARIF 2.1.0, for `deps audit` only'"
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l json -d 'Same as --format json'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s q -l quiet -d 'Print nothing when everything is OK'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -f -a "notify" -d 'Send the notice of each window starting within the lead time to the [[notify]] routes of its impact, once'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and not __fish_seen_subcommand_from notify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from notify" -l ahead -d 'Notify the windows that start within this time from now (at most 31d)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from notify" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from notify" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+nagios\t''
+sarif\t'SARIF 2.1.0, for `deps audit` only'"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from notify" -l color -d 'Colour in human output (never with NO_COLOR set)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from notify" -l timeout -d 'Replace every network and statement timeout of the run (e.g. 3s, 500ms)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from notify" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from notify" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from notify" -l json -d 'Same as --format json'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from notify" -s q -l quiet -d 'Print nothing when everything is OK'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from notify" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from notify" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from notify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from notify" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from help" -f -a "notify" -d 'Send the notice of each window starting within the lead time to the [[notify]] routes of its impact, once'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand window; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and not __fish_seen_subcommand_from analyze check archive help" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
@@ -553,6 +575,15 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -f -a "status" -d 'Whether a write freeze is in force, since when, by whom and why'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and not __fish_seen_subcommand_from snapshot freeze-writes thaw status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l out -d 'Where the bundle goes [default: <disk.state_dir>/snapshots]' -r -F
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l severity -d 'The incident\'s severity, for the [[notify]] routes (not sent with --dry-run)' -r -f -a "critical\t''
+high\t''
+medium\t''
+low\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l impact -d 'Its impact on the users, for the routes that take impacts (e.g. all users: high)' -r -f -a "none\t''
+low\t''
+medium\t''
+high\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l services -d 'The affected services, named in the notice' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
@@ -572,6 +603,15 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from snapshot" -s V -l version -d 'Print version'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l reason -d 'Why (kept in the record, the maintenance log, `status` and `health`)' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l severity -d 'The incident\'s severity, for the [[notify]] routes (not sent with --dry-run)' -r -f -a "critical\t''
+high\t''
+medium\t''
+low\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l impact -d 'Its impact on the users, for the routes that take impacts (e.g. all users: high)' -r -f -a "none\t''
+low\t''
+medium\t''
+high\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l services -d 'The affected services, named in the notice' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
@@ -591,6 +631,15 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -l wait -d 'Wait for the job\'s lock instead of exiting 75 when another run holds it'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from freeze-writes" -s V -l version -d 'Print version'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l severity -d 'The incident\'s severity, for the [[notify]] routes (not sent with --dry-run)' -r -f -a "critical\t''
+high\t''
+medium\t''
+low\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l impact -d 'Its impact on the users, for the routes that take impacts (e.g. all users: high)' -r -f -a "none\t''
+low\t''
+medium\t''
+high\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l services -d 'The affected services, named in the notice' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand incident; and __fish_seen_subcommand_from thaw" -l format -d 'Output format' -r -f -a "human\t''
 json\t''
@@ -791,6 +840,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and not __fish
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from disk" -f -a "clean" -d 'Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from alert" -f -a "test" -d 'Send one test notice through each configured route and report which were delivered'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from window" -f -a "notify" -d 'Send the notice of each window starting within the lead time to the [[notify]] routes of its impact, once'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "analyze" -d 'ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "check" -d 'The daily outage risks in one read-only pass: archiving, slots, replication, xmin horizon, invalid indexes, sequences, checksums, temp files, server'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "archive" -d 'Move old rows to a verified compressed file, then delete them in batches; restore one back'

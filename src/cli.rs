@@ -109,7 +109,7 @@ pub enum Command {
 
     /// Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts
     #[command(after_long_help = include_str!("help/window.txt"))]
-    Window,
+    Window(WindowArgs),
 
     /// Database maintenance report: statistics, sizes, bloat, indexes, slow queries, vacuum, wraparound
     #[command(subcommand, after_long_help = include_str!("help/db.txt"))]
@@ -523,6 +523,44 @@ pub enum DiskCommand {
     },
 }
 
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct WindowArgs {
+    #[command(subcommand)]
+    pub command: Option<WindowCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WindowCommand {
+    /// Send the notice of each window starting within the lead time to the [[notify]] routes of its impact, once
+    #[command(after_long_help = include_str!("help/window-notify.txt"))]
+    Notify(WindowNotifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WindowNotifyArgs {
+    /// Notify the windows that start within this time from now (at most 31d)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "24h")]
+    pub ahead: std::time::Duration,
+}
+
+/// Who hears of an incident: the [[notify]] routes that take its severity
+/// (or its impact, when given).
+#[derive(Debug, Args)]
+pub struct IncidentNoticeArgs {
+    /// The incident's severity, for the [[notify]] routes (not sent with --dry-run)
+    #[arg(long, value_enum, default_value_t = Severity::Low, value_name = "LEVEL")]
+    pub severity: Severity,
+
+    /// Its impact on the users, for the routes that take impacts (e.g. all users: high)
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub impact: Option<crate::impact::Impact>,
+
+    /// The affected services, named in the notice
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub services: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum IncidentCommand {
     /// A read-only diagnostics bundle in under 2 s: health, sessions and the blocking tree, locks, Redis, host, logs
@@ -548,6 +586,9 @@ pub struct SnapshotArgs {
     /// Keep the literals in query text (they may hold personal data); masked with ? by default
     #[arg(long)]
     pub raw_queries: bool,
+
+    #[command(flatten)]
+    pub notice: IncidentNoticeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -588,6 +629,9 @@ pub struct FreezeArgs {
     /// Show what would be done; change nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub notice: IncidentNoticeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -595,6 +639,9 @@ pub struct ThawArgs {
     /// Show what would be done; change nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub notice: IncidentNoticeArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,12 +16,15 @@
 //! | `config/` | defaults < TOML file < environment < flags, validated into one `Config`; one file per section with its struct, defaults and validation |
 //! | `schedule.rs`, `run/` | the task catalogue of `run daily/weekly/monthly`, and the schedules' machinery: tasks on threads with deadlines, the maintenance log, the verdict |
 //! | `report.rs`, `render/` | the report model every command returns, and its renderings (human, JSON, Nagios, Prometheus, SARIF) |
+//! | `notify/` | notices to the people a window or an incident affects: `[[notify]]` routes by impact and severity (`judge`), `window notify` (`windows`), and `send_timeline` for the incident commands |
+//! | `alert.rs` (a webhook POST or a shell command, bounded), `impact.rs` (none, low, medium, high) | low rooms for run's alerts and the notices |
 //! | `exit.rs`, `config_error.rs`, `env.rs`, `health_check.rs` (the health check names), `secrets.rs`, `severity.rs`, `http.rs`, `ui.rs` (progress), `lock.rs`, `signals.rs`, `units.rs`, `ping.rs`, `timeline.rs` (the emergency timeline), `maintlog.rs` (the maintenance log) | low rooms of plumbing shared by all |
 //!
 //! Dependencies point down: nothing below `commands/` imports from it, and no
 //! two top-level modules import each other. `scripts/modgraph` prints the
 //! import graph, and a test fails on any cycle.
 
+mod alert;
 mod backup;
 mod capacity;
 mod certs;
@@ -37,10 +40,12 @@ mod exit;
 mod health;
 mod health_check;
 mod http;
+mod impact;
 mod incident;
 mod lock;
 mod logs;
 mod maintlog;
+mod notify;
 mod perf;
 mod pg;
 mod ping;
@@ -236,8 +241,13 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             let report = commands::alert_test::run(&cfg, args, g.ping_url.as_deref())?;
             return Ok(emit(cli, &report));
         }
+        Command::Window(cli::WindowArgs {
+            command: Some(cli::WindowCommand::Notify(args)),
+        }) => job(cli, "window-notify", |cfg| {
+            commands::window::notify(cfg, args)
+        })?,
         // Read-only: no lock.
-        Command::Window => {
+        Command::Window(_) => {
             let cfg = load_config(cli)?;
             let report = commands::window::run(&cfg)?;
             // `bbp-maint -q window && heavy-job` in a crontab: the exit code
@@ -410,7 +420,8 @@ fn job_name(c: &Command) -> Option<&'static str> {
             cli::Schedule::Monthly => "run-monthly",
             cli::Schedule::Quarterly => "run-quarterly",
         },
-        Command::Window => "window",
+        Command::Window(a) if a.command.is_some() => "window-notify",
+        Command::Window(_) => "window",
         Command::Db(DbCommand::Check(_)) => "db-check",
         Command::Db(DbCommand::Archive(a)) if a.command.is_some() => "db-archive-restore",
         Command::Db(DbCommand::Archive(_)) => "db-archive",

@@ -9,6 +9,9 @@
 
 use jiff::civil::{Date, DateTime, Time, Weekday};
 use jiff::{ToSpan, Zoned};
+use serde::{Deserialize, Serialize};
+
+use crate::impact::Impact;
 
 /// How every command writes a window's start or end: with its time zone,
 /// since the windows are in local time and the reader's may differ.
@@ -24,9 +27,34 @@ pub struct Window {
     pub start: Time,
     /// Length in minutes, 1 to 1440; a window may run past midnight.
     pub minutes: i64,
-    /// The guide's impact level: none, low, medium, high.
-    pub impact: String,
+    pub impact: Impact,
     pub services: Vec<String>,
+    /// The guide's `MaintenanceWindow` fields, carried to `window` and to
+    /// the notices; empty when not written.
+    pub kind: WindowType,
+    pub description: String,
+    pub rollback_plan: String,
+    pub approved_by: String,
+}
+
+/// The guide's window type. Scheduled is what a recurring window is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowType {
+    #[default]
+    Scheduled,
+    Emergency,
+    Preventive,
+}
+
+impl WindowType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowType::Scheduled => "scheduled",
+            WindowType::Emergency => "emergency",
+            WindowType::Preventive => "preventive",
+        }
+    }
 }
 
 const DAY_NAMES: [(&str, &str); 7] = [
@@ -110,8 +138,12 @@ impl Window {
             days,
             start,
             minutes,
-            impact: "low".into(),
+            impact: Impact::default(),
             services: Vec::new(),
+            kind: WindowType::default(),
+            description: String::new(),
+            rollback_plan: String::new(),
+            approved_by: String::new(),
         })
     }
 
@@ -159,6 +191,31 @@ pub fn next<'a>(windows: &'a [Window], now: &Zoned) -> Option<(&'a Window, Zoned
                 .map(|s| (w, s))
         })
         .min_by(|a, b| a.1.cmp(&b.1))
+}
+
+/// Every occurrence that starts in `[now, until)`, by start: the window,
+/// its start and its end. The caller bounds `until` (a day per loop turn).
+pub fn starting_between<'a>(
+    windows: &'a [Window],
+    now: &Zoned,
+    until: &Zoned,
+) -> Vec<(&'a Window, Zoned, Zoned)> {
+    let mut out = Vec::new();
+    let mut d = now.date();
+    while d <= until.date() {
+        for w in windows {
+            if let Some((s, e)) = w.occurrence(d, now)
+                && s >= *now
+                && s < *until
+            {
+                out.push((w, s, e));
+            }
+        }
+        let Ok(next) = d.tomorrow() else { break };
+        d = next;
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out
 }
 
 /// True on the first Sunday of a month: the monthly schedule's day. Cron
@@ -265,6 +322,39 @@ mod tests {
         // No windows: never inside, no next.
         assert!(current(&[], &now).is_none());
         assert!(next(&[], &now).is_none());
+    }
+
+    #[test]
+    fn occurrences_starting_within_a_lead_time() {
+        let tz = "UTC";
+        let ws = vec![
+            Window::parse("weekly", "Sun 02:00-06:00").unwrap(),
+            Window::parse("nightly", "Mon-Fri 23:00-01:00").unwrap(),
+        ];
+        // Friday 2026-11-27 12:00, 24 h ahead: Friday night only (Sunday
+        // 02:00 is 38 h away).
+        let now = at(2026, 11, 27, 12, 0, tz);
+        let day = at(2026, 11, 28, 12, 0, tz);
+        let got = starting_between(&ws, &now, &day);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0.name, "nightly");
+        assert_eq!(got[0].1, at(2026, 11, 27, 23, 0, tz));
+        assert_eq!(got[0].2, at(2026, 11, 28, 1, 0, tz));
+        // Two days ahead: Sunday too, in order of start.
+        let two = at(2026, 11, 29, 12, 0, tz);
+        let names: Vec<&str> = starting_between(&ws, &now, &two)
+            .iter()
+            .map(|o| o.0.name.as_str())
+            .collect();
+        assert_eq!(names, ["nightly", "weekly"]);
+        // A window in progress has started: it is not ahead.
+        let inside = at(2026, 11, 29, 3, 0, tz);
+        let later = at(2026, 11, 29, 22, 0, tz);
+        assert!(starting_between(&ws, &inside, &later).is_empty());
+        // The start is inclusive, the end of the lead time exclusive.
+        let sun2 = at(2026, 11, 29, 2, 0, tz);
+        assert_eq!(starting_between(&ws, &sun2, &later).len(), 1);
+        assert!(starting_between(&ws, &now, &at(2026, 11, 27, 23, 0, tz)).is_empty());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::{FreezeArgs, ThawArgs};
+use crate::cli::{FreezeArgs, IncidentNoticeArgs, ThawArgs};
 use crate::config::Config;
 use crate::incident::freeze;
 use crate::incident::judge::{self, FreezeFacts};
@@ -56,7 +56,31 @@ fn open(
     }
 }
 
+/// The finished timeline, sent to the notice routes of the incident's
+/// severity and impact; a dry run changed nothing and tells nobody.
+pub fn with_notices(
+    cfg: &Config,
+    mut report: Report,
+    n: &IncidentNoticeArgs,
+    dry_run: bool,
+) -> Report {
+    if !dry_run {
+        let incident = crate::notify::Incident {
+            severity: n.severity,
+            impact: n.impact,
+            services: n.services.clone(),
+        };
+        crate::notify::send_timeline(cfg, &mut report, &incident);
+    }
+    report
+}
+
 pub fn freeze_writes(cfg: &Config, args: &FreezeArgs) -> Result<Report> {
+    let report = freeze_steps(cfg, args)?;
+    Ok(with_notices(cfg, report, &args.notice, args.dry_run))
+}
+
+fn freeze_steps(cfg: &Config, args: &FreezeArgs) -> Result<Report> {
     let mut t = Timeline::new("incident-freeze-writes");
     let db = cfg.database.dbname.clone();
     let Some((mut c, facts, standby)) = open(&mut t, cfg, "bbp-maint incident") else {
@@ -183,6 +207,11 @@ pub fn freeze_writes(cfg: &Config, args: &FreezeArgs) -> Result<Report> {
 }
 
 pub fn thaw(cfg: &Config, args: &ThawArgs) -> Result<Report> {
+    let report = thaw_steps(cfg, args)?;
+    Ok(with_notices(cfg, report, &args.notice, args.dry_run))
+}
+
+fn thaw_steps(cfg: &Config, args: &ThawArgs) -> Result<Report> {
     let mut t = Timeline::new("incident-thaw");
     let db = cfg.database.dbname.clone();
     let Some((mut c, facts, _)) = open(&mut t, cfg, "bbp-maint incident") else {

@@ -181,7 +181,12 @@ pub fn run(cfg: &Config, args: &SnapshotArgs) -> Result<Report> {
         .into_iter()
         .collect(),
     );
-    Ok(t.finish())
+    Ok(super::incident::with_notices(
+        cfg,
+        t.finish(),
+        &args.notice,
+        false,
+    ))
 }
 
 fn t_rows(outcomes: &[snapshot::Outcome]) -> serde_json::Value {

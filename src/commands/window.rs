@@ -5,6 +5,7 @@
 use anyhow::Result;
 use serde_json::json;
 
+use crate::cli::{UsageError, WindowNotifyArgs};
 use crate::config::Config;
 use crate::report::{Check, Report, ReportBuilder, Status};
 use crate::units;
@@ -14,13 +15,65 @@ pub fn run(cfg: &Config) -> Result<Report> {
     Ok(judge(&cfg.windows, &jiff::Zoned::now()))
 }
 
+/// Far enough for a monthly notice; a bound, so the look-ahead is too.
+const MAX_AHEAD: std::time::Duration = std::time::Duration::from_secs(31 * 86400);
+
+/// `window notify`: the notices of the windows starting within `--ahead`.
+/// A notice that fails is its route's check, kept out of the verdict.
+pub fn notify(cfg: &Config, args: &WindowNotifyArgs) -> Result<Report> {
+    if args.ahead > MAX_AHEAD {
+        return Err(UsageError(format!(
+            "--ahead {} is more than 31 days",
+            units::duration(args.ahead)
+        ))
+        .into());
+    }
+    let mut b = ReportBuilder::new("window-notify");
+    let run = crate::notify::windows::run(cfg, &jiff::Zoned::now(), args.ahead);
+    let status = Status::worst(run.checks.iter().map(|c| c.status));
+    for c in run.checks {
+        b.push(c);
+    }
+    for c in crate::notify::judge::route_checks(&run.deliveries) {
+        b.push(c);
+    }
+    b.data(run.data);
+    Ok(b.finish_with(status, run.summary))
+}
+
 fn describe(w: &Window) -> serde_json::Value {
     json!({
         "name": w.name,
         "when": w.when,
+        "type": w.kind,
+        "description": w.description,
         "impact": w.impact,
         "services": w.services,
+        "rollback_plan": w.rollback_plan,
+        "approved_by": w.approved_by,
     })
+}
+
+/// One line per window for a person: the guide's fields, those written.
+pub fn describe_line(w: &Window) -> String {
+    let mut s = format!(
+        "{}: {}, {}, impact {}",
+        w.name,
+        w.when,
+        w.kind.as_str(),
+        w.impact
+    );
+    for (label, v) in [
+        ("services", w.services.join(", ")),
+        ("description", w.description.clone()),
+        ("rollback plan", w.rollback_plan.clone()),
+        ("approved by", w.approved_by.clone()),
+    ] {
+        if !v.is_empty() {
+            s.push_str(&format!("; {label}: {v}"));
+        }
+    }
+    s
 }
 
 pub fn judge(windows: &[Window], now: &jiff::Zoned) -> Report {
@@ -72,6 +125,12 @@ pub fn judge(windows: &[Window], now: &jiff::Zoned) -> Report {
         ),
     };
     b.push(Check::new("window", status, message));
+    if !windows.is_empty() {
+        b.detail("windows:");
+        for w in windows {
+            b.detail(format!("  {}", describe_line(w)));
+        }
+    }
     b.data(json!({
         "now": now.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
         "inside": current.is_some(),

@@ -35,6 +35,7 @@ mod external;
 mod general;
 mod health;
 mod logs;
+mod notify;
 mod perf;
 mod redis;
 mod registry;
@@ -66,6 +67,7 @@ pub use health::Health;
 pub use logs::Logs;
 use mask::mask_secrets;
 pub use mask::{check_http_url, check_redis_url, mask_url, mask_webhook, scrub_url};
+pub use notify::NotifyRoute;
 use parse::{deserialize_at, field_names, parse_file};
 pub use perf::Perf;
 pub use redis::Redis;
@@ -103,6 +105,8 @@ struct FileConfig {
     deps: Deps,
     perf: Perf,
     capacity: Capacity,
+    #[serde(rename = "notify", skip_serializing_if = "Vec::is_empty")]
+    notify: Vec<NotifyRoute>,
 }
 
 /// Flags that override the file and the environment.
@@ -135,6 +139,8 @@ pub struct Config {
     pub deps: Deps,
     pub perf: Perf,
     pub capacity: Capacity,
+    /// `[[notify]]`: the notice routes, as written (none by default).
+    pub notify: Vec<NotifyRoute>,
 }
 
 impl Config {
@@ -197,21 +203,14 @@ impl Config {
             mut deps,
             perf,
             capacity,
+            notify,
         } = parsed;
         // Archiving deletes rows: in the default weekly list only when rules exist.
         if db.archive.is_empty() && run.weekly.tasks == crate::schedule::default_tasks("weekly") {
             run.weekly.tasks.retain(|t| t != "db-archive");
         }
         // `validate` has parsed every `when` already.
-        let windows = windows
-            .iter()
-            .filter_map(|w| {
-                let mut win = crate::window::Window::parse(&w.name, &w.when).ok()?;
-                win.impact = w.impact.clone();
-                win.services = w.services.clone();
-                Some(win)
-            })
-            .collect();
+        let windows = windows.iter().filter_map(WindowFile::resolve).collect();
 
         // Environment layer.
         if let Some(dir) = env.var("BBP_MAINT_RUNTIME_DIR") {
@@ -265,6 +264,7 @@ impl Config {
             deps,
             perf,
             capacity,
+            notify,
         })
     }
 
@@ -318,21 +318,15 @@ impl Config {
         put("db", toml::Value::try_from(&self.db));
         put("db_check", toml::Value::try_from(&self.db_check));
         if !self.windows.is_empty() {
-            let ws: Vec<WindowFile> = self
-                .windows
-                .iter()
-                .map(|w| WindowFile {
-                    name: w.name.clone(),
-                    when: w.when.clone(),
-                    impact: w.impact.clone(),
-                    services: w.services.clone(),
-                })
-                .collect();
+            let ws: Vec<WindowFile> = self.windows.iter().map(WindowFile::from_window).collect();
             put("window", toml::Value::try_from(ws));
         }
         put("deps", toml::Value::try_from(&self.deps));
         put("perf", toml::Value::try_from(&self.perf));
         put("capacity", toml::Value::try_from(&self.capacity));
+        if !self.notify.is_empty() {
+            put("notify", toml::Value::try_from(&self.notify));
+        }
         let mut value = toml::Value::Table(doc);
         mask_secrets(&mut value);
         let header = match &self.file {

@@ -168,3 +168,107 @@ fn weekly_archives_only_when_rules_exist() {
     .unwrap_err();
     assert!(e.to_string().contains("db.archive[0].destination"), "{e}");
 }
+
+#[test]
+fn windows_carry_the_guides_fields_and_old_ones_stay_valid() {
+    use crate::impact::Impact;
+    use crate::window::WindowType;
+    // Written before the guide's fields were read: still valid, defaults.
+    let c = load_str(
+        "[[window]]\nname = \"w\"\nwhen = \"Sun 02:00-06:00\"\n",
+        &[],
+    )
+    .unwrap();
+    let w = &c.windows[0];
+    assert_eq!((w.kind, w.impact), (WindowType::Scheduled, Impact::Low));
+    assert!(w.description.is_empty() && w.rollback_plan.is_empty() && w.approved_by.is_empty());
+    let c = load_str(
+        "[[window]]\nname = \"pg16\"\nwhen = \"Sun 02:00-06:00\"\ntype = \"preventive\"\n\
+         description = \"PostgreSQL 16\"\nimpact = \"high\"\nservices = [\"api\"]\n\
+         rollback_plan = \"restore the snapshot\"\napproved_by = \"cto\"\n",
+        &[],
+    )
+    .unwrap();
+    let w = &c.windows[0];
+    assert_eq!((w.kind, w.impact), (WindowType::Preventive, Impact::High));
+    assert_eq!(w.approved_by, "cto");
+    let shown = c.show();
+    for line in [
+        "type = \"preventive\"",
+        "rollback_plan = \"restore the snapshot\"",
+        "approved_by = \"cto\"",
+    ] {
+        assert!(shown.contains(line), "{line} not in\n{shown}");
+    }
+    let e = load_str(
+        "[[window]]\nname = \"w\"\nwhen = \"Sun 02:00-06:00\"\nimpact = \"huge\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "window[0].impact", "{e}");
+    assert!(e.problem.contains("none"), "{e}");
+    let e = load_str(
+        "[[window]]\nname = \"w\"\nwhen = \"Sun 02:00-06:00\"\ntype = \"urgent\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "window[0].type", "{e}");
+}
+
+#[test]
+fn notice_routes_are_validated_by_key() {
+    let route = |body: &str| load_str(&format!("[[notify]]\nname = \"ops\"\n{body}"), &[]);
+    let c = route("webhook = \"https://hooks.example/T/B/s3cr3t\"\nimpacts = [\"low\", \"high\"]\nseverities = [\"critical\"]\n").unwrap();
+    assert_eq!(c.notify.len(), 1);
+    let shown = c.show();
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+    assert!(shown.contains("[[notify]]"), "{shown}");
+    for (body, key, says) in [
+        (
+            "impacts = [\"low\"]\n",
+            "notify[0].webhook",
+            "a webhook or a command",
+        ),
+        (
+            "webhook = \"https://h/x\"\ncommand = \"true\"\nimpacts = [\"low\"]\n",
+            "notify[0].webhook",
+            "one of the two",
+        ),
+        (
+            "command = \"true\"\n",
+            "notify[0].impacts",
+            "receives nothing",
+        ),
+        (
+            "command = \"true\"\nimpacts = [\"big\"]\n",
+            "notify[0].impacts[0]",
+            "unknown variant",
+        ),
+        (
+            "command = \"true\"\nseverities = [\"moderate\"]\n",
+            "notify[0].severities[0]",
+            "not one of",
+        ),
+        (
+            "command = \"true\"\nimpacts = [\"low\"]\ntimeout = \"0s\"\n",
+            "notify[0].timeout",
+            "above 0",
+        ),
+        (
+            "command = \"true\"\nimpacts = [\"low\"]\nto = \"x\"\n",
+            "notify[0].to",
+            "unknown field",
+        ),
+    ] {
+        let e = route(body).unwrap_err();
+        assert_eq!(e.key, key, "{body}: {e}");
+        assert!(e.problem.contains(says), "{body}: {e}");
+    }
+    let e = load_str(
+        "[[notify]]\nname = \"ops\"\ncommand = \"true\"\nimpacts = [\"low\"]\n\
+         [[notify]]\nname = \"ops\"\ncommand = \"true\"\nimpacts = [\"low\"]\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "notify[1].name", "{e}");
+}

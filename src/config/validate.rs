@@ -25,6 +25,7 @@ pub(super) fn validate(c: &FileConfig, source: &str) -> Result<(), ConfigError> 
     super::archive::validate_archive(&c.db.archive, &v)?;
     c.perf.validate(&v)?;
     c.capacity.validate(&v)?;
+    notify::validate(&c.notify, &v)?;
     c.db_check.validate(&v)
 }
 
