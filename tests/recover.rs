@@ -115,6 +115,9 @@ fn deleted_rows_are_reported_exactly_and_live_is_untouched(fx: &Fixture) -> Stri
     fx.sql("UPDATE payments SET amount = amount + 1 WHERE id IN (1, 2, 3)");
     fx.sql("INSERT INTO payments (bond_id, amount, method) SELECT bond_id, 5, 'cash' FROM payments LIMIT 1");
     let before = fx.payments();
+    // A newer backup that is broken: passed over, and named.
+    let broken = fx.backups.path().join("partial-upload.dump");
+    fs::write(&broken, b"PGDMP\x01\x0e\x00 cut short").unwrap();
 
     let (code, doc) = fx.recover(&["--table", "payments"]);
     assert_eq!(code, 1, "missing rows are a WARNING: {doc:#}");
@@ -129,7 +132,18 @@ fn deleted_rows_are_reported_exactly_and_live_is_untouched(fx: &Fixture) -> Stri
         .collect();
     assert_eq!(actions, ["table", "select", "restore", "compare", "keep"]);
     assert_eq!(doc["summary"], "5/5 actions successful");
-    assert!(message(&doc, "select").contains("nightly.dump"), "{doc:#}");
+    let select = message(&doc, "select");
+    assert!(
+        select.contains("nightly.dump (custom): backup verify: exists OK"),
+        "{select}"
+    );
+    assert!(
+        select.contains("passed over: ")
+            && select.contains("partial-upload.dump: ")
+            && select.contains("structure CRITICAL"),
+        "{select}"
+    );
+    fs::remove_file(&broken).unwrap();
     // Literals masked by default: the shape of the SQL, none of the values.
     let sql = doc["data"]["sql"].as_str().unwrap();
     assert!(sql.contains("ON CONFLICT DO NOTHING"), "{sql}");
@@ -168,6 +182,16 @@ fn deleted_rows_are_reported_exactly_and_live_is_untouched(fx: &Fixture) -> Stri
     let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
     let named: BTreeSet<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
     assert_eq!(named, deleted);
+    // --where narrows both sides: the deleted ids are 201 to 300.
+    let (_, doc) = fx.recover(&[
+        "--table",
+        "payments",
+        "--into",
+        &recovery,
+        "--where",
+        "id <= 250",
+    ]);
+    assert_eq!(metric(&doc, "compare", "missing_rows"), 50.0, "{doc:#}");
     assert_eq!(fx.payments(), before, "the live table was changed");
     recovery
 }
