@@ -393,3 +393,82 @@ fn a_full_archive_filesystem_deletes_nothing_and_is_critical() {
         files(fs.dir.path(), "")
     );
 }
+
+/// The weekday `days` from today, as `[[window]]`'s `when` writes it (`Wed`).
+fn weekday_in(days: i64) -> String {
+    let out = Command::new("date")
+        .args(["-d", &format!("+{days} days"), "+%a"])
+        .env_clear()
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn task<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["data"]["tasks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["name"] == name))
+        .unwrap_or_else(|| panic!("no task {name} in {doc:#}"))
+}
+
+#[test]
+fn run_weekly_archives_by_the_rule_inside_the_window_and_leaves_it_outside() {
+    // 1,000 payment log rows, one a day back from now at midday: the 635
+    // of 365.5 days and older are past the rule's 365 days.
+    let pg = cluster(
+        "CREATE TABLE payment_logs (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, note text); \
+         INSERT INTO payment_logs SELECT i, now() - i * interval '1 day' - interval '12 hours', md5(i::text) \
+           FROM generate_series(0, 999) i",
+    );
+    let dest = tempfile::tempdir().unwrap();
+    let weekly = |when: &str| {
+        let home = tempfile::tempdir().unwrap();
+        let sb = Sandbox::new(&format!(
+            "[database]\nurl = {:?}\ntimeout = \"5s\"\n\n\
+             [[db.archive]]\ntable = \"payment_logs\"\ncolumn = \"created_at\"\nretention = \"365 days\"\n\
+             destination = {:?}\n\n\
+             [[window]]\nname = \"weekly\"\nwhen = {when:?}\n\n\
+             [run]\nlog = {:?}\n[run.weekly]\ntasks = [\"db-archive\"]\n",
+            app_url(&pg),
+            dest.path().display().to_string(),
+            home.path().join("maintenance.log").display().to_string(),
+        ));
+        (sb, home)
+    };
+
+    // The window is the day after tomorrow: tonight's weekly run deletes
+    // nothing and writes no archive, and says why.
+    let (later, _home) = weekly(&format!("{} 02:00-03:00", weekday_in(2)));
+    let out = later.run(&["--json", "run", "weekly"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 1, "{doc:#}\n{}", stderr(&out));
+    let t = task(&doc, "db-archive");
+    assert_eq!(
+        t["not_run"], "not run (outside the maintenance window)",
+        "{t:#}"
+    );
+    assert!(t["report"].is_null(), "{t:#}");
+    assert_eq!(count(&pg, "SELECT count(*) FROM payment_logs"), 1000);
+    assert!(files(dest.path(), "").is_empty(), "no archive written");
+
+    // Inside the window the rule is applied: the old rows go to a verified
+    // archive and only they are deleted.
+    let (now, _home) = weekly("daily 00:00-24:00");
+    let out = now.run(&["--json", "run", "weekly"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}\n{}", stderr(&out));
+    let t = task(&doc, "db-archive");
+    assert!(t["not_run"].is_null(), "{t:#}");
+    let r = &t["report"]["data"]["rules"][0];
+    assert_eq!(r["archive"]["rows"], 635, "{r:#}");
+    assert_eq!(r["deleted"], 635, "{r:#}");
+    assert_eq!(count(&pg, "SELECT count(*) FROM payment_logs"), 365);
+    assert_eq!(
+        count(
+            &pg,
+            &format!("SELECT count(*) FROM payment_logs WHERE {OLD}")
+        ),
+        0
+    );
+    assert_eq!(files(dest.path(), ".manifest.json").len(), 1, "{r:#}");
+}
