@@ -451,6 +451,24 @@ fn run_weekly_archives_by_the_rule_inside_the_window_and_leaves_it_outside() {
     assert_eq!(count(&pg, "SELECT count(*) FROM payment_logs"), 1000);
     assert!(files(dest.path(), "").is_empty(), "no archive written");
 
+    // With no rule there is nothing to wait for: the task runs outside the
+    // window and says so, instead of a weekly WARNING about a wait it never needed.
+    let home = tempfile::tempdir().unwrap();
+    let bare = Sandbox::new(&format!(
+        "[database]\nurl = {:?}\ntimeout = \"5s\"\n\n\
+         [[window]]\nname = \"weekly\"\nwhen = {:?}\n\n\
+         [run]\nlog = {:?}\n[run.weekly]\ntasks = [\"db-archive\"]\n",
+        app_url(&pg),
+        format!("{} 02:00-03:00", weekday_in(2)),
+        home.path().join("maintenance.log").display().to_string(),
+    ));
+    let out = bare.run(&["--json", "run", "weekly"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}\n{}", stderr(&out));
+    let t = task(&doc, "db-archive");
+    assert!(t["not_run"].is_null(), "{t:#}");
+    assert_eq!(t["status"], "ok", "{t:#}");
+
     // Inside the window the rule is applied: the old rows go to a verified
     // archive and only they are deleted.
     let (now, _home) = weekly("daily 00:00-24:00");

@@ -169,6 +169,15 @@ fn runner(name: &str) -> Option<TaskFn> {
     Some(run)
 }
 
+/// A heavy task with nothing configured runs at once and says so, rather than
+/// warn every week that it waited for a window it did not need.
+fn has_work(cfg: &Config, task: &str) -> bool {
+    match task {
+        "db-archive" => !cfg.db.archive.is_empty(),
+        _ => true,
+    }
+}
+
 fn verify_args(no_restore: bool) -> BackupVerifyArgs {
     BackupVerifyArgs {
         path: None,
@@ -227,6 +236,7 @@ pub fn run(cfg: &Config, args: &RunArgs, ui: &Ui, wait: bool) -> Result<Report> 
             )
         } else if let Some(reason) =
             outside_window(&cfg.windows, t, args.ignore_window, &jiff::Zoned::now())
+                .filter(|_| has_work(&cfg, t.name))
         {
             TaskOutcome {
                 outside_window: true,
