@@ -524,7 +524,6 @@ pub enum DiskCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct WindowArgs {
     #[command(subcommand)]
     pub command: Option<WindowCommand>,
@@ -542,23 +541,6 @@ pub struct WindowNotifyArgs {
     /// Notify the windows that start within this time from now (at most 31d)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "24h")]
     pub ahead: std::time::Duration,
-}
-
-/// Who hears of an incident: the [[notify]] routes that take its severity
-/// (or its impact, when given).
-#[derive(Debug, Args)]
-pub struct IncidentNoticeArgs {
-    /// The incident's severity, for the [[notify]] routes (not sent with --dry-run)
-    #[arg(long, value_enum, default_value_t = Severity::Low, value_name = "LEVEL")]
-    pub severity: Severity,
-
-    /// Its impact on the users, for the routes that take impacts (e.g. all users: high)
-    #[arg(long, value_enum, value_name = "LEVEL")]
-    pub impact: Option<crate::impact::Impact>,
-
-    /// The affected services, named in the notice
-    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
-    pub services: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -586,9 +568,8 @@ pub struct SnapshotArgs {
     /// Keep the literals in query text (they may hold personal data); masked with ? by default
     #[arg(long)]
     pub raw_queries: bool,
-
     #[command(flatten)]
-    pub notice: IncidentNoticeArgs,
+    pub notice: crate::notify::Incident,
 }
 
 #[derive(Debug, Args)]
@@ -629,9 +610,8 @@ pub struct FreezeArgs {
     /// Show what would be done; change nothing
     #[arg(long)]
     pub dry_run: bool,
-
     #[command(flatten)]
-    pub notice: IncidentNoticeArgs,
+    pub notice: crate::notify::Incident,
 }
 
 #[derive(Debug, Args)]
@@ -639,9 +619,8 @@ pub struct ThawArgs {
     /// Show what would be done; change nothing
     #[arg(long)]
     pub dry_run: bool,
-
     #[command(flatten)]
-    pub notice: IncidentNoticeArgs,
+    pub notice: crate::notify::Incident,
 }
 
 #[derive(Debug, Subcommand)]

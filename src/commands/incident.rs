@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::{FreezeArgs, IncidentNoticeArgs, ThawArgs};
+use crate::cli::{FreezeArgs, ThawArgs};
 use crate::config::Config;
 use crate::incident::freeze;
 use crate::incident::judge::{self, FreezeFacts};
@@ -61,16 +61,11 @@ fn open(
 pub fn with_notices(
     cfg: &Config,
     mut report: Report,
-    n: &IncidentNoticeArgs,
+    incident: &crate::notify::Incident,
     dry_run: bool,
 ) -> Report {
     if !dry_run {
-        let incident = crate::notify::Incident {
-            severity: n.severity,
-            impact: n.impact,
-            services: n.services.clone(),
-        };
-        crate::notify::send_timeline(cfg, &mut report, &incident);
+        crate::notify::send_timeline(cfg, &mut report, incident);
     }
     report
 }

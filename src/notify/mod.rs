@@ -132,10 +132,17 @@ pub fn deliver(cfg: &Config, jobs: Vec<(&NotifyRoute, Vec<(String, Notice)>)>) -
 
 /// An incident as the guide's `handleEmergency` takes it: a severity, the
 /// affected services, and (bbp-maint's addition) an impact on the users.
-#[derive(Clone, Debug)]
+/// The incident commands' flags, flattened into each of them.
+#[derive(Clone, Debug, clap::Args)]
 pub struct Incident {
+    /// The incident's severity, for the [[notify]] routes (not sent with --dry-run)
+    #[arg(long, value_enum, default_value_t = Severity::Low, value_name = "LEVEL")]
     pub severity: Severity,
+    /// Its impact on the users, for the routes that take impacts (e.g. all users: high)
+    #[arg(long, value_enum, value_name = "LEVEL")]
     pub impact: Option<Impact>,
+    /// The affected services, named in the notice
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     pub services: Vec<String>,
 }
 
