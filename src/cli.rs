@@ -595,6 +595,8 @@ pub struct RecoverArgs {
     /// Show the rows' values in the sample and the SQL; masked with ? by default
     #[arg(long)]
     pub raw: bool,
+    #[command(flatten)]
+    pub notice: crate::notify::Incident,
 }
 
 #[derive(Debug, Args)]

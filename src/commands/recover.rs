@@ -21,5 +21,10 @@ pub fn run(cfg: &Config, args: &RecoverArgs, ui: &Ui) -> Result<Report> {
         apply: args.apply,
         raw: args.raw,
     };
-    recover::run(cfg, &req, ui)
+    // The recovery's timeline goes to the notice routes as the incident
+    // commands' do; the copy-back SQL is not in it, and a failed notice
+    // leaves the exit code alone.
+    let mut report = recover::run(cfg, &req, ui)?;
+    crate::notify::send_timeline(cfg, &mut report, &args.notice);
+    Ok(report)
 }
