@@ -14,9 +14,13 @@ use openssl::x509::X509;
 
 use crate::report::{Check, Metric, Status};
 
-/// Days before `notAfter` under which a certificate warns, and is critical.
-pub const WARN_DAYS: f64 = 30.0;
-pub const CRIT_DAYS: f64 = 7.0;
+/// Days before `notAfter` under which a certificate warns, and is critical
+/// (`health.cert_days_warn`, `health.cert_days_crit`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    pub warn_days: f64,
+    pub crit_days: f64,
+}
 
 /// What the peer's certificate says.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,9 +35,9 @@ pub struct Peer {
 }
 
 /// The status, the message part and the metric for one peer. Pure.
-pub fn judge(p: &Peer, metric_name: &str) -> (Status, String, Metric) {
+pub fn judge(p: &Peer, metric_name: &str, limits: Limits) -> (Status, String, Metric) {
     let m = Metric::new(metric_name, (p.days_left * 10.0).round() / 10.0, "d")
-        .thresholds(Some(WARN_DAYS), Some(CRIT_DAYS))
+        .thresholds(Some(limits.warn_days), Some(limits.crit_days))
         .alert_below();
     let mut status = m.judge();
     let mut msg = if p.days_left < 0.0 {
@@ -129,7 +133,13 @@ fn connect(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, String
 /// the message, and the worse status. A certificate that cannot be read
 /// is said in the message; the request's own result already judged the
 /// connection.
-pub fn annotate(mut check: Check, url: &str, label: Option<&str>, limit: Duration) -> Check {
+pub fn annotate(
+    mut check: Check,
+    url: &str,
+    label: Option<&str>,
+    limit: Duration,
+    limits: Limits,
+) -> Check {
     let Some((host, port)) = https_target(url) else {
         return check;
     };
@@ -140,7 +150,7 @@ pub fn annotate(mut check: Check, url: &str, label: Option<&str>, limit: Duratio
     let prefix = label.map(|l| format!("{l}: ")).unwrap_or_default();
     match peer(&host, port, limit) {
         Ok(p) => {
-            let (status, msg, metric) = judge(&p, &name);
+            let (status, msg, metric) = judge(&p, &name, limits);
             check.status = check.status.worse(status);
             check.message.push_str(&format!("; {prefix}{msg}"));
             check.metrics.push(metric);
@@ -156,6 +166,11 @@ pub fn annotate(mut check: Check, url: &str, label: Option<&str>, limit: Duratio
 mod tests {
     use super::*;
 
+    const GUIDE: Limits = Limits {
+        warn_days: 30.0,
+        crit_days: 7.0,
+    };
+
     fn peer(days: f64, err: Option<&str>) -> Peer {
         Peer {
             not_after: "Dec  5 10:00:00 2026 GMT".into(),
@@ -166,18 +181,30 @@ mod tests {
 
     #[test]
     fn days_left_warn_under_30_and_are_critical_under_7() {
-        assert_eq!(judge(&peer(60.0, None), "c").0, Status::Ok);
-        let (st, msg, m) = judge(&peer(20.4, None), "c");
+        assert_eq!(judge(&peer(60.0, None), "c", GUIDE).0, Status::Ok);
+        let (st, msg, m) = judge(&peer(20.4, None), "c", GUIDE);
         assert_eq!(st, Status::Warning);
         assert_eq!(
             msg,
             "certificate expires in 20 days (Dec  5 10:00:00 2026 GMT)"
         );
         assert_eq!(m.value, 20.4);
-        assert_eq!(judge(&peer(4.9, None), "c").0, Status::Critical);
-        let (st, msg, _) = judge(&peer(-1.0, None), "c");
+        assert_eq!(judge(&peer(4.9, None), "c", GUIDE).0, Status::Critical);
+        let (st, msg, _) = judge(&peer(-1.0, None), "c", GUIDE);
         assert_eq!(st, Status::Critical);
         assert!(msg.starts_with("certificate expired"), "{msg}");
+    }
+
+    #[test]
+    fn the_thresholds_are_the_configured_ones() {
+        let tight = Limits {
+            warn_days: 90.0,
+            crit_days: 45.0,
+        };
+        assert_eq!(judge(&peer(60.0, None), "c", tight).0, Status::Warning);
+        assert_eq!(judge(&peer(40.0, None), "c", tight).0, Status::Critical);
+        let (_, _, m) = judge(&peer(60.0, None), "c", tight);
+        assert_eq!((m.warn, m.crit), (Some(90.0), Some(45.0)));
     }
 
     #[test]
@@ -185,6 +212,7 @@ mod tests {
         let (st, msg, _) = judge(
             &peer(60.0, Some("self-signed certificate in certificate chain")),
             "c",
+            GUIDE,
         );
         assert_eq!(st, Status::Critical);
         assert!(

@@ -137,8 +137,13 @@ impl Drop for Https {
 }
 
 fn health(api: &str, ca: &Path) -> serde_json::Value {
+    health_with(api, ca, "")
+}
+
+/// `health --check api` against `api`, with more configuration appended.
+fn health_with(api: &str, ca: &Path, more: &str) -> serde_json::Value {
     let sb = Sandbox::new(&format!(
-        "[api]\nurl = \"{api}\"\ntimeout = \"5s\"\nlatency_warn = \"4s\"\nlatency_crit = \"5s\"\n"
+        "[api]\nurl = \"{api}\"\ntimeout = \"5s\"\nlatency_warn = \"4s\"\nlatency_crit = \"5s\"\n{more}"
     ));
     let out = sb
         .cmd(&["--json", "health", "--check", "api"])
@@ -190,6 +195,26 @@ fn certificate_expiry_and_verification_of_https_endpoints() {
         "{doc:#}"
     );
     assert!((59.0..=60.0).contains(&metric(api, "cert_days_left")));
+
+    // An operator who renews two months ahead raises the thresholds: the
+    // same 60 days are then a WARNING.
+    let doc = health_with(
+        &later.url("localhost"),
+        &ca,
+        "[health]\ncert_days_warn = 90\ncert_days_crit = 14\n",
+    );
+    let api = check(&doc, "api");
+    assert_eq!(api["status"], "warning", "{doc:#}");
+    let m = api["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "cert_days_left")
+        .unwrap();
+    assert_eq!(
+        (m["warn"].as_f64(), m["crit"].as_f64()),
+        (Some(90.0), Some(14.0))
+    );
 
     // The same server under a name its certificate does not carry: a
     // hostname failure, named as such, and the days still read.
