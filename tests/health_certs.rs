@@ -159,6 +159,35 @@ fn certificate_expiry_and_verification_of_https_endpoints() {
     assert!(msg.contains("certificate expires in 60 days"), "{msg}");
 }
 
+#[test]
+fn an_external_service_with_an_expiring_certificate() {
+    let test_ca = TestCa::new();
+    let (crt, key) = test_ca.leaf("soon", 5);
+    // External services are checked with HEAD, which s_server does not answer.
+    let soon = HttpsServer::start(&crt, &key);
+    let sb = Sandbox::new(&format!(
+        "[external]\nurls = [\"{}\"]\ntimeout = \"5s\"\n",
+        soon.url("localhost")
+    ));
+    let out = sb
+        .cmd(&["--json", "health", "--check", "external"])
+        .env("SSL_CERT_FILE", test_ca.ca())
+        .output()
+        .unwrap();
+    let doc = json(&out);
+    let ext = check(&doc, "external");
+    // Reachable, but the certificate ends in 5 days: CRITICAL, named by host.
+    assert_eq!(ext["status"], "critical", "{doc:#}");
+    let msg = ext["message"].as_str().unwrap();
+    assert!(msg.starts_with("1/1 reachable"), "{msg}");
+    assert!(
+        msg.contains("localhost: certificate expires in 5 days"),
+        "{msg}"
+    );
+    let days = metric(ext, "cert_days_left:localhost");
+    assert!((4.0..=5.0).contains(&days), "{days}");
+}
+
 /// `health --check NAME` with only the environment given (DATABASE_URL,
 /// REDIS_URL) and the test CA trusted as the system's store.
 fn health_env(name: &str, var: &str, value: &str, ca: &Path) -> serde_json::Value {

@@ -156,3 +156,68 @@ impl TestCa {
         )
     }
 }
+
+/// An HTTPS server on 127.0.0.1 serving a certificate and key (PEM): every
+/// request, HEAD included (`openssl s_server -www` answers only GET), gets
+/// 200 and the connection closed. Stopped on drop.
+pub struct HttpsServer {
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HttpsServer {
+    pub fn start(cert: &Path, key: &Path) -> HttpsServer {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let identity = native_tls::Identity::from_pkcs8(
+            &std::fs::read(cert).unwrap(),
+            &std::fs::read(key).unwrap(),
+        )
+        .unwrap();
+        let acceptor = native_tls::TlsAcceptor::new(identity).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let acceptor = acceptor.clone();
+                std::thread::spawn(move || {
+                    let Ok(mut tls) = acceptor.accept(conn) else {
+                        return;
+                    };
+                    let mut req = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf) {
+                            Ok(n) if n > 0 => req.extend_from_slice(&buf[..n]),
+                            _ => return,
+                        }
+                    }
+                    let _ = tls.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    let _ = tls.shutdown();
+                });
+            }
+        });
+        HttpsServer { port, stop }
+    }
+
+    pub fn url(&self, host: &str) -> String {
+        format!("https://{host}:{}/health", self.port)
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept loop so that it sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
