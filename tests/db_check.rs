@@ -298,4 +298,34 @@ fn db_check_finds_each_outage_risk_on_a_live_cluster() {
     let findings = &doc["data"]["amcheck"]["findings"];
     assert_eq!(findings[0]["relation"], "postgres.public.victim", "{doc:#}");
     assert_eq!(findings[0]["block"], 1, "{doc:#}");
+
+    // 5. --deep outside every maintenance window is refused, as the help
+    // says: WARNING, nothing checked (the corrupt page goes unread), the
+    // next window named. The window opens two hours from now (UTC).
+    let at = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .checked_add(jiff::SignedDuration::from_hours(2))
+        .unwrap();
+    let until = at.checked_add(jiff::SignedDuration::from_mins(1)).unwrap();
+    let windowed = Sandbox::new(&format!(
+        "{}\n[[window]]\nname = \"later\"\nwhen = \"daily {}-{}\"\n",
+        config(&pg.url(), ""),
+        at.strftime("%H:%M"),
+        until.strftime("%H:%M")
+    ));
+    let out = windowed
+        .cmd(&["--json", "db", "check", "--deep"])
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    let doc = json(&out);
+    let (st, msg) = status(&doc, "amcheck");
+    assert_eq!(st, "warning", "{doc:#}");
+    assert!(
+        msg.contains("--deep refused: outside every maintenance window; next: later at"),
+        "{msg}"
+    );
+    assert!(msg.contains("nothing was checked"), "{msg}");
+    assert_eq!(doc["data"]["amcheck"]["refused"], true, "{doc:#}");
+    assert_eq!(doc["data"]["amcheck"]["findings"], serde_json::json!([]));
 }

@@ -10,6 +10,10 @@ pub struct Health {
     pub essential: Vec<String>,
     /// The guide: at least 70 % of checks passing is "degraded", not "unhealthy".
     pub degraded_ratio: f64,
+    /// Days before a TLS peer certificate's `notAfter` under which it warns,
+    /// and is critical (api, external, database, redis).
+    pub cert_days_warn: f64,
+    pub cert_days_crit: f64,
 }
 
 impl Default for Health {
@@ -18,6 +22,8 @@ impl Default for Health {
             checks: HealthCheck::ALL.iter().map(|c| c.as_str().into()).collect(),
             essential: vec!["database".into(), "api".into()],
             degraded_ratio: 0.7,
+            cert_days_warn: 30.0,
+            cert_days_crit: 7.0,
         }
     }
 }
@@ -44,6 +50,18 @@ impl Health {
             return v.err(
                 "health.degraded_ratio",
                 format!("{} is not a ratio between 0 and 1", self.degraded_ratio),
+            );
+        }
+        if self.cert_days_crit.is_nan() || self.cert_days_crit < 0.0 {
+            return v.err(
+                "health.cert_days_crit",
+                format!("{} is not a number of days", self.cert_days_crit),
+            );
+        }
+        if self.cert_days_warn.is_nan() || self.cert_days_warn < self.cert_days_crit {
+            return v.err(
+                "health.cert_days_warn",
+                "is below health.cert_days_crit: the warning comes first",
             );
         }
         Ok(())

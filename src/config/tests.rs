@@ -60,6 +60,24 @@ fn thresholds_must_be_ordered() {
     assert_eq!(e.key, "redis.latency_warn");
     let e = load_str("[health]\nessential = [\"databse\"]\n", &[]).unwrap_err();
     assert_eq!(e.key, "health.essential");
+    let e = load_str("[health]\ncert_days_warn = 5\ncert_days_crit = 7\n", &[]).unwrap_err();
+    assert_eq!(e.key, "health.cert_days_warn");
+    let e = load_str("[health]\ncert_days_crit = -1\n", &[]).unwrap_err();
+    assert_eq!(e.key, "health.cert_days_crit");
+}
+
+#[test]
+fn certificate_thresholds_default_to_30_and_7_days() {
+    let c = load_str("", &[]).unwrap();
+    assert_eq!(
+        (c.health.cert_days_warn, c.health.cert_days_crit),
+        (30.0, 7.0)
+    );
+    let c = load_str("[health]\ncert_days_warn = 60\ncert_days_crit = 14\n", &[]).unwrap();
+    assert_eq!(
+        (c.health.cert_days_warn, c.health.cert_days_crit),
+        (60.0, 14.0)
+    );
 }
 
 #[test]

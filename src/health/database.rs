@@ -5,14 +5,52 @@ use std::time::{Duration, Instant};
 
 use super::judge::{DatabaseFacts, judge_database};
 use crate::config::Config;
-use crate::pg;
+use crate::pg::{self, SslMode};
 use crate::report::{Check, Status};
 
 pub fn check(cfg: &Config, timeout: Duration) -> Check {
-    match gather(cfg, timeout) {
-        Ok(facts) => judge_database(&cfg.database_checks, &facts),
-        Err(failed) => failed,
+    let t0 = Instant::now();
+    let (check, tls) = match gather(cfg, timeout) {
+        Ok(facts) => (judge_database(&cfg.database_checks, &facts), facts.tls),
+        // A refused certificate (chain, host name) fails the connection: its
+        // expiry is still worth saying.
+        Err(failed) => {
+            let tls_refused = failed.message.contains("certificate");
+            (failed, tls_refused)
+        }
+    };
+    let p = &cfg.database;
+    if !tls || p.is_socket() {
+        return check;
     }
+    let left = timeout.saturating_sub(t0.elapsed());
+    let mut check = crate::certs::annotate_peer(
+        check,
+        crate::certs::postgres_peer(&p.host, p.port, left),
+        None,
+        super::http::cert_limits(cfg),
+    );
+    // Say what the session's handshake verified, so that an unverified
+    // certificate is not taken for a checked one.
+    match p.sslmode {
+        SslMode::VerifyFull => {}
+        // libpq's `require` checks the chain when a root certificate is present.
+        SslMode::VerifyCa | SslMode::Require
+            if p.sslmode == SslMode::VerifyCa
+                || p.sslrootcert
+                    .as_ref()
+                    .is_some_and(|r| r.as_os_str() != "system" && r.exists()) =>
+        {
+            check.message.push_str(&format!(
+                " (host name not verified: sslmode={})",
+                p.sslmode.as_str()
+            ))
+        }
+        m => check
+            .message
+            .push_str(&format!(" (chain not verified: sslmode={})", m.as_str())),
+    }
+    check
 }
 
 /// The facts, or the check that says why they could not be had: a

@@ -18,7 +18,13 @@ pub fn api(cfg: &Config, timeout: Duration) -> Check {
         Err(e) => Check::new("api", Status::Critical, http_error(&a.url, &e, timeout)),
         Ok(r) => judge_api(a, &shown, r.status(), latency),
     };
-    crate::certs::annotate(check, &a.url, None, timeout.saturating_sub(latency))
+    crate::certs::annotate(
+        check,
+        &a.url,
+        None,
+        timeout.saturating_sub(latency),
+        cert_limits(cfg),
+    )
 }
 
 pub fn external(cfg: &Config, timeout: Duration) -> Check {
@@ -56,8 +62,22 @@ pub fn external(cfg: &Config, timeout: Duration) -> Check {
             .ok()
             .and_then(|x| x.host_str().map(str::to_string));
         let left = until.saturating_duration_since(Instant::now());
-        crate::certs::annotate(c, u, Some(host.as_deref().unwrap_or(u)), left)
+        crate::certs::annotate(
+            c,
+            u,
+            Some(host.as_deref().unwrap_or(u)),
+            left,
+            cert_limits(cfg),
+        )
     })
+}
+
+/// `[health]`'s certificate thresholds.
+pub(super) fn cert_limits(cfg: &Config) -> crate::certs::Limits {
+    crate::certs::Limits {
+        warn_days: cfg.health.cert_days_warn,
+        crit_days: cfg.health.cert_days_crit,
+    }
 }
 
 /// One line for a failed request; the URL with secrets masked.
