@@ -53,8 +53,18 @@ pub const SCHEDULES: [(&str, &[&str]); 4] = [
     ),
     ("monthly", &["dr-test", "capacity"]),
     // The guide's quarterly "comprehensive system review", on the first
-    // Sunday of January, April, July and October after the monthly run.
-    ("quarterly", &["db-analyze-exact", "dr-test-fresh"]),
+    // Sunday of January, April, July and October after the monthly run:
+    // each task a longer or deeper look than its weekly or monthly twin.
+    (
+        "quarterly",
+        &[
+            "db-analyze-exact",
+            "perf-quarter",
+            "capacity-year",
+            "deps-review",
+            "dr-test-fresh",
+        ],
+    ),
 ];
 
 /// The tasks built into this binary. A new command joins the schedules with
@@ -174,6 +184,28 @@ pub const TASKS: &[Task] = &[
         heavy: true,
     },
     Task {
+        name: "perf-quarter",
+        display: "Performance Review (the quarter)",
+        lock: "perf",
+        // Three months of access logs instead of one week.
+        timeout: Duration::from_secs(2 * 60 * MIN),
+        heavy: false,
+    },
+    Task {
+        name: "capacity-year",
+        display: "Capacity Planning Review (a year's trend)",
+        lock: "capacity",
+        timeout: Duration::from_secs(10 * MIN),
+        heavy: false,
+    },
+    Task {
+        name: "deps-review",
+        display: "Dependency Review (audit and outdated)",
+        lock: "deps-audit",
+        timeout: Duration::from_secs(30 * MIN),
+        heavy: false,
+    },
+    Task {
         name: "dr-test-fresh",
         display: "Disaster Recovery Test (fresh dump)",
         lock: "dr-test",
@@ -229,5 +261,15 @@ mod tests {
         }
         assert!(default_tasks("daily").contains(&"health".to_string()));
         assert_eq!(default_tasks("monthly"), ["dr-test", "capacity"]);
+        assert_eq!(
+            default_tasks("quarterly"),
+            [
+                "db-analyze-exact",
+                "perf-quarter",
+                "capacity-year",
+                "deps-review",
+                "dr-test-fresh"
+            ]
+        );
     }
 }

@@ -288,7 +288,7 @@ fn k8s_docs() -> Vec<serde_json::Value> {
 fn kubernetes_cronjobs_forbid_overlap_and_take_the_secret() {
     let docs = k8s_docs();
     let jobs: Vec<&serde_json::Value> = docs.iter().filter(|d| d["kind"] == "CronJob").collect();
-    assert_eq!(jobs.len(), 3);
+    assert_eq!(jobs.len(), 4);
     let mut schedules = vec![];
     for j in &jobs {
         let spec = &j["spec"];
@@ -315,11 +315,14 @@ fn kubernetes_cronjobs_forbid_overlap_and_take_the_secret() {
             .output()
             .unwrap();
         assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
-        if args.contains(&"monthly") {
+        if args.contains(&"monthly") || args.contains(&"quarterly") {
             assert!(args.contains(&"--first-sunday"), "{args:?}");
         }
     }
-    assert_eq!(schedules, ["0 2 * * *", "0 3 * * 0", "0 4 * * 0"]);
+    assert_eq!(
+        schedules,
+        ["0 2 * * *", "0 3 * * 0", "0 4 * * 0", "0 5 * 1,4,7,10 0"]
+    );
     // The ConfigMap's configuration is one bbp-maint accepts.
     let cm = docs.iter().find(|d| d["kind"] == "ConfigMap").unwrap();
     let sb = Sandbox::new(cm["data"]["config.toml"].as_str().unwrap());
@@ -609,10 +612,28 @@ fn alert_rules_pass_promtool_check_and_their_unit_tests() {
 }
 
 /// What real runs write: `disk`, `db analyze`, `backup verify`, `dr-test`,
-/// a daily run and the quarterly review, against a throwaway cluster, each
-/// with --prom-textfile. Returns every sample line of their textfiles.
+/// a daily run, a weekly run's `perf` (an access log, a Redis with lookups)
+/// and the quarterly review, against a throwaway cluster, each with
+/// --prom-textfile. Returns every sample line of their textfiles.
 fn real_textfile_samples() -> Vec<String> {
     let pg = Pg::start();
+    let redis = Redis::start(None);
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    // Enough lookups for a hit rate (perf judges from 100).
+    for i in 0..120 {
+        redis::cmd("GET")
+            .arg(format!("k{}", i % 2))
+            .query::<redis::Value>(&mut con)
+            .unwrap();
+        if i == 0 {
+            redis::cmd("SET")
+                .arg("k0")
+                .arg("v")
+                .query::<redis::Value>(&mut con)
+                .unwrap();
+        }
+    }
     pg.psql(
         "postgres",
         "CREATE TABLE clients (id int PRIMARY KEY, name text)",
@@ -624,13 +645,29 @@ fn real_textfile_samples() -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().display();
     fs::create_dir(dir.path().join("backups")).unwrap();
+    let now = jiff::Timestamp::now();
+    let mut access = String::new();
+    for i in 0..50 {
+        let t = (now - jiff::SignedDuration::from_secs(600 - i)).strftime("%d/%b/%Y:%H:%M:%S %z");
+        let status = if i == 0 { 500 } else { 200 };
+        access += &format!(
+            "203.0.113.9 - - [{t}] \"GET /api/cases HTTP/1.1\" {status} 512 \"-\" \"curl\" 0.0{:02}\n",
+            10 + i
+        );
+    }
+    fs::write(dir.path().join("access.log"), access).unwrap();
     let dump = dir.path().join("backups/nightly.dump");
     pg.pg_dump("postgres", &["-Fc", "-f", dump.to_str().unwrap()]);
     let sb = Sandbox::new(&format!(
         "[database]\nurl = \"{}\"\n[backup]\ndir = \"{p}/backups\"\nmin_size = \"1B\"\nessential_tables = [\"clients\"]\n\
          [disk]\nstate_dir = \"{p}/state\"\n[dr]\nreport_dir = \"{p}/dr\"\n\
-         [run]\nlog = \"{p}/maintenance.log\"\n[run.daily]\ntasks = [\"disk\"]\n",
-        pg.url()
+         [run]\nlog = \"{p}/maintenance.log\"\n[run.daily]\ntasks = [\"disk\"]\n\
+         [run.weekly]\ntasks = [\"perf\"]\n\
+         [run.quarterly]\ntasks = [\"db-analyze-exact\", \"dr-test-fresh\"]\n\
+         [redis]\nurl = \"{}\"\n\
+         [perf]\nsources = [\"access_logs\", \"redis\"]\naccess_logs = [\"{p}/access.log\"]\n",
+        pg.url(),
+        redis.url()
     ));
     let mut lines = Vec::new();
     for args in [
@@ -639,6 +676,7 @@ fn real_textfile_samples() -> Vec<String> {
         &["backup", "verify", "--no-restore"],
         &["dr-test"],
         &["run", "daily"],
+        &["run", "weekly"],
         &["run", "quarterly", "--ignore-window"],
     ] {
         let file = dir
@@ -650,8 +688,8 @@ fn real_textfile_samples() -> Vec<String> {
         assert!(code(&out) < 2, "{args:?}: {}{}", stdout(&out), stderr(&out));
         let text = fs::read_to_string(&file).unwrap();
         if args[1..].first() == Some(&"quarterly") {
-            // The guide's comprehensive review ran both its tasks, and its
-            // clock for the dead man's switch started.
+            // The review's database tasks ran (tests/run.rs runs all of
+            // them), and its clock for the dead man's switch started.
             for task in ["db-analyze-exact", "dr-test-fresh"] {
                 let line =
                     format!("bbp_maint_task_status{{command=\"run-quarterly\",task=\"{task}\"}} 0");
@@ -839,6 +877,9 @@ fn grafana_dashboard_queries_only_what_bbp_maint_writes() {
         "metric=rto_seconds",
         "metric=total_bytes",
         "check=wraparound",
+        "metric=p95_ms",
+        "metric=error_rate_pct",
+        "metric=hit_rate_pct",
     ] {
         assert!(queried.contains(what), "no panel shows {what}: {queried:?}");
     }

@@ -629,6 +629,16 @@ fn schedules_naming_unknown_or_repeated_tasks_are_config_errors() {
         shown["run"]["monthly"]["tasks"],
         serde_json::json!(["dr-test", "capacity"])
     );
+    assert_eq!(
+        shown["run"]["quarterly"]["tasks"],
+        serde_json::json!([
+            "db-analyze-exact",
+            "perf-quarter",
+            "capacity-year",
+            "deps-review",
+            "dr-test-fresh"
+        ])
+    );
 }
 
 /// The weekday name (Mon…Sun) `days` days from today, in local time as
@@ -707,6 +717,160 @@ fn window_says_inside_or_outside_and_heavy_tasks_consult_it() {
         stdout(&out).contains("no maintenance window"),
         "{}",
         stdout(&out)
+    );
+}
+
+/// nginx's combined format with `$request_time`, at Unix time `t`.
+fn access_line(t: i64, status: u16, ms: u64) -> String {
+    let when = jiff::Timestamp::from_second(t)
+        .unwrap()
+        .strftime("%d/%b/%Y:%H:%M:%S %z");
+    format!(
+        "203.0.113.9 - - [{when}] \"GET /api/cases HTTP/1.1\" {status} 512 \"-\" \"curl\" 0.{ms:03}\n"
+    )
+}
+
+/// The guide's quarterly "comprehensive system review" with its default
+/// tasks: measured bloat, the quarter's performance against the previous
+/// quarter's, a year's growth, the dependencies audited and set beside
+/// their registry, and a drill from a fresh dump.
+#[test]
+fn quarterly_reviews_the_quarter_a_years_growth_and_the_dependencies() {
+    let h = Healthy::start();
+    // The guide's essential tables, which the drill counts.
+    for t in ["clients", "bonds", "payments", "users"] {
+        h.pg.psql(
+            "postgres",
+            &format!("CREATE TABLE {t} (id int PRIMARY KEY); INSERT INTO {t} VALUES (1)"),
+        );
+    }
+    let fx = Fixture::new(&h.pg);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let day = 86_400;
+    // Requests a month ago (outside a week, inside the quarter) and today.
+    let mut log = String::new();
+    for i in 0..40 {
+        log += &access_line(now - 30 * day + i, 200, 20);
+    }
+    for i in 0..60 {
+        log += &access_line(now - 3600 + i, if i < 3 { 503 } else { 200 }, 40);
+    }
+    fs::write(fx.path("logs/access.log"), log).unwrap();
+    // The database's size 300 and 200 days ago: no trend within the
+    // monthly review's 90 days, one over a year.
+    fs::write(
+        fx.path("state/capacity-history.json"),
+        serde_json::json!({"version": 1, "samples": [
+            {"t": now - 300 * day, "mounts": {"database": {"used": 1_000_000, "usable": 0}}},
+            {"t": now - 200 * day, "mounts": {"database": {"used": 2_000_000, "usable": 0}}},
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    // The npm registry as `deps outdated` asks it: left-pad has a 1.3.1.
+    fs::create_dir_all(fx.path("www/npm")).unwrap();
+    fs::write(
+        fx.path("www/npm/left-pad"),
+        serde_json::json!({"dist-tags": {"latest": "1.3.1"}, "versions": {
+            "1.3.0": {"name": "left-pad", "version": "1.3.0"},
+            "1.3.1": {"name": "left-pad", "version": "1.3.1"}}})
+        .to_string(),
+    )
+    .unwrap();
+    let p = fx.dir.path().display();
+    let extra = format!(
+        "[perf]\nsources = [\"access_logs\", \"redis\"]\naccess_logs = [\"{p}/logs/access.log\"]\n\
+         [capacity]\nsources = [\"database\"]\n\
+         [deps.registry]\nnpm_url = \"http://127.0.0.1:{}/npm\"\ncargo_url = \"http://127.0.0.1:{}/cargo\"\n\
+         [dr]\nreport_dir = \"{p}/dr\"\n",
+        fx.mirror.port, fx.mirror.port
+    );
+    let sb = Sandbox::new(&fx.config(&h.config(), &extra));
+    // The advisories the audit reads, as the daily run fetches them.
+    let out = sb.run(&["deps", "update-db"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    let quarterly = || {
+        let out = sb.run(&["--json", "run", "quarterly"]);
+        let doc = json(&out);
+        assert!(code(&out) <= 1, "{doc:#}\n{}", stderr(&out));
+        doc
+    };
+    let doc = quarterly();
+    let names: Vec<&str> = doc["data"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "db-analyze-exact",
+            "perf-quarter",
+            "capacity-year",
+            "deps-review",
+            "dr-test-fresh"
+        ]
+    );
+    for name in &names {
+        let t = task(&doc, name);
+        assert!(
+            t["report"]["checks"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty()),
+            "{t:#}"
+        );
+    }
+    // The quarter's requests, the month-old ones too.
+    let perf = &task(&doc, "perf-quarter")["report"];
+    assert_eq!(perf["data"]["access"]["requests"], 100, "{perf:#}");
+    assert_eq!(
+        check(perf, "errors")["metrics"][0]["value"],
+        3.0,
+        "{perf:#}"
+    );
+    assert!(
+        message(perf, "quarter_over_quarter").contains("no previous run"),
+        "{perf:#}"
+    );
+    // The weekly review's own comparison is untouched by the quarter's.
+    assert!(!fx.path("state/perf-history.json").exists());
+    let cap = &task(&doc, "capacity-year")["report"];
+    assert!(
+        message(cap, "database").contains("/week over 300 days"),
+        "{cap:#}"
+    );
+    // The audit (the advisory is about an older left-pad) and the registry.
+    let deps = &task(&doc, "deps-review")["report"];
+    assert_eq!(status(deps, "audit vulnerabilities"), "ok", "{deps:#}");
+    assert_eq!(status(deps, "outdated registry npm"), "ok", "{deps:#}");
+    let pkg = &deps["data"]["outdated"]["packages"][0];
+    assert_eq!(pkg["package"], "left-pad", "{deps:#}");
+    assert_eq!(pkg["latest"], "1.3.1", "{deps:#}");
+    assert!(
+        fx.log()
+            .contains("✓ Completed maintenance task: Dependency Review (audit and outdated)"),
+        "{}",
+        fx.log()
+    );
+
+    // The next quarter's review is set beside this one.
+    let doc = quarterly();
+    let perf = &task(&doc, "perf-quarter")["report"];
+    assert!(
+        message(perf, "quarter_over_quarter").contains("against the run of"),
+        "{perf:#}"
+    );
+    // Within the monthly review's 90 days there is still no trend.
+    let out = sb.run(&["--json", "capacity"]);
+    let doc = json(&out);
+    assert!(
+        message(&doc, "database").contains("too little history"),
+        "{doc:#}"
     );
 }
 

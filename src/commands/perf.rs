@@ -18,7 +18,37 @@ use crate::perf::{database, host, redis, weekly};
 use crate::report::{Check, Report, ReportBuilder, Status};
 use crate::{signals, state};
 
+/// Which run a review is compared with: the weekly one with last week's,
+/// the quarterly one with last quarter's, each in its own history so that
+/// neither comparison sees the other's span.
+struct Period {
+    history: &'static str,
+    check: &'static str,
+}
+
+const WEEK: Period = Period {
+    history: weekly::FILE,
+    check: "week_over_week",
+};
+
+const QUARTER: Period = Period {
+    history: "perf-history-quarterly.json",
+    check: "quarter_over_quarter",
+};
+
 pub fn run(cfg: &Config, args: &PerfArgs, verbose: bool) -> Result<Report> {
+    review(cfg, args, verbose, &WEEK)
+}
+
+/// `run quarterly`'s review: the last 90 days beside the previous quarter's.
+pub fn quarter(cfg: &Config) -> Result<Report> {
+    let args = PerfArgs {
+        since: "90d".into(),
+    };
+    review(cfg, &args, false, &QUARTER)
+}
+
+fn review(cfg: &Config, args: &PerfArgs, verbose: bool, period: &Period) -> Result<Report> {
     let p = &cfg.perf;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -109,9 +139,9 @@ pub fn run(cfg: &Config, args: &PerfArgs, verbose: bool) -> Result<Report> {
                 "top_by_errors": by_errors.iter().map(|e| judge::endpoint_json(p, e)).collect::<Vec<_>>(),
             }),
         );
-        let (check, prev) = week_over_week(cfg, summary);
+        let (check, prev) = over_period(cfg, summary, period);
         report.push(check);
-        data.insert("week_over_week".into(), prev);
+        data.insert(period.check.into(), prev);
     }
 
     if p.reads("redis") {
@@ -153,13 +183,14 @@ pub fn run(cfg: &Config, args: &PerfArgs, verbose: bool) -> Result<Report> {
 }
 
 /// Stores this run's summary and compares it with the previous run's.
-fn week_over_week(cfg: &Config, now: weekly::Summary) -> (Check, Value) {
-    let path = cfg.disk.state_dir.join(weekly::FILE);
+fn over_period(cfg: &Config, now: weekly::Summary, period: &Period) -> (Check, Value) {
+    let path = cfg.disk.state_dir.join(period.history);
     let loaded = state::load::<weekly::History>(&path, "history");
     let mut hist = loaded.value;
     let prev = hist.record(now.clone(), cfg.perf.history_keep);
     let saved = state::save(&path, &hist);
     let (mut check, mut v) = weekly::judge(&cfg.perf, prev.as_ref(), &now, loaded.note.as_deref());
+    check.name = period.check.into();
     if let Err(e) = saved {
         check.status = check.status.worse(Status::Warning);
         check

@@ -24,7 +24,7 @@ use crate::report::{Check, Report, ReportBuilder, Status, TaskRun};
 use crate::run::last_success::LastSuccess;
 use crate::run::task::{TaskOutcome, execute};
 use crate::run::verdict::{
-    capitalise, forecast, log_line, outside_window, summarise, task_run, took,
+    capitalise, combine, forecast, log_line, outside_window, summarise, task_run, took,
 };
 use crate::schedule::task;
 use crate::ui::Ui;
@@ -139,6 +139,45 @@ fn runner(name: &str) -> Option<TaskFn> {
                     table: vec![],
                 },
             )
+        },
+        "perf-quarter" => |cfg, _| super::perf::quarter(cfg),
+        // The monthly review fits 90 days; the quarter's looks at a year's
+        // growth (seasons, a big customer's arrival), what hardware is
+        // budgeted on.
+        "capacity-year" => |cfg, _| {
+            let mut cfg = cfg.clone();
+            let year = std::time::Duration::from_secs(365 * 86_400);
+            cfg.capacity.trend_window.0 = cfg.capacity.trend_window.0.max(year);
+            super::capacity::run(&cfg)
+        },
+        "deps-review" => |cfg, _| {
+            let audit = super::deps::audit(
+                cfg,
+                &DepsAuditArgs {
+                    paths: vec![],
+                    lockfile: vec![],
+                    db: None,
+                    online: false,
+                    fail_on: None,
+                    production: false,
+                },
+            )?;
+            let outdated = super::outdated::run(
+                cfg,
+                &crate::cli::DepsOutdatedArgs {
+                    paths: vec![],
+                    all: false,
+                    offline: false,
+                    fail_on: None,
+                    fail_on_outdated: None,
+                    production: false,
+                },
+                false,
+            )?;
+            Ok(combine(
+                "deps-review",
+                [("audit", audit), ("outdated", outdated)],
+            ))
         },
         // The monthly drill restores the newest backup; the quarterly one
         // proves the whole path, a dump of the live database included.

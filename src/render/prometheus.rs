@@ -67,23 +67,35 @@ pub fn exposition(report: &Report) -> String {
         per_check(&|c| c.duration.as_secs_f64()),
     );
     let cmd = &cmd;
-    let metrics: Vec<(String, f64)> = report
-        .checks
-        .iter()
-        .flat_map(|c| {
-            c.metrics.iter().map(move |m| {
-                (
-                    format!(
-                        "command=\"{cmd}\",check=\"{}\",metric=\"{}\",unit=\"{}\"",
-                        escape(&c.name),
-                        escape(&m.name),
-                        escape(&m.unit)
-                    ),
-                    m.value,
-                )
+    let check_metrics = |task: Option<&str>, checks: &[crate::report::Check]| {
+        let task = task.map_or(String::new(), |t| format!(",task=\"{}\"", escape(t)));
+        checks
+            .iter()
+            .flat_map(|c| {
+                let task = task.clone();
+                c.metrics.iter().map(move |m| {
+                    (
+                        format!(
+                            "command=\"{cmd}\"{task},check=\"{}\",metric=\"{}\",unit=\"{}\"",
+                            escape(&c.name),
+                            escape(&m.name),
+                            escape(&m.unit)
+                        ),
+                        m.value,
+                    )
+                })
             })
-        })
-        .collect();
+            .collect::<Vec<_>>()
+    };
+    let mut metrics = check_metrics(None, &report.checks);
+    // `run`: each task's own figures (perf's p95, backup's age, ...), so a
+    // schedule's textfile carries what the command alone would write; the
+    // task label keeps them apart from a manual run's file.
+    for t in report.data.tasks.iter().flatten() {
+        if let Some(r) = &t.report {
+            metrics.extend(check_metrics(Some(&t.name), &r.checks));
+        }
+    }
     if !metrics.is_empty() {
         family(
             "bbp_maint_check_metric",
@@ -244,6 +256,39 @@ mod tests {
         assert!(
             text.contains("bbp_maint_check_status{command=\"health\",check=\"data\\\"base\"} 1")
         );
+    }
+
+    /// A schedule's textfile carries its tasks' figures, labelled by task.
+    #[test]
+    fn a_runs_tasks_metrics_are_written_with_their_task() {
+        let mut perf = ReportBuilder::new("perf");
+        perf.push(
+            Check::new("latency", Status::Ok, "fast")
+                .with_metric(Metric::new("p95_ms", 41.5, "ms")),
+        );
+        let task = crate::report::TaskRun {
+            name: "perf".into(),
+            display: "Performance Review".into(),
+            status: Status::Ok,
+            exit_code: 0,
+            duration: std::time::Duration::ZERO,
+            message: String::new(),
+            timed_out: false,
+            not_run: None,
+            last_success: None,
+            report: Some(perf.finish()),
+        };
+        let mut run = ReportBuilder::new("run-weekly");
+        run.push(Check::new("perf", Status::Ok, "ok"));
+        run.tasks(vec![task]);
+        let text = exposition(&run.finish());
+        assert!(
+            text.contains(
+                "bbp_maint_check_metric{command=\"run-weekly\",task=\"perf\",check=\"latency\",metric=\"p95_ms\",unit=\"ms\"} 41.5\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(text.matches("# TYPE bbp_maint_check_metric").count(), 1);
     }
 
     /// A failed or skipped run keeps the last success of the run before it;

@@ -166,6 +166,29 @@ pub fn forecast(disk: Report) -> Report {
     b.finish()
 }
 
+/// Several commands as one task (the quarter's `deps audit` with `deps
+/// outdated`): each part's checks and details under its name, its data
+/// under `data.<part>`, the worst status, and each part's summary.
+pub fn combine<const N: usize>(command: &str, parts: [(&str, Report); N]) -> Report {
+    let mut b = ReportBuilder::new(command);
+    let mut data = serde_json::Map::new();
+    let mut summaries = Vec::new();
+    for (part, r) in parts {
+        for mut c in r.checks {
+            c.name = format!("{part} {}", c.name);
+            b.push(c);
+        }
+        for d in r.details {
+            b.detail(format!("{part}: {d}"));
+        }
+        data.insert(part.to_string(), r.data.fields);
+        summaries.push(format!("{part}: {}", r.summary));
+    }
+    b.merge_data(data);
+    let status = Status::worst(b.checks().iter().map(|c| c.status));
+    b.finish_with(status, summaries.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,5 +357,42 @@ mod tests {
         );
         assert_eq!(r.checks[0].metrics.len(), 1, "only the trend's metric");
         assert_eq!(r.command, "disk-forecast");
+    }
+
+    #[test]
+    fn combine_keeps_each_parts_checks_under_its_name_and_the_worst_status() {
+        let part = |cmd: &str, status: Status, summary: &str| {
+            let mut b = ReportBuilder::new(cmd);
+            b.push(Check::new("lockfiles", Status::Ok, "1 lockfile"));
+            b.push(Check::new("security", status, "x"));
+            b.detail("a line");
+            b.data(serde_json::json!({ "n": 1 }));
+            b.finish_with(status, summary.into())
+        };
+        let r = combine(
+            "deps-review",
+            [
+                ("audit", part("deps-audit", Status::Ok, "no vulnerability")),
+                (
+                    "outdated",
+                    part("deps-outdated", Status::Warning, "2 behind"),
+                ),
+            ],
+        );
+        assert_eq!(r.command, "deps-review");
+        assert_eq!(r.status, Status::Warning);
+        let names: Vec<&str> = r.checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "audit lockfiles",
+                "audit security",
+                "outdated lockfiles",
+                "outdated security"
+            ]
+        );
+        assert_eq!(r.summary, "audit: no vulnerability; outdated: 2 behind");
+        assert_eq!(r.details, ["audit: a line", "outdated: a line"]);
+        assert_eq!(r.data.fields["outdated"]["n"], 1);
     }
 }
