@@ -343,7 +343,7 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l prom-textfile -d 'Also write the metrics for node_exporter\'s textfile collector, atomically' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l ping-url -d 'Ping URL/start before the job and URL/<exit code> after it, with the output\'s tail (healthchecks.io)' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l no-analyze -d 'Only read: do not run ANALYZE first'
-complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l exact -d 'Measure bloat with pgstattuple/pgstatindex (reads every relation) instead of estimating it'
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l exact -d 'Measure bloat with pgstattuple/pgstatindex and sizes from the files (reads every relation) instead of estimating them'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -l json -d 'Same as --format json'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -s q -l quiet -d 'Print nothing when everything is OK'
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand db; and __fish_seen_subcommand_from analyze" -s v -l verbose -d 'Say more: metrics in the table, which settings were used'

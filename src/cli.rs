@@ -398,7 +398,7 @@ pub struct DbAnalyzeArgs {
     #[arg(long)]
     pub no_analyze: bool,
 
-    /// Measure bloat with pgstattuple/pgstatindex (reads every relation) instead of estimating it
+    /// Measure bloat with pgstattuple/pgstatindex and sizes from the files (reads every relation) instead of estimating them
     #[arg(long)]
     pub exact: bool,
 

@@ -42,8 +42,9 @@ pub fn analyze(cfg: &Config, args: &DbAnalyzeArgs) -> Result<Report> {
     data.insert("stats_days".into(), json!(round1(server.stats_days)));
 
     let t = Instant::now();
-    let (mut tables, mut size_source) = db::tables_any(&mut s.client, server.version_num)
-        .map_err(|e| db::read_error(e, "table statistics"))?;
+    let (mut tables, mut size_source) =
+        db::sized_tables(&mut s.client, server.version_num, args.exact)
+            .map_err(|e| db::read_error(e, "table statistics"))?;
     let tables_took = t.elapsed();
     let named = if !args.table.is_empty() {
         Some(select(&tables, &args.table, &server.database).map_err(UsageError)?)
@@ -68,7 +69,7 @@ pub fn analyze(cfg: &Config, args: &DbAnalyzeArgs) -> Result<Report> {
         report.push(check);
         data.insert("analyze".into(), d);
         // ANALYZE changed the statistics the checks read.
-        (tables, size_source) = db::tables_any(&mut s.client, server.version_num)
+        (tables, size_source) = db::sized_tables(&mut s.client, server.version_num, args.exact)
             .map_err(|e| db::read_error(e, "table statistics"))?;
     }
     if let Some(set) = &named {
@@ -77,8 +78,8 @@ pub fn analyze(cfg: &Config, args: &DbAnalyzeArgs) -> Result<Report> {
     signals::check()?;
 
     let t = Instant::now();
-    let mut indexes =
-        db::indexes_any(&mut s.client).map_err(|e| db::read_error(e, "index statistics"))?;
+    let mut indexes = db::sized_indexes(&mut s.client, args.exact)
+        .map_err(|e| db::read_error(e, "index statistics"))?;
     if let Some(set) = &named {
         indexes.retain(|i| set.contains(&i.table_oid));
     }
@@ -93,9 +94,13 @@ pub fn analyze(cfg: &Config, args: &DbAnalyzeArgs) -> Result<Report> {
         }),
     );
     let (mut check, v) = sizes(&tables, d.top);
-    if size_source == db::Sizes::Catalog {
+    if size_source == db::Sizes::Catalog && args.exact {
         check.message.push_str(
             " (from the catalogue as of the last VACUUM or ANALYZE: a table is locked by another session)",
+        );
+    } else if size_source == db::Sizes::Catalog {
+        check.message.push_str(
+            " (from the catalogue as of the last VACUUM or ANALYZE; --exact reads the files)",
         );
     }
     report.push(check.with_duration(tables_took));

@@ -105,9 +105,7 @@ impl Table {
     }
 }
 
-pub fn ident(s: &str) -> String {
-    crate::pg::scratch::ident(s)
-}
+pub use crate::pg::scratch::ident;
 
 /// Sizes from the files (`pg_table_size`, an ACCESS SHARE lock on each table) or, when
 /// one is locked, from the catalogue's page counts as of the last VACUUM or ANALYZE.
@@ -332,22 +330,19 @@ FROM (
            ) AS tpl_size,
            (heappages + toastpages) AS tblpages, reltuples, toasttuples, bs, page_hdr, tblid, fillfactor, is_na
     FROM (
-      SELECT tbl.oid AS tblid, tbl.reltuples, tbl.relpages AS heappages,
-             coalesce(toast.relpages, 0) AS toastpages,
+      SELECT tbl.oid AS tblid, tbl.reltuples, tbl.relpages AS heappages, coalesce(toast.relpages, 0) AS toastpages,
              coalesce(toast.reltuples, 0) AS toasttuples,
              coalesce(substring(array_to_string(tbl.reloptions, ' ') FROM 'fillfactor=([0-9]+)')::smallint, 100) AS fillfactor,
              current_setting('block_size')::numeric AS bs,
-             CASE WHEN version() ~ 'mingw32' OR version() ~ '64-bit|x86_64|ppc64|ia64|amd64|aarch64' THEN 8 ELSE 4 END AS ma,
-             24 AS page_hdr,
-             23 + CASE WHEN max(coalesce(s.null_frac, 0)) > 0 THEN (7 + count(s.attname)) / 8 ELSE 0::int END AS tpl_hdr_size,
+             CASE WHEN version() ~ 'mingw32' OR version() ~ '64-bit|x86_64|ppc64|ia64|amd64|aarch64' THEN 8 ELSE 4 END AS ma, 24 AS page_hdr,
+             23 + CASE WHEN max(coalesce(s.null_frac, 0)) > 0 THEN (7 + count(s.attnum)) / 8 ELSE 0::int END AS tpl_hdr_size,
              sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 0)) AS tpl_data_size,
              bool_or(att.atttypid = 'pg_catalog.name'::regtype)
-               OR sum(CASE WHEN att.attnum > 0 THEN 1 ELSE 0 END) <> count(s.attname)
+               OR sum(CASE WHEN att.attnum > 0 THEN 1 ELSE 0 END) <> count(s.attnum)
                OR tbl.reltuples < 0 AS is_na
-      FROM pg_attribute AS att
-      JOIN pg_class AS tbl ON att.attrelid = tbl.oid
+      FROM pg_attribute AS att JOIN pg_class AS tbl ON att.attrelid = tbl.oid
       JOIN pg_namespace AS n ON n.oid = tbl.relnamespace
-      LEFT JOIN stats AS s ON s.relid = tbl.oid AND s.attname = att.attname AND NOT s.inherited
+      LEFT JOIN stats AS s ON s.relid = tbl.oid AND s.attnum = att.attnum AND NOT s.inherited
       LEFT JOIN pg_class AS toast ON tbl.reltoastrelid = toast.oid
       WHERE NOT att.attisdropped AND att.attnum > 0
         AND tbl.relkind IN ('r', 'm') AND tbl.relpersistence <> 't' AND __USER__
@@ -380,63 +375,65 @@ FROM (
            )::numeric AS nulldatahdrwidth,
            pagehdr, pageopqdata, is_na
     FROM (
-      SELECT i.reltuples, i.relpages, i.idxoid, i.fillfactor,
-             current_setting('block_size')::numeric AS bs,
+      SELECT i.reltuples, i.relpages, i.idxoid, i.fillfactor, current_setting('block_size')::numeric AS bs,
              CASE WHEN version() ~ 'mingw32' OR version() ~ '64-bit|x86_64|ppc64|ia64|amd64|aarch64' THEN 8 ELSE 4 END AS maxalign,
              24 AS pagehdr, 16 AS pageopqdata,
              CASE WHEN max(coalesce(s.null_frac, 0)) = 0 THEN 8 ELSE 8 + ((32 + 8 - 1) / 8) END AS index_tuple_hdr_bm,
              sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 1024)) AS nulldatawidth,
              max(CASE WHEN i.atttypid = 'pg_catalog.name'::regtype THEN 1 ELSE 0 END) > 0
-               OR count(s.attname) < count(*) OR i.reltuples < 0 AS is_na
+               OR count(s.attnum) < count(*) OR i.reltuples < 0 AS is_na
       FROM (
-        SELECT ct.relname AS tblname, ct.relnamespace, ic.idxname, ic.reltuples, ic.relpages,
-               ic.idxoid, ic.fillfactor,
-               coalesce(a1.attname, a2.attname) AS attname,
-               coalesce(a1.atttypid, a2.atttypid) AS atttypid,
-               CASE WHEN a1.attnum IS NULL THEN ic.idxoid ELSE ic.tbloid END AS attrelid
+        SELECT ct.relname AS tblname, ct.relnamespace, ic.idxname, ic.reltuples, ic.relpages, ic.idxoid, ic.fillfactor,
+               a.atttypid, a.attrelid, a.attnum
         FROM (
           SELECT idxname, reltuples, relpages, tbloid, idxoid, fillfactor, indkey,
                  pg_catalog.generate_series(1, indnatts) AS attpos
           FROM (
-            SELECT ci.relname AS idxname, ci.reltuples, ci.relpages, i.indrelid AS tbloid,
-                   i.indexrelid AS idxoid,
-                   coalesce(substring(array_to_string(ci.reloptions, ' ') FROM 'fillfactor=([0-9]+)')::smallint, 90) AS fillfactor,
-                   i.indnatts,
+            SELECT ci.relname AS idxname, ci.reltuples, ci.relpages, i.indrelid AS tbloid, i.indexrelid AS idxoid,
+                   coalesce(substring(array_to_string(ci.reloptions, ' ') FROM 'fillfactor=([0-9]+)')::smallint, 90) AS fillfactor, i.indnatts,
                    pg_catalog.string_to_array(pg_catalog.textin(pg_catalog.int2vectorout(i.indkey)), ' ')::int[] AS indkey
-            FROM pg_catalog.pg_index i
-            JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid
+            FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid
             JOIN pg_catalog.pg_namespace n ON n.oid = ci.relnamespace
             WHERE ci.relam = (SELECT oid FROM pg_am WHERE amname = 'btree')
               AND ci.relpages > 0 AND __USER__
           ) AS idx_data
         ) AS ic
-        JOIN pg_catalog.pg_class ct ON ct.oid = ic.tbloid
-        LEFT JOIN pg_catalog.pg_attribute a1 ON ic.indkey[ic.attpos] <> 0
-             AND a1.attrelid = ic.tbloid AND a1.attnum = ic.indkey[ic.attpos]
-        LEFT JOIN pg_catalog.pg_attribute a2 ON ic.indkey[ic.attpos] = 0
-             AND a2.attrelid = ic.idxoid AND a2.attnum = ic.attpos
+        JOIN pg_catalog.pg_class ct ON ct.oid = ic.tbloid LEFT JOIN pg_catalog.pg_attribute a
+          ON a.attrelid = CASE WHEN ic.indkey[ic.attpos] = 0 THEN ic.idxoid ELSE ic.tbloid END
+         AND a.attnum = CASE WHEN ic.indkey[ic.attpos] = 0 THEN ic.attpos ELSE ic.indkey[ic.attpos] END
       ) i
-      LEFT JOIN stats s ON s.relid = i.attrelid AND s.attname = i.attname
+      LEFT JOIN stats s ON s.relid = i.attrelid AND s.attnum = i.attnum
       GROUP BY 1, 2, 3, 4, 5, 6, 7
     ) AS rows_data_stats
   ) AS rows_hdr_pdg_stats
 ) AS relation_stats";
 
-/// `pg_stats` keyed by oid, read once by both estimates (the view checks the role's
-/// privilege on every column). Joined by schema and name, every column met every
-/// statistics row of its schema: at 20,000 tables past the statement timeout.
-const STATS_BY_OID: &str = "
-WITH stats AS MATERIALIZED (
-  SELECT sc.oid AS relid, st.attname, st.inherited, st.null_frac, st.avg_width
-  FROM pg_catalog.pg_stats st
+/// `pg_stats` keyed by oid and column number, read once by both estimates (the view
+/// checks the role's privilege on every column). Joined by schema and name, every column
+/// met every statistics row of its schema: at 20,000 tables past the statement timeout.
+const STATS_BY_OID: &str = "WITH named AS MATERIALIZED (
+  SELECT sc.oid AS relid, st.attname, st.inherited, st.null_frac, st.avg_width FROM pg_catalog.pg_stats st
   JOIN pg_catalog.pg_namespace n ON n.nspname = st.schemaname
-  JOIN pg_catalog.pg_class sc ON sc.relnamespace = n.oid AND sc.relname = st.tablename
-  WHERE __USER__
-)";
+  JOIN pg_catalog.pg_class sc ON sc.relnamespace = n.oid AND sc.relname = st.tablename WHERE __USER__),
+stats AS MATERIALIZED (SELECT s.relid, a.attnum, s.inherited, s.null_frac, s.avg_width
+  FROM named s JOIN pg_catalog.pg_attribute a ON a.attrelid = s.relid AND a.attname = s.attname)";
+/// The same rows from `pg_statistic`, for a role that may read it (a superuser): the view's
+/// per-column privilege checks cost 1.1 s of 4.9 at 20,000 tables, this 10 ms. Only the
+/// user relations' rows are joined by the estimates.
+const STATS_BY_OID_READABLE: &str = "WITH stats AS MATERIALIZED (
+  SELECT starelid AS relid, staattnum AS attnum, stainherit AS inherited, stanullfrac AS null_frac,
+         stawidth AS avg_width FROM pg_catalog.pg_statistic)";
+const READABLE: &str = "SELECT has_table_privilege('pg_catalog.pg_statistic', 'SELECT')";
 
 /// Runs `body`'s estimates: rows of (is_table, oid, real, bloat, pct, fillfactor, is_na).
 fn bloat_rows(c: &mut Client, body: &str) -> Result<(Vec<Bloat>, Vec<Bloat>), postgres::Error> {
-    let sql = format!("{STATS_BY_OID} {body}").replace("__USER__", USER_RELATIONS);
+    let readable: bool = c.query_one(READABLE, &[])?.get(0);
+    let stats = if readable {
+        STATS_BY_OID_READABLE
+    } else {
+        STATS_BY_OID
+    };
+    let sql = format!("{stats} {body}").replace("__USER__", USER_RELATIONS);
     let rows = serial_query(c, &sql)?;
     let (mut tables, mut indexes) = (Vec::new(), Vec::new());
     for r in &rows {
