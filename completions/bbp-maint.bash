@@ -2767,7 +2767,7 @@ _bbp__maint() {
             return 0
             ;;
         bbp__maint__subcmd__recover)
-            opts="-q -v -h -V --table --backup --where --into --apply --drop --raw --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
+            opts="-q -v -h -V --table --backup --where --into --apply --drop --raw --severity --impact --services --config --format --json --quiet --verbose --color --timeout --prom-textfile --wait --ping-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2786,6 +2786,18 @@ _bbp__maint() {
                     return 0
                     ;;
                 --into)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --severity)
+                    COMPREPLY=($(compgen -W "critical high medium low" -- "${cur}"))
+                    return 0
+                    ;;
+                --impact)
+                    COMPREPLY=($(compgen -W "none low medium high" -- "${cur}"))
+                    return 0
+                    ;;
+                --services)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

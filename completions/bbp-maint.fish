@@ -684,6 +684,15 @@ complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand recover" -l table -d
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand recover" -l backup -d 'The backup to recover from [default: the newest in backup.dir that passes backup verify\'s checks]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand recover" -l where -d 'Compare only the rows for which this SQL condition holds (e.g. "paid_at >= \'2026-11-01\'")' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand recover" -l into -d 'The recovery database: reused if an earlier run made it, else created under this name' -r
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand recover" -l severity -d 'The incident\'s severity, for the [[notify]] routes (not sent with --dry-run)' -r -f -a "critical\t''
+high\t''
+medium\t''
+low\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand recover" -l impact -d 'Its impact on the users, for the routes that take impacts (e.g. all users: high)' -r -f -a "none\t''
+low\t''
+medium\t''
+high\t''"
+complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand recover" -l services -d 'The affected services, named in the notice' -r
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand recover" -l config -d 'Configuration file [default: $BBP_MAINT_CONFIG, else /etc/bbp-maint/config.toml if it exists]' -r -F
 complete -c bbp-maint -n "__fish_bbp_maint_using_subcommand recover" -l format -d 'Output format' -r -f -a "human\t''
 json\t''

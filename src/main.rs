@@ -9,7 +9,7 @@
 //! | room | holds |
 //! |---|---|
 //! | `main.rs` (this file) | parse, dispatch, render, map the outcome to the exit code; as in ripgrep's `main`, `run` returns the code and every error is printed once, with its causes, here |
-//! | `cli.rs` | the clap command tree: `--help`, the man pages and the completions all come from it |
+//! | `cli/` | the clap command tree: `--help`, the man pages and the completions all come from it |
 //! | `commands/` | one file per command: resolve the arguments and the configuration, call the domain, return the `Report` |
 //! | `backup/`, `db/`, `deps/`, `disk/`, `health/`, `incident/`, `logs/`, `pg/`, `recover/`, `window.rs` | the domains: gathering facts from the system, and judging them against thresholds |
 //! | `certs.rs` | a TLS peer's certificate (days to expiry, chain, hostname), for `health` |

@@ -9,6 +9,9 @@ use crate::health_check::HealthCheck;
 use crate::render::Format;
 use crate::severity::Severity;
 
+mod emergency;
+pub use emergency::*;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "bbp-maint",
@@ -16,7 +19,7 @@ use crate::severity::Severity;
     about = "Maintenance checks for BailBondPro: one command per job, exit codes for cron and Nagios",
     long_about = None,
     after_help = "Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, 64 usage, 75 locked, 78 configuration, 130 interrupted.",
-    after_long_help = include_str!("help/bbp-maint.txt"),
+    after_long_help = include_str!("../help/bbp-maint.txt"),
     propagate_version = true
 )]
 pub struct Cli {
@@ -80,67 +83,67 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the database, Redis, the API, storage and external services, in parallel
-    #[command(after_long_help = include_str!("help/health.txt"))]
+    #[command(after_long_help = include_str!("../help/health.txt"))]
     Health(HealthArgs),
 
     /// Space and inodes per filesystem, days until full; the largest directories; clean stale files
-    #[command(after_long_help = include_str!("help/disk.txt"))]
+    #[command(after_long_help = include_str!("../help/disk.txt"))]
     Disk(DiskArgs),
 
     /// Count rule matches in log files (errors, failed logins), in a time window
-    #[command(after_long_help = include_str!("help/logs.txt"))]
+    #[command(after_long_help = include_str!("../help/logs.txt"))]
     Logs(LogsArgs),
 
     /// Verify backups: checksum, structure, a restore into a scratch database, integrity
-    #[command(subcommand, after_long_help = include_str!("help/backup.txt"))]
+    #[command(subcommand, after_long_help = include_str!("../help/backup.txt"))]
     Backup(BackupCommand),
 
     /// The disaster-recovery drill: restore, compare with live, measure RTO and RPO, clean up
-    #[command(after_long_help = include_str!("help/dr-test.txt"))]
+    #[command(after_long_help = include_str!("../help/dr-test.txt"))]
     DrTest(DrTestArgs),
 
     /// Run a schedule's tasks (automated-maintenance.sh): a maintenance log, alerts, one exit code
-    #[command(after_long_help = include_str!("help/run.txt"))]
+    #[command(after_long_help = include_str!("../help/run.txt"))]
     Run(RunArgs),
 
     /// Send a test notice through each configured alert route (webhook, command, ping URL)
-    #[command(subcommand, after_long_help = include_str!("help/alert.txt"))]
+    #[command(subcommand, after_long_help = include_str!("../help/alert.txt"))]
     Alert(AlertCommand),
 
     /// Say whether now is inside a maintenance window (exit 0) or not (exit 1), and when the next starts
-    #[command(after_long_help = include_str!("help/window.txt"))]
+    #[command(after_long_help = include_str!("../help/window.txt"))]
     Window(WindowArgs),
 
     /// Database maintenance report: statistics, sizes, bloat, indexes, slow queries, vacuum, wraparound
-    #[command(subcommand, after_long_help = include_str!("help/db.txt"))]
+    #[command(subcommand, after_long_help = include_str!("../help/db.txt"))]
     Db(DbCommand),
 
     /// VACUUM (ANALYZE) the tables that need it; REINDEX bloated indexes; measured before and after
-    #[command(after_long_help = include_str!("help/vacuum.txt"))]
+    #[command(after_long_help = include_str!("../help/vacuum.txt"))]
     Vacuum(VacuumArgs),
 
     /// Audit lockfiles against OSV advisories; refresh the offline advisory database
-    #[command(subcommand, after_long_help = include_str!("help/deps.txt"))]
+    #[command(subcommand, after_long_help = include_str!("../help/deps.txt"))]
     Deps(DepsCommand),
 
     /// The weekly performance review: access-log latency and errors, Redis, PostgreSQL, the host, week over week
-    #[command(after_long_help = include_str!("help/perf.txt"))]
+    #[command(after_long_help = include_str!("../help/perf.txt"))]
     Perf(PerfArgs),
 
     /// The monthly capacity review: growth and days to capacity of mounts, the database, connections, Redis
-    #[command(after_long_help = include_str!("help/capacity.txt"))]
+    #[command(after_long_help = include_str!("../help/capacity.txt"))]
     Capacity,
 
     /// The guide's emergency procedures: a diagnostics bundle, a write freeze; each with a timeline
-    #[command(subcommand, after_long_help = include_str!("help/incident.txt"))]
+    #[command(subcommand, after_long_help = include_str!("../help/incident.txt"))]
     Incident(IncidentCommand),
 
     /// Recover one table's lost rows from the newest good backup: restore it aside, compare by primary key, copy back with --apply
-    #[command(after_long_help = include_str!("help/recover.txt"))]
+    #[command(after_long_help = include_str!("../help/recover.txt"))]
     Recover(RecoverArgs),
 
     /// Validate a configuration file or print the effective configuration
-    #[command(subcommand, after_long_help = include_str!("help/config.txt"))]
+    #[command(subcommand, after_long_help = include_str!("../help/config.txt"))]
     Config(ConfigCommand),
 
     /// Write shell completions or man pages (for packagers)
@@ -207,7 +210,7 @@ pub struct PerfArgs {
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
     /// Prove that a backup restores: exists, fresh, size, SHA-256, structure, restore, integrity
-    #[command(after_long_help = include_str!("help/backup-verify.txt"))]
+    #[command(after_long_help = include_str!("../help/backup-verify.txt"))]
     Verify(BackupVerifyArgs),
 }
 
@@ -290,7 +293,7 @@ pub struct RunArgs {
 #[derive(Debug, Subcommand)]
 pub enum AlertCommand {
     /// Send one test notice through each configured route and report which were delivered
-    #[command(after_long_help = include_str!("help/alert-test.txt"))]
+    #[command(after_long_help = include_str!("../help/alert-test.txt"))]
     Test(AlertTestArgs),
 }
 
@@ -327,13 +330,13 @@ impl Schedule {
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// ANALYZE, then report sizes, bloat, unused and missing indexes, slow queries, dead tuples, staleness, wraparound, cache and sessions
-    #[command(after_long_help = include_str!("help/db-analyze.txt"))]
+    #[command(after_long_help = include_str!("../help/db-analyze.txt"))]
     Analyze(DbAnalyzeArgs),
     /// The daily outage risks in one read-only pass: archiving, slots, replication, xmin horizon, invalid indexes, sequences, checksums, temp files, server
-    #[command(after_long_help = include_str!("help/db-check.txt"))]
+    #[command(after_long_help = include_str!("../help/db-check.txt"))]
     Check(DbCheckArgs),
     /// Move old rows to a verified compressed file, then delete them in batches; restore one back
-    #[command(after_long_help = include_str!("help/db-archive.txt"))]
+    #[command(after_long_help = include_str!("../help/db-archive.txt"))]
     Archive(DbArchiveArgs),
 }
 
@@ -382,7 +385,7 @@ pub struct DbArchiveArgs {
 #[derive(Debug, Subcommand)]
 pub enum DbArchiveCommand {
     /// Load an archive back, into its table or a side table, after checking its checksum
-    #[command(after_long_help = include_str!("help/db-archive-restore.txt"))]
+    #[command(after_long_help = include_str!("../help/db-archive-restore.txt"))]
     Restore {
         /// The archive (.copy.gz; its .manifest.json beside it)
         file: PathBuf,
@@ -441,13 +444,13 @@ pub struct VacuumArgs {
 #[derive(Debug, Subcommand)]
 pub enum DepsCommand {
     /// Lockfiles (npm, yarn, pnpm, Cargo) against OSV advisories, by severity (also --format sarif)
-    #[command(after_long_help = include_str!("help/deps-audit.txt"))]
+    #[command(after_long_help = include_str!("../help/deps-audit.txt"))]
     Audit(DepsAuditArgs),
     /// Download each ecosystem's OSV export, verify it, and swap it in atomically
-    #[command(after_long_help = include_str!("help/deps-update-db.txt"))]
+    #[command(after_long_help = include_str!("../help/deps-update-db.txt"))]
     UpdateDb(DepsUpdateDbArgs),
     /// Current, wanted and latest version of each dependency; yanked, deprecated, security updates
-    #[command(after_long_help = include_str!("help/deps-outdated.txt"))]
+    #[command(after_long_help = include_str!("../help/deps-outdated.txt"))]
     Outdated(DepsOutdatedArgs),
 }
 
@@ -515,7 +518,7 @@ pub struct DepsOutdatedArgs {
 #[derive(Debug, Subcommand)]
 pub enum DiskCommand {
     /// Remove stale temporary files by the [[clean.rule]] list (default: /tmp/bailbondpro_* older than 1 day)
-    #[command(after_long_help = include_str!("help/disk-clean.txt"))]
+    #[command(after_long_help = include_str!("../help/disk-clean.txt"))]
     Clean {
         /// List what would be removed; remove nothing
         #[arg(long)]
@@ -532,7 +535,7 @@ pub struct WindowArgs {
 #[derive(Debug, Subcommand)]
 pub enum WindowCommand {
     /// Send the notice of each window starting within the lead time to the [[notify]] routes of its impact, once
-    #[command(after_long_help = include_str!("help/window-notify.txt"))]
+    #[command(after_long_help = include_str!("../help/window-notify.txt"))]
     Notify(WindowNotifyArgs),
 }
 
@@ -544,97 +547,15 @@ pub struct WindowNotifyArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum IncidentCommand {
-    /// A read-only diagnostics bundle in under 2 s: health, sessions and the blocking tree, locks, Redis, host, logs
-    #[command(after_long_help = include_str!("help/incident-snapshot.txt"))]
-    Snapshot(SnapshotArgs),
-    /// Stop all writes: ALTER DATABASE … SET default_transaction_read_only = on, recorded (who, when, why)
-    #[command(after_long_help = include_str!("help/incident-freeze-writes.txt"))]
-    FreezeWrites(FreezeArgs),
-    /// Lift the write freeze that bbp-maint recorded
-    #[command(after_long_help = include_str!("help/incident-thaw.txt"))]
-    Thaw(ThawArgs),
-    /// Whether a write freeze is in force, since when, by whom and why
-    #[command(after_long_help = include_str!("help/incident-status.txt"))]
-    Status,
-}
-
-#[derive(Debug, Args)]
-pub struct SnapshotArgs {
-    /// Where the bundle goes [default: <disk.state_dir>/snapshots]
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-
-    /// Keep the literals in query text (they may hold personal data); masked with ? by default
-    #[arg(long)]
-    pub raw_queries: bool,
-    #[command(flatten)]
-    pub notice: crate::notify::Incident,
-}
-
-#[derive(Debug, Args)]
-pub struct RecoverArgs {
-    /// The table whose rows were lost: table or schema.table
-    #[arg(long, value_name = "T", required_unless_present = "drop")]
-    pub table: Option<String>,
-    /// The backup to recover from [default: the newest in backup.dir that passes backup verify's checks]
-    #[arg(long, value_name = "PATH")]
-    pub backup: Option<PathBuf>,
-    /// Compare only the rows for which this SQL condition holds (e.g. "paid_at >= '2026-11-01'")
-    #[arg(long = "where", value_name = "SQL")]
-    pub where_: Option<String>,
-    /// The recovery database: reused if an earlier run made it, else created under this name
-    #[arg(long, value_name = "NAME", value_parser = crate::recover::database_name)]
-    pub into: Option<String>,
-    /// Copy the missing rows back into live (one transaction, never overwriting a row)
-    #[arg(long, conflicts_with = "drop")]
-    pub apply: bool,
-    /// Drop the recovery databases (or the one --into names); nothing else
-    #[arg(long, conflicts_with_all = ["table", "backup", "where_"])]
-    pub drop: bool,
-    /// Show the rows' values in the sample and the SQL; masked with ? by default
-    #[arg(long)]
-    pub raw: bool,
-    #[command(flatten)]
-    pub notice: crate::notify::Incident,
-}
-
-#[derive(Debug, Args)]
-pub struct FreezeArgs {
-    /// Why (kept in the record, the maintenance log, `status` and `health`)
-    #[arg(long, value_name = "TEXT")]
-    pub reason: String,
-
-    /// Also end the sessions that hold a write transaction, and name them
-    #[arg(long)]
-    pub terminate_writers: bool,
-
-    /// Show what would be done; change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    #[command(flatten)]
-    pub notice: crate::notify::Incident,
-}
-
-#[derive(Debug, Args)]
-pub struct ThawArgs {
-    /// Show what would be done; change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    #[command(flatten)]
-    pub notice: crate::notify::Incident,
-}
-
-#[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate a configuration file; names the key and the problem (exit 78)
-    #[command(after_long_help = include_str!("help/config-check.txt"))]
+    #[command(after_long_help = include_str!("../help/config-check.txt"))]
     Check {
         /// The file to check [default: the file bbp-maint would read]
         path: Option<PathBuf>,
     },
     /// Print the effective configuration (defaults < file < environment < flags), secrets masked
-    #[command(after_long_help = include_str!("help/config-show.txt"))]
+    #[command(after_long_help = include_str!("../help/config-show.txt"))]
     Show,
 }
 
