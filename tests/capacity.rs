@@ -212,6 +212,89 @@ fn database_connections_and_redis_memory_are_sampled_and_forecast() {
 }
 
 #[test]
+fn sequences_get_days_to_exhaustion_and_an_int4_past_75_pct_warns() {
+    let pg = Pg::start();
+    // Two int4 keys at 80 % of their range: orders has taken 20 million ids
+    // a day for three days, invoices has never been sampled.
+    let at = 1_717_986_918i64; // 80 % of 2^31 - 1
+    pg.psql(
+        "postgres",
+        &format!(
+            "CREATE TABLE orders (id serial PRIMARY KEY); \
+             CREATE TABLE invoices (id serial PRIMARY KEY); \
+             SELECT setval('orders_id_seq', {at}); SELECT setval('invoices_id_seq', {at});"
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let now = now();
+    let used = (at - 1) as u64; // counted from the sequence's start, 1
+    let range = i32::MAX as u64 - 1;
+    let step = 20_000_000u64;
+    write_history(
+        &state.join("capacity-history.json"),
+        &[
+            (
+                now - 3 * DAY,
+                &[("seq:public.orders_id_seq", used - 3 * step, range)],
+            ),
+            (
+                now - 2 * DAY,
+                &[("seq:public.orders_id_seq", used - 2 * step, range)],
+            ),
+            (
+                now - DAY,
+                &[("seq:public.orders_id_seq", used - step, range)],
+            ),
+        ],
+    );
+    let sb = Sandbox::new(&format!(
+        "[database]\nurl = \"{}\"\n[capacity]\nsources = [\"database\"]\n[disk]\nstate_dir = \"{}\"\n",
+        pg.url(),
+        state.display()
+    ));
+    let out = sb.run(&["--json", "capacity"]);
+    let doc = json(&out);
+    let seqs = check(&doc, "sequences");
+    assert_eq!(seqs["status"], "warning", "{seqs:#}");
+    // 429,496,729 ids left at 20 million a day: 21.5 days, under the guide's 30.
+    let row = |name: &str| {
+        doc["data"]["sequences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["sequence"] == name)
+            .unwrap_or_else(|| panic!("{name} in {doc:#}"))
+            .clone()
+    };
+    let orders = row("public.orders_id_seq");
+    assert_eq!(orders["remaining"], 429_496_729.0, "{orders:#}");
+    assert_eq!(orders["days_to_exhaustion"], 21.5, "{orders:#}");
+    assert_eq!(orders["samples"], 4);
+    let msg = seqs["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("public.orders_id_seq at 80.0% of its integer range (public.orders.id)"),
+        "{msg}"
+    );
+    assert!(msg.contains("runs out in 21 days"), "{msg}");
+    // No history for invoices: no days claimed, yet an int4 past 75 % warns.
+    let invoices = row("public.invoices_id_seq");
+    assert!(invoices["days_to_exhaustion"].is_null(), "{invoices:#}");
+    assert!(
+        msg.contains(
+            "public.invoices_id_seq at 80.0% of its integer range (public.invoices.id) \
+             (429496729 left); too little history yet (1 sample so far"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("int4 key past 75%"), "{msg}");
+    assert_eq!(code(&out), 1);
+    // This run's values were recorded for the next run's trend.
+    let kept = std::fs::read_to_string(state.join("capacity-history.json")).unwrap();
+    assert!(kept.contains("seq:public.invoices_id_seq"));
+}
+
+#[test]
 fn a_corrupt_history_is_reported_and_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");

@@ -1,6 +1,6 @@
 //! What `capacity` samples from PostgreSQL: the database's size, its
 //! largest tables (the `db` domain's catalogue read), the connections in
-//! use against `max_connections`, and where the data directory lives.
+//! use against `max_connections`, every sequence, and where the data directory lives.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,8 @@ pub struct DbFacts {
     pub tables: Vec<(String, u64)>,
     pub connections: u64,
     pub max_connections: u64,
+    /// Every sequence, with its range used (`db::sequences`).
+    pub sequences: Vec<crate::db::sequences::Sequence>,
     /// From the server (superuser or pg_read_all_settings) or `capacity.data_directory`.
     pub data_directory: Option<PathBuf>,
 }
@@ -40,6 +42,8 @@ pub fn database(cfg: &Config) -> Result<Result<DbFacts, String>> {
         .map_err(|e| db::read_error(e, "database size and connections"))?;
     let (mut tables, _) = db::tables_any(&mut s.client, server.version_num)
         .map_err(|e| db::read_error(e, "table sizes"))?;
+    let sequences =
+        crate::db::sequences::gather(&mut s.client).map_err(|e| db::read_error(e, "sequences"))?;
     tables.sort_by_key(|t| std::cmp::Reverse(t.table_bytes + t.index_bytes));
     let from_server: Option<String> = row.get(3);
     Ok(Ok(DbFacts {
@@ -52,6 +56,7 @@ pub fn database(cfg: &Config) -> Result<Result<DbFacts, String>> {
             .collect(),
         connections: row.get::<_, i64>(1).max(0) as u64,
         max_connections: row.get::<_, i64>(2).max(0) as u64,
+        sequences,
         data_directory: cfg
             .capacity
             .data_directory

@@ -1,11 +1,12 @@
 //! `capacity`'s domain, the guide's monthly "Capacity Planning Review": for
 //! each resource, today's use, its growth per week from stored samples and
 //! its days to capacity. Mounts come from `disk`'s own history; the
-//! database, its largest tables, connections and Redis memory are sampled
+//! database, its largest tables, connections, sequences and Redis memory are sampled
 //! here, into a history of the same shape (`disk::history`), each run.
 
 pub mod gather;
 pub mod judge;
+pub mod sequences;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -345,4 +346,36 @@ fn database(
             "max_connections": f.max_connections,
         }),
     );
+    sequences_of(c, f, hist, sample, out);
+}
+
+/// Each used sequence's values used go into this run's sample; growth is
+/// fitted over one copy of the history, not one per sequence (there may be
+/// hundreds).
+fn sequences_of(
+    c: &crate::config::Capacity,
+    f: &gather::DbFacts,
+    hist: &History,
+    sample: &mut Sample,
+    out: &mut Review,
+) {
+    for s in &f.sequences {
+        if let Some(m) = sequences::sample(s) {
+            sample.mounts.insert(sequences::key(s), m);
+        }
+    }
+    let mut h = hist.clone();
+    h.record(sample.clone(), i64::MAX / 2);
+    let seqs: Vec<_> = f
+        .sequences
+        .iter()
+        .map(|s| {
+            let k = sequences::key(s);
+            (s.clone(), judge::growth(&h, &k, c), judge::samples(&h, &k))
+        })
+        .collect();
+    let (ch, details, rows) = sequences::judge(c, &seqs);
+    out.checks.push(ch);
+    out.details.extend(details);
+    out.data.insert("sequences".into(), rows);
 }

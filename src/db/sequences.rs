@@ -136,7 +136,7 @@ impl Sequence {
 
     /// Which range runs out: `its integer range (public.bonds.id)`, or
     /// `the range of integer column public.bonds.id (a bigint sequence)`.
-    fn range_text(&self) -> String {
+    pub fn range_text(&self) -> String {
         match (&self.column, &self.column_type) {
             (Some(c), Some(t)) if self.column_is_narrower() => {
                 format!(
