@@ -164,10 +164,13 @@ pub fn diff<E>(
 }
 
 /// The comparison: rows missing from live or differing are a WARNING
-/// (something to recover, or to look at); none, OK.
-pub fn judge_compare(d: &Diff, table: &str) -> Check {
+/// (something to recover, or to look at); none, OK. When `--apply` copies
+/// the missing rows back, its own check judges them, so only differing rows
+/// (never overwritten) keep the comparison a WARNING: a recovery that did
+/// all it was asked exits 0.
+pub fn judge_compare(d: &Diff, table: &str, applying: bool) -> Check {
     let (missing, differing) = (d.missing.len(), d.differing.len());
-    let status = if missing + differing > 0 {
+    let status = if differing > 0 || (missing > 0 && !applying) {
         Status::Warning
     } else {
         Status::Ok
@@ -371,6 +374,15 @@ mod tests {
     }
 
     #[test]
+    fn missing_rows_alone_are_judged_by_the_apply_that_copies_them_back() {
+        let backup = rows(&[(&["1"], "a"), (&["2"], "b")]);
+        let live = rows(&[(&["1"], "a")]);
+        let d = diff(backup.into_iter(), live.into_iter()).unwrap();
+        assert_eq!(judge_compare(&d, "t", false).status, Status::Warning);
+        assert_eq!(judge_compare(&d, "t", true).status, Status::Ok);
+    }
+
+    #[test]
     fn the_diff_finds_missing_differing_and_new_rows_by_key() {
         // Keys compare as text in byte order, as ORDER BY … COLLATE "C" returns them.
         let backup = rows(&[
@@ -388,7 +400,9 @@ mod tests {
         );
         assert_eq!(d.differing, vec![vec!["2".to_string()]]);
         assert_eq!((d.new_in_live, d.backup_rows, d.live_rows), (1, 5, 4));
-        let c = judge_compare(&d, "public.payments");
+        let c = judge_compare(&d, "public.payments", false);
+        assert_eq!(c.status, Status::Warning);
+        let c = judge_compare(&d, "public.payments", true);
         assert_eq!(c.status, Status::Warning);
         assert_eq!(
             c.message,
@@ -400,7 +414,7 @@ mod tests {
         let d = diff(b.into_iter(), l.into_iter()).unwrap();
         assert!(d.missing.is_empty() && d.differing.is_empty());
         assert_eq!(d.new_in_live, 1);
-        assert_eq!(judge_compare(&d, "t").status, Status::Ok);
+        assert_eq!(judge_compare(&d, "t", false).status, Status::Ok);
         // A read error ends the comparison.
         let bad: Vec<Result<KeyedRow, ()>> = vec![Err(())];
         assert!(diff(bad.into_iter(), rows(&[]).into_iter()).is_err());

@@ -169,7 +169,7 @@ pub fn run(cfg: &Config, req: &Request, ui: &Ui) -> Result<Report> {
     t.record(
         started,
         t0.elapsed(),
-        judge::judge_compare(&d, &live_t.display()),
+        judge::judge_compare(&d, &live_t.display(), req.apply),
     );
     signals::check()?;
 
