@@ -76,24 +76,7 @@ fn read_lines(
     let mut skipping = false;
     let mut eof = false;
     while !eof {
-        while filled < buf.len() {
-            match r.read(&mut buf[filled..]) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    res.warning = Some(format!(
-                        "read stopped after {} bytes: {e}",
-                        res.bytes_read + filled as u64
-                    ));
-                    eof = true;
-                    break;
-                }
-            }
-        }
+        (filled, eof) = scan::fill(&mut r, &mut buf, filled, res.bytes_read, &mut res.warning);
         let mut from = 0;
         if skipping {
             match memchr::memchr(b'\n', &buf[..filled]) {

@@ -399,6 +399,34 @@ struct LongLine {
     pending: Vec<bool>,
 }
 
+/// Reads into `buf[filled..]` until it is full or the input ends, and says
+/// which (the scanner's and the line reader's chunk loop). A read error ends
+/// the input with a warning naming how far it got, rather than failing the
+/// whole file: what was read is still judged.
+pub(super) fn fill(
+    r: &mut impl Read,
+    buf: &mut [u8],
+    mut filled: usize,
+    read_before: u64,
+    warning: &mut Option<String>,
+) -> (usize, bool) {
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => return (filled, true),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                *warning = Some(format!(
+                    "read stopped after {} bytes: {e}",
+                    read_before + filled as u64
+                ));
+                return (filled, true);
+            }
+        }
+    }
+    (filled, false)
+}
+
 fn scan_reader(mut r: impl Read, start: u64, sc: &mut Scanner, res: &mut FileResult) {
     let mut buf = vec![0u8; CHUNK];
     let mut filled = 0;
@@ -406,24 +434,7 @@ fn scan_reader(mut r: impl Read, start: u64, sc: &mut Scanner, res: &mut FileRes
     let mut eof = false;
     let mut long: Option<LongLine> = None;
     while !eof {
-        while filled < buf.len() {
-            match r.read(&mut buf[filled..]) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    res.warning = Some(format!(
-                        "read stopped after {} bytes: {e}",
-                        res.bytes_read + filled as u64
-                    ));
-                    eof = true;
-                    break;
-                }
-            }
-        }
+        (filled, eof) = fill(&mut r, &mut buf, filled, res.bytes_read, &mut res.warning);
         if let Some(l) = &mut long {
             // The next window of a long line: the last OVERLAP bytes of the
             // one before (no newline there), then what was read after them.
