@@ -230,22 +230,8 @@ fn sigterm_during_the_delete_then_a_rerun_loses_nothing_and_archives_nothing_twi
     wait_for(Duration::from_secs(30), "two batches deleted", || {
         progress(dest.path()).is_some_and(|p| p["deleted"].as_u64().unwrap_or(0) >= 40)
     });
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "no exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    kill(&child, "-TERM");
+    let status = exit_within(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(130));
     let p = progress(dest.path()).unwrap();
     assert_eq!(p["done"], false, "{p:#}");

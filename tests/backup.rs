@@ -436,14 +436,7 @@ fn sigterm_mid_restore_drops_the_scratch_database() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(fx.pg.scratch_databases().len(), 1);
-    assert!(
-        std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .unwrap()
-            .success()
-    );
+    kill(&child, "-TERM");
     let out = child.wait_with_output().unwrap();
     assert_eq!(code(&out), 130, "{}", stderr(&out));
     assert!(

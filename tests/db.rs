@@ -422,22 +422,8 @@ fn sigint_cancels_the_running_statement_on_the_server() {
         Duration::from_secs(30),
         "the VACUUM to wait for the lock",
     );
-    let st = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "bbp-maint did not exit"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    kill(&child, "-INT");
+    let status = exit_within(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(130));
     // The server-side VACUUM is gone although the lock is still held: it
     // was cancelled, not left waiting on a closed connection.
@@ -487,11 +473,7 @@ fn sigint_mid_reindex_leaves_no_invalid_index() {
         Duration::from_secs(60),
         "the REINDEX to wait for the writer with its copy made",
     );
-    let st = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    kill(&child, "-INT");
     // The REINDEX is cancelled on the server while the writer still holds
     // it back (so it cannot have finished instead); only then does the
     // writer go, which the drop of the copy waits for.

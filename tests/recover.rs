@@ -314,14 +314,7 @@ fn sigterm_mid_restore_leaves_no_recovery_database(fx: &Fixture) {
     );
     assert_eq!(fx.pg.scratch_databases().len(), 1);
     let t0 = Instant::now();
-    assert!(
-        std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .unwrap()
-            .success()
-    );
+    kill(&child, "-TERM");
     let out = child.wait_with_output().unwrap();
     assert_eq!(code(&out), 130, "{}", stderr(&out));
     assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());

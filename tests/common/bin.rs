@@ -2,7 +2,8 @@
 //! config file, and what a finished run left (exit code, stdout, stderr).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub fn bin_path() -> &'static str {
     env!("CARGO_BIN_EXE_bbp-maint")
@@ -69,5 +70,31 @@ impl Sandbox {
 
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
+    }
+}
+
+/// Sends `signal` (`-TERM`, `-INT`) to a running bbp-maint, as an operator's
+/// `kill` or systemd's stop would.
+pub fn kill(child: &Child, signal: &str) {
+    let st = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill {signal} {}", child.id());
+}
+
+/// Its exit, which must come within `bound`: a process that ignores a
+/// signal fails the test instead of hanging it.
+pub fn exit_within(child: &mut Child, bound: Duration) -> ExitStatus {
+    let t0 = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            t0.elapsed() < bound,
+            "no exit within {bound:?} after the signal"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
