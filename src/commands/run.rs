@@ -96,23 +96,8 @@ fn runner(name: &str) -> Option<TaskFn> {
             )
         },
         "disk-forecast" => |cfg, _| super::disk::run(cfg).map(forecast),
-        "db-check" => |cfg, _| {
-            let args = crate::cli::DbCheckArgs {
-                amcheck: false,
-                deep: false,
-                force: false,
-            };
-            super::db_check::run(cfg, &args)
-        },
-        // Heavy: `run` starts it only inside a window, so it is forced here.
-        "db-check-deep" => |cfg, _| {
-            let args = crate::cli::DbCheckArgs {
-                amcheck: true,
-                deep: true,
-                force: true,
-            };
-            super::db_check::run(cfg, &args)
-        },
+        "db-check" => |cfg, _| super::db_check::run(cfg, &db_check_args(false)),
+        "db-check-deep" => |cfg, _| super::db_check::run(cfg, &db_check_args(true)),
         "db-archive" => |cfg, _| {
             super::archive::run(
                 cfg,
@@ -214,6 +199,16 @@ fn has_work(cfg: &Config, task: &str) -> bool {
     match task {
         "db-archive" => !cfg.db.archive.is_empty(),
         _ => true,
+    }
+}
+
+/// The deep pass is heavy: `run` starts it only inside a window, so it is
+/// forced here rather than refused a second time by `db check` itself.
+fn db_check_args(deep: bool) -> crate::cli::DbCheckArgs {
+    crate::cli::DbCheckArgs {
+        amcheck: deep,
+        deep,
+        force: deep,
     }
 }
 
