@@ -329,3 +329,62 @@ fn db_check_finds_each_outage_risk_on_a_live_cluster() {
     assert_eq!(doc["data"]["amcheck"]["refused"], true, "{doc:#}");
     assert_eq!(doc["data"]["amcheck"]["findings"], serde_json::json!([]));
 }
+
+/// A schema of a few thousand tables has as many sequences, and reading a
+/// sequence locks it until the statement ends, in the lock table that every
+/// session shares. Read in one statement they overflowed it ("out of shared
+/// memory") and the check came back UNKNOWN, while the application's own
+/// transactions risked the same error. Here the table is small (10 locks a
+/// connection, about 420 in all) and 1,200 sequences are read whole: every
+/// one counted, and the one near its end, among the last made, named.
+#[test]
+fn db_check_reads_more_sequences_than_the_lock_table_holds() {
+    let pg = Pg::start_with(PgOptions {
+        settings: vec![
+            "max_locks_per_transaction=10".into(),
+            "max_connections=20".into(),
+        ],
+        ..Default::default()
+    });
+    // A transaction per sequence: one creating them all would overflow it too.
+    pg.psql(
+        "postgres",
+        "DO $$ BEGIN FOR i IN 1..1199 LOOP \
+           EXECUTE format('CREATE SEQUENCE s%s', i); COMMIT; END LOOP; END $$",
+    );
+    pg.psql(
+        "postgres",
+        "CREATE TABLE tickets(id smallserial PRIMARY KEY); SELECT setval('tickets_id_seq', 31500)",
+    );
+    let one_statement = pg.try_psql(
+        "postgres",
+        "SELECT count(pg_sequence_last_value(seqrelid)) FROM pg_sequence",
+    );
+    assert!(
+        one_statement
+            .as_ref()
+            .is_err_and(|e| e.contains("out of shared memory")),
+        "the lock table should be too small for one statement: {one_statement:?}"
+    );
+
+    let sb = Sandbox::new(&config(&pg.url(), ""));
+    let (code, doc) = db_check(&sb, &[]);
+    assert_eq!(code, 2, "{doc:#}");
+    let (st, msg) = status(&doc, "sequences");
+    assert_eq!(st, "critical", "{msg}");
+    assert_eq!(
+        msg,
+        "public.tickets_id_seq at 96.1% of its smallint range (public.tickets.id) (1267 left)"
+    );
+    let listed = doc["data"]["sequences"]["sequences"].as_array().unwrap();
+    assert_eq!(listed[0]["last_value"], 31500, "{doc:#}");
+    // Every other check still ran and found nothing.
+    let others: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] != "sequences" && c["status"] != "ok")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(others.is_empty(), "{doc:#}");
+}

@@ -29,7 +29,7 @@ pub fn run(cfg: &Config, args: &DbCheckArgs) -> Result<Report> {
             return Ok(report.finish());
         }
     };
-    let facts = db::check::gather(&mut s, is_local(&cfg.database.host))?;
+    let facts = db::check::gather(cfg, &mut s, is_local(&cfg.database.host))?;
     drop(s);
     let pass = t0.elapsed();
     let mut data = serde_json::Map::new();

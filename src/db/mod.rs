@@ -181,6 +181,9 @@ impl Drop for Connection {
     fn drop(&mut self) {
         if let Some(w) = self.watcher.take() {
             w.stop.store(true, Ordering::Relaxed);
+            // Woken, not left to finish its sleep: a session closed at the
+            // end of a 60 ms `db check` pass would otherwise wait up to 25 ms.
+            w.handle.thread().unpark();
             let _ = w.handle.join();
         }
     }
@@ -213,7 +216,7 @@ fn spawn_watcher(token: postgres::CancelToken, params: ConnParams) -> Result<Wat
                     }
                     return;
                 }
-                thread::sleep(Duration::from_millis(25));
+                thread::park_timeout(Duration::from_millis(25));
             }
         })
         .context("cannot start a thread")?;

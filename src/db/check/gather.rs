@@ -4,11 +4,13 @@
 //! still run; only an interrupt ends the pass.
 
 use std::path::Path;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use super::sql::{self, Server};
+use crate::config::Config;
 use crate::db::sequences::{self, Sequence};
 use crate::db::{self, Connection};
 use crate::signals;
@@ -74,76 +76,128 @@ impl Facts {
 }
 
 /// The server's own row is needed by every check: its failure ends the pass.
-pub fn gather(s: &mut Connection, local_server: bool) -> Result<Facts> {
-    let mut took = Vec::new();
+/// A second session, opened beside this one, shares the sequence reads
+/// (most of the pass's cost) while this one makes the other reads; when it
+/// cannot connect, this session reads every sequence itself.
+pub fn gather(cfg: &Config, s: &mut Connection, local_server: bool) -> Result<Facts> {
     let t = Instant::now();
     let server = sql::server(&mut s.client).map_err(|e| db::read_error(e, "server settings"))?;
-    took.push(("server", t.elapsed()));
-    let c = &mut s.client;
-    let mut read =
-        |check: &'static str,
-         f: &mut dyn FnMut(&mut postgres::Client) -> std::result::Result<(), postgres::Error>|
-         -> Result<Read<()>> {
-            signals::check()?;
-            let t = Instant::now();
-            let r = f(c);
-            took.push((check, t.elapsed()));
-            match r {
-                Ok(()) => Ok(Ok(())),
-                Err(e) if signals::interrupted() => Err(db::read_error(e, check)),
-                Err(e) => Ok(Err(Failed {
-                    message: db::error_text(&e),
-                    permission: db::is_permission(&e),
-                })),
+    let mut rd = Reader {
+        c: &mut s.client,
+        took: vec![("server", t.elapsed())],
+    };
+    let archiver = rd.one("archiving", sql::archiver)?;
+    let ready = rd.one("archiving", sql::ready)?;
+    let slots = rd.one("replication_slots", sql::slots)?;
+    let (standbys, recovery) = if server.in_recovery {
+        (Ok(vec![]), Some(rd.one("replication", sql::recovery)?))
+    } else {
+        (rd.one("replication", sql::standbys)?, None)
+    };
+    let ranges = rd.one("sequences", sequences::Ranges::read)?;
+    let mut facts = thread::scope(|sc| -> Result<Facts> {
+        let t_seq = Instant::now();
+        let helper = match &ranges {
+            Ok(r) if r.len() > 1 => Some(sc.spawn(move || {
+                let mut second = Connection::open(cfg, "bbp-maint db check").ok()?;
+                let r = r.drain(&mut second.client);
+                Some((r, t_seq.elapsed()))
+            })),
+            _ => None,
+        };
+        let transactions = rd.one("xmin_horizon", sql::transactions)?;
+        let prepared = rd.one("xmin_horizon", sql::prepared)?;
+        let invalid_indexes = rd.one("invalid_indexes", sql::invalid_indexes)?;
+        let checksum_failures = rd.one("checksums", sql::checksum_failures)?;
+        let temp_files = rd.one("temp_files", sql::temp_files)?;
+        let extensions = rd.one("server", sql::extensions_behind)?;
+        let t_mine = Instant::now();
+        let mine = match &ranges {
+            Ok(r) => {
+                signals::check()?;
+                failed(r.drain(rd.c))?
+            }
+            Err(e) => Err(e.clone()),
+        };
+        let mine_spent = t_mine.elapsed();
+        let theirs = match helper.map(|h| h.join()) {
+            None | Some(Ok(None)) => None,
+            Some(Ok(Some((r, spent)))) => Some((failed(r)?, spent)),
+            Some(Err(_)) => Some((
+                Err(Failed {
+                    message: "the second session reading sequences stopped".into(),
+                    permission: false,
+                }),
+                t_seq.elapsed(),
+            )),
+        };
+        // The longer of the two sessions' reads, not their sum.
+        let spent = theirs.as_ref().map_or(Duration::ZERO, |(_, d)| *d);
+        rd.took.push(("sequences", mine_spent.max(spent)));
+        let sequences = match (mine, theirs) {
+            (Err(e), _) | (Ok(_), Some((Err(e), _))) => Err(e),
+            (Ok(mut all), theirs) => {
+                all.extend(theirs.and_then(|(r, _)| r.ok()).into_iter().flatten());
+                sequences::sort(&mut all);
+                Ok(all)
             }
         };
-    // Each read fills its slot; `read` keeps the error when it fails.
-    macro_rules! one {
-        ($check:literal, $f:expr) => {{
-            let mut out = None;
-            read($check, &mut |c| {
-                out = Some($f(c)?);
-                Ok(())
-            })?
-            .map(|()| out.expect("set on success"))
-        }};
-    }
-    let archiver = one!("archiving", sql::archiver);
-    let ready = one!("archiving", sql::ready);
-    let slots = one!("replication_slots", sql::slots);
-    let (standbys, recovery) = if server.in_recovery {
-        (Ok(vec![]), Some(one!("replication", sql::recovery)))
-    } else {
-        (one!("replication", sql::standbys), None)
-    };
-    let transactions = one!("xmin_horizon", sql::transactions);
-    let prepared = one!("xmin_horizon", sql::prepared);
-    let invalid_indexes = one!("invalid_indexes", sql::invalid_indexes);
-    let sequences = one!("sequences", sequences::gather);
-    let checksum_failures = one!("checksums", sql::checksum_failures);
-    let temp_files = one!("temp_files", sql::temp_files);
-    let extensions = one!("server", sql::extensions_behind);
-    let wal_space = match (&server.data_directory, local_server) {
+        Ok(Facts {
+            server,
+            archiver,
+            ready,
+            slots,
+            wal_space: None,
+            standbys,
+            recovery,
+            transactions,
+            prepared,
+            invalid_indexes,
+            sequences,
+            checksum_failures,
+            temp_files,
+            extensions,
+            took: Vec::new(),
+        })
+    })?;
+    facts.wal_space = match (&facts.server.data_directory, local_server) {
         (Some(dir), true) => space(&Path::new(dir).join("pg_wal")),
         _ => None,
     };
-    Ok(Facts {
-        server,
-        archiver,
-        ready,
-        slots,
-        wal_space,
-        standbys,
-        recovery,
-        transactions,
-        prepared,
-        invalid_indexes,
-        sequences,
-        checksum_failures,
-        temp_files,
-        extensions,
-        took,
-    })
+    facts.took = rd.took;
+    Ok(facts)
+}
+
+/// The first session's reads, each timed under the check it serves.
+struct Reader<'a> {
+    c: &'a mut postgres::Client,
+    took: Vec<(&'static str, Duration)>,
+}
+
+impl Reader<'_> {
+    fn one<T>(
+        &mut self,
+        check: &'static str,
+        f: impl FnOnce(&mut postgres::Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<Read<T>> {
+        signals::check()?;
+        let t = Instant::now();
+        let r = f(self.c);
+        self.took.push((check, t.elapsed()));
+        failed(r)
+    }
+}
+
+/// A read's failure is kept as its reason, unless the run was interrupted.
+fn failed<T>(r: std::result::Result<T, postgres::Error>) -> Result<Read<T>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) if signals::interrupted() => Err(db::read_error(e, "the checks")),
+        Err(e) => Ok(Err(Failed {
+            message: db::error_text(&e),
+            permission: db::is_permission(&e),
+        })),
+    }
 }
 
 /// The filesystem of a server directory on this machine; `None` when it is
