@@ -73,8 +73,15 @@ impl Ranges {
     /// dropped meanwhile are left out.
     pub fn drain(&self, c: &mut Client) -> Result<Vec<Sequence>, postgres::Error> {
         let mut out = Vec::new();
+        // Prepared once: planning the seven-way join took as long as
+        // running it for a range (about 1 ms, 80 ranges at 20,000).
+        let mut st = None;
         while let Some(&(lo, hi)) = self.list.get(self.next.fetch_add(1, Ordering::Relaxed)) {
-            out.extend(read_range(c, lo, hi)?);
+            let st = match &st {
+                Some(st) => st,
+                None => st.insert(c.prepare(RANGE_SQL)?),
+            };
+            out.extend(read_range(c, st, lo, hi)?);
         }
         Ok(out)
     }
@@ -94,13 +101,7 @@ pub fn sort(seqs: &mut [Sequence]) {
     seqs.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
 }
 
-/// One range's sequences. The oid bounds on `pg_class` and `pg_depend` keep
-/// each read an index range scan (a join on `pg_class` alone was planned as
-/// a hash over the whole catalogue, 60,000 rows at 20,000 tables, once per
-/// range); the owning column is a probe per sequence.
-fn read_range(c: &mut Client, lo: u32, hi: u32) -> Result<Vec<Sequence>, postgres::Error> {
-    let rows = c.query(
-        "SELECT n.nspname::text, s.relname::text, format_type(q.seqtypid, NULL), \
+const RANGE_SQL: &str = "SELECT n.nspname::text, s.relname::text, format_type(q.seqtypid, NULL), \
                 q.seqmin, q.seqmax, q.seqincrement, \
                 has_sequence_privilege(q.seqrelid, 'SELECT,USAGE'), \
                 CASE WHEN has_sequence_privilege(q.seqrelid, 'SELECT,USAGE') \
@@ -117,9 +118,19 @@ fn read_range(c: &mut Client, lo: u32, hi: u32) -> Result<Vec<Sequence>, postgre
            LEFT JOIN pg_class t ON t.oid = d.refobjid \
            LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace \
            LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
-          WHERE q.seqrelid BETWEEN $1 AND $2 AND s.relpersistence <> 't'",
-        &[&lo, &hi],
-    )?;
+          WHERE q.seqrelid BETWEEN $1 AND $2 AND s.relpersistence <> 't'";
+
+/// One range's sequences. The oid bounds on `pg_class` and `pg_depend` keep
+/// each read an index range scan (a join on `pg_class` alone was planned as
+/// a hash over the whole catalogue, 60,000 rows at 20,000 tables, once per
+/// range); the owning column is a probe per sequence.
+fn read_range(
+    c: &mut Client,
+    st: &postgres::Statement,
+    lo: u32,
+    hi: u32,
+) -> Result<Vec<Sequence>, postgres::Error> {
+    let rows = c.query(st, &[&lo, &hi])?;
     Ok(rows
         .iter()
         .map(|r| Sequence {
