@@ -387,4 +387,22 @@ fn db_check_reads_more_sequences_than_the_lock_table_holds() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert!(others.is_empty(), "{doc:#}");
+
+    // A role allowed one connection: the second session is refused, and the
+    // first reads every sequence itself.
+    pg.psql(
+        "postgres",
+        &format!(
+            "CREATE ROLE watcher LOGIN PASSWORD '{PG_PASSWORD}' CONNECTION LIMIT 1; \
+             GRANT pg_monitor, pg_read_all_data TO watcher"
+        ),
+    );
+    let one_session = Sandbox::new(&config(&pg.url().replace("//postgres:", "//watcher:"), ""));
+    let (code, doc) = db_check(&one_session, &[]);
+    assert_eq!(code, 2, "{doc:#}");
+    assert_eq!(status(&doc, "sequences"), ("critical", msg));
+    assert_eq!(
+        doc["data"]["sequences"]["sequences"][0]["last_value"], 31500,
+        "{doc:#}"
+    );
 }
