@@ -131,7 +131,10 @@ impl Worker<'_> {
         };
         if keep {
             match serde_json::from_slice::<Record>(&bytes) {
-                Ok(r) => self.kept.push(r),
+                Ok(mut r) => {
+                    r.compact();
+                    self.kept.push(r)
+                }
                 Err(e) => self.errs.push(format!("{src}: not an OSV record: {e}")),
             }
         }
