@@ -848,6 +848,99 @@ fn broken_or_stale_database_is_never_clean() {
 }
 
 #[test]
+fn an_export_mostly_about_other_packages_finds_the_same_advisories() {
+    // The real npm export is mostly records about packages nobody here
+    // installs (malware takedowns, `MAL-`): the audit reads the export in
+    // place and keeps only the records naming an installed package, and
+    // finds exactly what it finds against those records alone.
+    let p = Project::new();
+    let lock = p.write("app/package-lock.json", NPM_V3);
+    let l = lock.to_str().unwrap();
+    let sb = Sandbox::new(&config(p.path(), &p.path().join("unused"), ""));
+    let alone = p.path().join("alone");
+    write_db_dir(&alone, &records());
+    let mut many = Vec::new();
+    for (i, r) in records().into_iter().enumerate() {
+        many.push(r);
+        for j in 0..500 {
+            let k = i * 500 + j;
+            // Near misses too: an installed name with a suffix, and an
+            // installed name in another ecosystem.
+            let (eco, name) = match k % 3 {
+                0 => ("npm", format!("evil-{k}")),
+                1 => ("npm", format!("lodash-{k}")),
+                _ => ("PyPI", "qs".to_string()),
+            };
+            many.push(
+                json!({"id": format!("MAL-2025-{k}"), "modified": "2025-01-01T00:00:00Z",
+                "summary": format!("Malicious code in {name} ({eco})"),
+                "affected": [{"package": {"ecosystem": eco, "name": name},
+                              "ranges": semver_range(json!([{"introduced": "0"}]))}]}),
+            );
+        }
+    }
+    let big = p.path().join("big/npm");
+    std::fs::create_dir_all(&big).unwrap();
+    std::fs::write(big.join("all.zip"), zip_bytes(&many)).unwrap();
+    let (rc_alone, doc_alone) = audit(&sb, &["--lockfile", l, "--db", alone.to_str().unwrap()]);
+    let big_db = big.parent().unwrap().to_str().unwrap();
+    let (rc_big, doc_big) = audit(&sb, &["--lockfile", l, "--db", big_db]);
+    assert_eq!(check(&doc_big, "advisories")["status"], "ok", "{doc_big:#}");
+    assert_eq!(doc_big["data"]["source"]["records"], many.len());
+    assert_eq!(rc_big, rc_alone);
+    assert_eq!(findings(&doc_big), findings(&doc_alone));
+    assert_eq!(findings(&doc_big).len(), 6);
+    assert_eq!(
+        check(&doc_big, "vulnerabilities")["message"],
+        check(&doc_alone, "vulnerabilities")["message"]
+    );
+
+    // An entry that does not inflate to what the archive says (one byte of
+    // a stored entry changed: its CRC fails) is named, whichever reader
+    // thread took it, and the audit is not clean.
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for r in &records() {
+            z.start_file(format!("{}.json", r["id"].as_str().unwrap()), stored)
+                .unwrap();
+            z.write_all(&serde_json::to_vec(r).unwrap()).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    let mut bytes = buf.into_inner();
+    let at = bytes
+        .windows(6)
+        .position(|w| w == b"Lodash")
+        .expect("the second record's details, stored as written");
+    bytes[at] = b'l';
+    let bad = p.path().join("badcrc/npm");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("all.zip"), bytes).unwrap();
+    let (rc, doc) = audit(
+        &sb,
+        &[
+            "--lockfile",
+            l,
+            "--db",
+            bad.parent().unwrap().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(rc, 2, "the findings still count: {doc:#}");
+    let adv = check(&doc, "advisories");
+    assert_eq!(adv["status"], "unknown", "{doc:#}");
+    assert!(
+        adv["message"]
+            .as_str()
+            .unwrap()
+            .contains("all.zip!CVE-2021-23337.json: cannot inflate"),
+        "{adv:#}"
+    );
+}
+
+#[test]
 fn sarif_for_code_scanning() {
     let p = Project::new();
     let lock = p.write("app/package-lock.json", NPM_V3);

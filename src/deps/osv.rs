@@ -26,8 +26,10 @@ pub struct Record {
     pub severity: Vec<SeverityEntry>,
     #[serde(default)]
     pub affected: Vec<Affected>,
-    #[serde(default)]
-    pub database_specific: Option<serde_json::Value>,
+    /// `database_specific.severity` (GitHub's own rating), the one part of
+    /// that object that is read: an audit keeps thousands of records.
+    #[serde(default, rename = "database_specific", deserialize_with = "rating")]
+    pub rating: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -47,8 +49,16 @@ pub struct Affected {
     pub versions: Vec<String>,
     #[serde(default)]
     pub severity: Vec<SeverityEntry>,
-    #[serde(default)]
-    pub database_specific: Option<serde_json::Value>,
+    #[serde(default, rename = "database_specific", deserialize_with = "rating")]
+    pub rating: Option<String>,
+}
+
+/// Any `database_specific` value is accepted; a string `severity` in it is kept.
+fn rating<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(v.as_ref()
+        .and_then(|v| v.get("severity")?.as_str())
+        .map(str::to_string))
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -74,6 +84,30 @@ pub struct Event {
 }
 
 impl Record {
+    /// Frees what no finding shows, for a record kept for the whole run:
+    /// the details when there is a summary (else only their first line
+    /// stands in for it) and the spare capacity of the parsed lists.
+    pub fn compact(&mut self) {
+        self.details = match self.summary {
+            Some(_) => None,
+            None => self
+                .details
+                .take()
+                .map(|d| d.lines().next().unwrap_or("").to_string()),
+        };
+        self.aliases.shrink_to_fit();
+        self.severity.shrink_to_fit();
+        self.affected.shrink_to_fit();
+        for a in &mut self.affected {
+            a.versions.shrink_to_fit();
+            a.severity.shrink_to_fit();
+            a.ranges.shrink_to_fit();
+            for r in &mut a.ranges {
+                r.events.shrink_to_fit();
+            }
+        }
+    }
+
     /// The (ecosystem, name) pairs this record is about, for the index.
     pub fn packages(&self) -> impl Iterator<Item = (Ecosystem, &str)> {
         self.affected.iter().filter_map(|a| {
@@ -247,14 +281,9 @@ pub fn severity(rec: &Record) -> (Severity, Option<f64>) {
     if let Some(score) = best {
         return (Severity::from_score(score), Some(score));
     }
-    let rated = std::iter::once(&rec.database_specific)
-        .chain(rec.affected.iter().map(|a| &a.database_specific))
-        .filter_map(|d| {
-            d.as_ref()?
-                .get("severity")?
-                .as_str()
-                .and_then(Severity::parse)
-        })
+    let rated = std::iter::once(&rec.rating)
+        .chain(rec.affected.iter().map(|a| &a.rating))
+        .filter_map(|r| Severity::parse(r.as_deref()?))
         .max();
     (rated.unwrap_or(Severity::Unknown), None)
 }
@@ -304,6 +333,26 @@ mod tests {
         assert!(hit(&r, "1.0.0+build.7"));
         assert!(!hit(&r, "1.0.1+x"));
         assert_eq!(Ver::parse("1.0.0+a"), Ver::parse("1.0.0+b"));
+    }
+
+    #[test]
+    fn a_kept_record_holds_what_findings_show() {
+        let mut rec: Record = serde_json::from_value(serde_json::json!({
+            "id": "Z", "summary": "Short", "details": "Long\nand longer",
+            "database_specific": {"severity": "HIGH", "cwe_ids": ["CWE-400"]},
+            "affected": [{"package": {"ecosystem": "npm", "name": "a"},
+                          "database_specific": "not an object"}]}))
+        .unwrap();
+        rec.compact();
+        assert_eq!(rec.details, None);
+        assert_eq!(rec.rating.as_deref(), Some("HIGH"));
+        assert_eq!(rec.affected[0].rating, None);
+        assert_eq!(severity(&rec), (Severity::High, None));
+        let mut rec: Record =
+            serde_json::from_value(serde_json::json!({"id": "Z", "details": "First\nsecond"}))
+                .unwrap();
+        rec.compact();
+        assert_eq!(rec.details.as_deref(), Some("First"));
     }
 
     #[test]

@@ -14,6 +14,9 @@ use super::Ecosystem;
 use super::osv::Record;
 use crate::report::{Check, Metric, Status};
 
+mod archive;
+use archive::Failure;
+
 /// A record larger than this is refused: no real advisory comes near it,
 /// and a zip entry claiming more is not read into memory.
 pub const MAX_RECORD: u64 = 16 << 20;
@@ -128,7 +131,10 @@ impl Worker<'_> {
         };
         if keep {
             match serde_json::from_slice::<Record>(&bytes) {
-                Ok(r) => self.kept.push(r),
+                Ok(mut r) => {
+                    r.compact();
+                    self.kept.push(r)
+                }
                 Err(e) => self.errs.push(format!("{src}: not an OSV record: {e}")),
             }
         }
@@ -159,25 +165,13 @@ pub fn load(root: &Path, wanted: Option<&HashSet<(Ecosystem, String)>>) -> Resul
         Vec<String>,
         HashMap<Ecosystem, usize>,
     );
-    // Archives are read whole, once: seeking a buffered file per entry
-    // would read it again and again.
-    let blobs: Vec<Option<std::io::Result<Vec<u8>>>> = files
+    // Archives are opened once and read in place by every thread.
+    let archives: Vec<Option<std::io::Result<std::fs::File>>> = files
         .iter()
         .map(|f| {
             f.extension()
                 .is_some_and(|e| e == "zip")
-                .then(|| std::fs::read(f))
-        })
-        .collect();
-    // The central directories read once and shared: each thread reading its own
-    // held one copy per thread (200,000 entries, about 40 MiB each).
-    let archives: Vec<Option<Result<Archive>>> = blobs
-        .iter()
-        .map(|b| {
-            b.as_ref().map(|b| match b {
-                Ok(b) => open_zip(std::io::Cursor::new(b.as_slice())),
-                Err(e) => Err(anyhow::anyhow!("cannot read: {e}")),
-            })
+                .then(|| std::fs::File::open(f))
         })
         .collect();
     // Inflating is most of the work: each thread walks the archives itself
@@ -196,27 +190,34 @@ pub fn load(root: &Path, wanted: Option<&HashSet<(Ecosystem, String)>>) -> Resul
                         per: HashMap::new(),
                     };
                     for (fi, f) in files.iter().enumerate() {
-                        let is_zip = archives[fi].is_some();
                         let r = if let Some(zip) = &archives[fi] {
                             match zip {
                                 Ok(z) => {
-                                    read_entries(f, z.clone(), k, threads, &mut |raw| w.take(raw))
+                                    archive::read_entries(f, z, k, threads, &mut |raw| w.take(raw))
                                 }
-                                Err(e) => Err(anyhow::anyhow!("{e:#}")),
+                                Err(e) => {
+                                    Err(Failure::Archive(anyhow::anyhow!("cannot read: {e}")))
+                                }
                             }
                         } else if fi % threads == k {
-                            read_json_file(f).map(|raw| {
-                                w.take(raw);
-                                1
-                            })
+                            read_json_file(f)
+                                .map(|raw| {
+                                    w.take(raw);
+                                    1
+                                })
+                                .map_err(Failure::Entry)
                         } else {
                             Ok(0)
                         };
-                        if let Err(e) = r {
+                        match r {
                             // Every thread meets a broken archive; one says so.
-                            if !is_zip || k == 0 {
-                                w.errs.push(format!("{}: {e:#}", f.display()));
+                            Err(Failure::Archive(e)) if k == 0 => {
+                                w.errs.push(format!("{}: {e:#}", f.display()))
                             }
+                            Err(Failure::Entry(e)) => {
+                                w.errs.push(format!("{}: {e:#}", f.display()))
+                            }
+                            _ => {}
                         }
                     }
                     (w.kept, w.total, w.withdrawn, w.errs, w.per)
@@ -320,67 +321,8 @@ fn read_json_file(f: &Path) -> Result<Raw> {
 /// not a zip, or an entry that cannot be inflated, is an error.
 pub fn read_zip(f: &Path, each: &mut dyn FnMut(Raw)) -> Result<usize> {
     let file = std::fs::File::open(f)?;
-    read_zip_from(f, std::io::BufReader::new(file), 0, 1, each)
-}
-
-/// An archive held in memory; its clones share the central directory.
-type Archive<'a> = zip::ZipArchive<std::io::Cursor<&'a [u8]>>;
-
-fn open_zip<R: Read + std::io::Seek>(reader: R) -> Result<zip::ZipArchive<R>> {
-    zip::ZipArchive::new(reader).map_err(|e| anyhow::anyhow!("not a readable zip archive ({e})"))
-}
-
-fn read_zip_from<R: Read + std::io::Seek>(
-    f: &Path,
-    reader: R,
-    k: usize,
-    n: usize,
-    each: &mut dyn FnMut(Raw),
-) -> Result<usize> {
-    read_entries(f, open_zip(reader)?, k, n, each)
-}
-
-/// Entries `k`, `k + n`, `k + 2n`, … of the archive.
-fn read_entries<R: Read + std::io::Seek>(
-    f: &Path,
-    mut zip: zip::ZipArchive<R>,
-    k: usize,
-    n: usize,
-    each: &mut dyn FnMut(Raw),
-) -> Result<usize> {
-    let mut count = 0;
-    for i in (k..zip.len()).step_by(n) {
-        let mut entry = zip
-            .by_index(i)
-            .map_err(|e| anyhow::anyhow!("entry {i}: {e}"))?;
-        let entry_name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-        if !entry.is_file() || !entry_name.ends_with(".json") {
-            continue;
-        }
-        let name = format!("{}!{entry_name}", f.display());
-        if entry.size() > MAX_RECORD {
-            bail!(
-                "{name}: {} is larger than the {} an advisory may have",
-                crate::units::bytes(entry.size()),
-                crate::units::bytes(MAX_RECORD)
-            );
-        }
-        let mut buf = Vec::with_capacity(entry.size() as usize);
-        // The size in the header is not trusted: read at most one byte more.
-        (&mut entry)
-            .take(MAX_RECORD + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| anyhow::anyhow!("{name}: cannot inflate ({e})"))?;
-        if buf.len() as u64 > MAX_RECORD {
-            bail!(
-                "{name}: larger than the {} an advisory may have",
-                crate::units::bytes(MAX_RECORD)
-            );
-        }
-        each((name, buf));
-        count += 1;
-    }
-    Ok(count)
+    archive::read_entries(f, &file, 0, 1, each)
+        .map_err(|(Failure::Archive(e) | Failure::Entry(e))| e)
 }
 
 #[derive(serde::Serialize, serde::Deserialize, Default, Clone)]
