@@ -490,3 +490,82 @@ fn run_weekly_archives_by_the_rule_inside_the_window_and_leaves_it_outside() {
     );
     assert_eq!(files(dest.path(), ".manifest.json").len(), 1, "{r:#}");
 }
+
+#[test]
+fn an_old_row_written_into_a_batchs_key_range_after_the_export_stays() {
+    // Old rows at the even ids: batches of 20 keys span 39 ids, so each is
+    // deleted by its key range. Every delete first takes a shared advisory
+    // lock, which the test holds: the run stops at its first batch, after
+    // the export, until the test has written what it writes.
+    let pg = cluster(
+        "CREATE TABLE ledger (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, note text); \
+         INSERT INTO ledger SELECT 2 * i, now() - interval '400 days', 'archived' FROM generate_series(1, 60) i; \
+         CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(7); RETURN OLD; END $$; \
+         CREATE TRIGGER gate BEFORE DELETE ON ledger FOR EACH ROW EXECUTE FUNCTION gate()",
+    );
+    let dest = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new(&format!(
+        "[database]\nurl = {:?}\ntimeout = \"60s\"\n\n[db]\nlock_timeout = \"60s\"\n\n\
+         [[db.archive]]\ntable = \"ledger\"\ncolumn = \"created_at\"\nretention = \"365 days\"\n\
+         destination = {:?}\nbatch_size = 20\n",
+        app_url(&pg),
+        dest.path().display().to_string()
+    ));
+    let mut holder = pg.session(APP, "holder");
+    holder.send("SELECT pg_advisory_lock(7);");
+    let advisory = |granted: bool| {
+        format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 7 AND granted = {granted})"
+        )
+    };
+    pg.wait_until(
+        APP,
+        &advisory(true),
+        Duration::from_secs(10),
+        "the gate held",
+    );
+    let child = sb
+        .cmd(&["--json", "db", "archive"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    pg.wait_until(
+        APP,
+        &advisory(false),
+        Duration::from_secs(30),
+        "the first batch waiting at the gate",
+    );
+    // Exported, not yet deleted: a new row with an old date inside the
+    // second batch's key range (42..80), and an archived row of the third
+    // whose date moves to today.
+    pg.psql(
+        APP,
+        "INSERT INTO ledger VALUES (51, now() - interval '500 days', 'late'); \
+         UPDATE ledger SET created_at = now() WHERE id = 100",
+    );
+    holder.send("SELECT pg_advisory_unlock(7);");
+    let out = child.wait_with_output().unwrap();
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}\n{}", stderr(&out));
+    let r = rule(&doc);
+    assert_eq!(r["archive"]["rows"], 60, "{r:#}");
+    assert_eq!(
+        pg.psql(
+            APP,
+            "SELECT string_agg(id || ':' || note, ',' ORDER BY id) FROM ledger"
+        ),
+        "51:late,100:archived",
+        "the row not in the archive and the row whose date moved stay"
+    );
+    assert_eq!(r["deleted"], 59, "{r:#}");
+    // The second batch's range held the late row: rolled back, then by its keys.
+    assert_eq!(r["batches_by_keys"], 1, "{r:#}");
+    let m = message(&doc, "delete public.ledger");
+    assert!(
+        m.contains("59 of 60 archived rows")
+            && m.contains("1 batch deleted key by key")
+            && m.contains("1 archived row not deleted"),
+        "{m}"
+    );
+}

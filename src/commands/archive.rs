@@ -112,6 +112,7 @@ pub fn run(cfg: &Config, args: &DbArchiveArgs) -> Result<Report> {
             "deleted": f.delete.as_ref().map(|d| d.rows),
             "deleted_total": f.delete.as_ref().map(|d| d.total),
             "skipped_batches": f.delete.as_ref().map(|d| json!(d.skipped)),
+            "batches_by_keys": f.delete.as_ref().map(|d| d.by_keys),
             "size_before": f.size_before,
             "size_after": f.size_after,
             "error": f.failed,
@@ -237,6 +238,7 @@ fn one_rule(
                 skipped: d.skipped,
                 longest_batch: d.longest_batch,
                 took: t0.elapsed(),
+                by_keys: d.by_keys,
             })
         }
         Err(e) if e.is::<crate::signals::Interrupted>() => return Err(e),

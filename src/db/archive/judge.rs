@@ -47,6 +47,9 @@ pub struct DeleteFacts {
     pub longest_batch: Duration,
     /// The whole delete phase of this run.
     pub took: Duration,
+    /// Batches rolled back and deleted key by key: their key range held
+    /// old rows that are not in the archive (written since the export).
+    pub by_keys: u64,
 }
 
 pub fn judge(f: &Facts) -> Vec<Check> {
@@ -122,7 +125,7 @@ pub fn judge(f: &Facts) -> Vec<Check> {
         let mut msg = format!(
             "{} deleted in {} (longest {}), {} of {} archived rows in all",
             crate::units::count(d.rows, "row"),
-            crate::units::count(d.batches, "batch"),
+            crate::units::count_as(d.batches, "batch", "batches"),
             crate::units::duration(d.longest_batch),
             d.total,
             f.archive.as_ref().map_or(0, |a| a.rows),
@@ -130,11 +133,25 @@ pub fn judge(f: &Facts) -> Vec<Check> {
         if let Some(why) = &f.failed {
             msg = format!("{why}; {msg}");
         }
+        let archived = f.archive.as_ref().map_or(0, |a| a.rows);
+        if f.failed.is_none() && d.skipped.is_empty() && d.total < archived {
+            msg.push_str(&format!(
+                "; {} not deleted: no longer in the table, or no longer older than the cutoff",
+                crate::units::count(archived - d.total, "archived row")
+            ));
+        }
+        if d.by_keys > 0 {
+            msg.push_str(&format!(
+                "; {} deleted key by key: old rows not in the archive were in {} key range",
+                crate::units::count_as(d.by_keys, "batch", "batches"),
+                if d.by_keys == 1 { "its" } else { "their" }
+            ));
+        }
         if !d.skipped.is_empty() {
             let s = &d.skipped[0];
             msg.push_str(&format!(
                 "; {} not deleted, retried next run: keys {}..{}: {}",
-                crate::units::count(d.skipped.len(), "batch"),
+                crate::units::count_as(d.skipped.len(), "batch", "batches"),
                 s.first,
                 s.last,
                 s.why
@@ -311,5 +328,45 @@ mod tests {
         assert_eq!(a.duration, ms(300));
         assert!(a.message.ends_with("verified in 300 ms"), "{}", a.message);
         assert!(!a.message.contains("exported"), "{}", a.message);
+    }
+
+    #[test]
+    fn archived_rows_left_in_place_and_key_by_key_batches_are_said() {
+        let f = Facts {
+            archive: Some(ArchiveFacts {
+                rows: 60,
+                ..ArchiveFacts::default()
+            }),
+            delete: Some(DeleteFacts {
+                rows: 59,
+                total: 59,
+                batches: 3,
+                by_keys: 1,
+                ..DeleteFacts::default()
+            }),
+            ..base()
+        };
+        let c = judge(&f);
+        let d = &c[1];
+        assert_eq!(d.status, Status::Ok);
+        assert!(
+            d.message.contains("1 archived row not deleted")
+                && d.message.contains("1 batch deleted key by key"),
+            "{}",
+            d.message
+        );
+        // All of them gone: nothing to say.
+        let mut f = f;
+        f.delete = Some(DeleteFacts {
+            rows: 60,
+            total: 60,
+            batches: 3,
+            ..DeleteFacts::default()
+        });
+        let m = &judge(&f)[1].message;
+        assert!(
+            !m.contains("not deleted") && !m.contains("key by key"),
+            "{m}"
+        );
     }
 }
