@@ -365,6 +365,10 @@ enum Batch {
 /// How a batch finds its rows.
 #[derive(Clone, Copy)]
 enum Find {
+    /// The batch's keys are every integer from its first to its last: the
+    /// range holds no other key, so no check is needed (returning the
+    /// keys would cost about as much as the delete).
+    Whole(i64, i64),
     /// One index range scan over the batch's first to last key, checked
     /// against the keys before the commit.
     Range(i64, i64),
@@ -387,11 +391,13 @@ fn dense(keys: &[i64]) -> bool {
 /// an old date is not in the archive and stays. Rows whose date changed
 /// since the export stay too.
 ///
-/// A dense batch is deleted by its key range and the date predicate, with
-/// the deleted keys returned and checked against the batch's archived keys
-/// before the commit: one that is not (a row written into the range since
-/// the export) rolls the batch back, and it is deleted key by key. So no
-/// key outside the archive is ever committed as deleted.
+/// A batch whose keys are every integer of their range is deleted by the
+/// range and the date predicate: the range holds no other key. Another
+/// dense batch is deleted the same way, with the deleted keys returned and
+/// checked against the batch's archived keys before the commit: one that is
+/// not (a row written into the range since the export) rolls the batch
+/// back, and it is deleted key by key. So no key outside the archive is
+/// ever committed as deleted.
 pub fn delete(
     client: &mut postgres::Client,
     plan: &Plan,
@@ -406,6 +412,11 @@ pub fn delete(
     let sql = Sql {
         keys: format!(
             "DELETE FROM {} WHERE {key} = ANY($1::int8[]) AND {}",
+            t.qualified(),
+            plan.old_rows()
+        ),
+        whole: format!(
+            "DELETE FROM {} WHERE {key} BETWEEN $1::int8 AND $2::int8 AND {}",
             t.qualified(),
             plan.old_rows()
         ),
@@ -438,11 +449,14 @@ pub fn delete(
         }
         signals::check()?;
         let t0 = Instant::now();
-        let mut done = if dense(&keys) {
-            delete_batch(client, &sql, plan, &keys, Find::Range(first, last))?
+        let find = if last as i128 - first as i128 + 1 == keys.len() as i128 {
+            Find::Whole(first, last)
+        } else if dense(&keys) {
+            Find::Range(first, last)
         } else {
-            delete_batch(client, &sql, plan, &keys, Find::Keys)?
+            Find::Keys
         };
+        let mut done = delete_batch(client, &sql, plan, &keys, find)?;
         if matches!(done, Batch::Stray) {
             out.by_keys += 1;
             done = delete_batch(client, &sql, plan, &keys, Find::Keys)?;
@@ -469,6 +483,7 @@ pub fn delete(
 
 struct Sql {
     keys: String,
+    whole: String,
     range: String,
 }
 
@@ -490,6 +505,7 @@ fn delete_batch(
             ))?;
             let n = match find {
                 Find::Keys => tx.execute(&sql.keys, &[&keys])?,
+                Find::Whole(first, last) => tx.execute(&sql.whole, &[&first, &last])?,
                 Find::Range(first, last) => {
                     let gone: Vec<i64> = tx.query_one(&sql.range, &[&first, &last])?.get(0);
                     // The keys are the archive's, strictly ascending.
