@@ -64,6 +64,14 @@ fn rule(doc: &Value) -> &Value {
 
 const OLD: &str = "created_at < now() - interval '365 days'";
 
+/// Rows a minute past the retention, as of now: a fixed instant, so the
+/// rows compared before and after a run are the same rows however long the
+/// run takes (with `now()` in the condition, a row crosses it every 63 s).
+fn settled_old_rows(pg: &Pg) -> String {
+    let at = pg.psql(APP, "SELECT now() - interval '365 days 1 minute'");
+    format!("created_at < '{at}'::timestamptz")
+}
+
 #[test]
 fn a_million_rows_over_two_years_archived_deleted_and_restored_equal() {
     // 1,000,000 rows, one every 63 s back from now: 729 days.
@@ -75,11 +83,8 @@ fn a_million_rows_over_two_years_archived_deleted_and_restored_equal() {
     let dest = tempfile::tempdir().unwrap();
     let sb = sandbox(&pg, "audit_events", dest.path(), 50_000);
     // A minute's margin: the rows at the boundary do not move while we look.
-    let before = rows_hash(
-        &pg,
-        "audit_events",
-        "created_at < now() - interval '365 days 1 minute'",
-    );
+    let settled = settled_old_rows(&pg);
+    let before = rows_hash(&pg, "audit_events", &settled);
     let old = count(
         &pg,
         &format!("SELECT count(*) FROM audit_events WHERE {OLD}"),
@@ -119,6 +124,15 @@ fn a_million_rows_over_two_years_archived_deleted_and_restored_equal() {
     );
     assert!(r["size_before"].as_u64().unwrap() > 0);
     assert_eq!(check(&doc, "vacuum public.audit_events")["status"], "ok");
+    // Each phase did real work, and says how long it took.
+    for phase in ["export", "verify", "delete", "vacuum"] {
+        let ms = r["phases_ms"][phase].as_f64().unwrap_or(0.0);
+        assert!(ms > 0.0, "{phase}: {ms} ms: {r:#}");
+    }
+    for step in ["archive", "delete", "vacuum"] {
+        let c = check(&doc, &format!("{step} public.audit_events"));
+        assert!(c["duration_ms"].as_u64().unwrap() > 0, "{c:#}");
+    }
 
     let archive = PathBuf::from(r["archive"]["file"].as_str().unwrap());
     let manifest: Value =
@@ -138,11 +152,7 @@ fn a_million_rows_over_two_years_archived_deleted_and_restored_equal() {
     ]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
     assert_eq!(
-        rows_hash(
-            &pg,
-            "restored",
-            "created_at < now() - interval '365 days 1 minute'"
-        ),
+        rows_hash(&pg, "restored", &settled),
         before,
         "the restored rows equal the originals"
     );
@@ -203,7 +213,7 @@ fn sigterm_during_the_delete_then_a_rerun_loses_nothing_and_archives_nothing_twi
          CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.005); RETURN OLD; END $$; \
          CREATE TRIGGER slow BEFORE DELETE ON payment_logs FOR EACH ROW EXECUTE FUNCTION slow()",
     );
-    let old_rows = "created_at < now() - interval '365 days 1 minute'";
+    let old_rows = &settled_old_rows(&pg);
     let old = count(
         &pg,
         &format!("SELECT count(*) FROM payment_logs WHERE {OLD}"),
@@ -250,6 +260,10 @@ fn sigterm_during_the_delete_then_a_rerun_loses_nothing_and_archives_nothing_twi
     let r = rule(&doc);
     assert_eq!(r["archive"]["resumed"], true, "{r:#}");
     assert_eq!(r["deleted_total"], old);
+    // The export was the first run's; this one read the file back and deleted.
+    assert!(r["phases_ms"]["export"].is_null(), "{r:#}");
+    assert!(r["phases_ms"]["verify"].as_f64().unwrap() > 0.0, "{r:#}");
+    assert!(r["phases_ms"]["delete"].as_f64().unwrap() > 0.0, "{r:#}");
     assert_eq!(files(dest.path(), ".copy.gz").len(), 1, "exported once");
     // The rows written meanwhile with old dates were not in the archive: they stay.
     assert_eq!(
@@ -475,4 +489,83 @@ fn run_weekly_archives_by_the_rule_inside_the_window_and_leaves_it_outside() {
         0
     );
     assert_eq!(files(dest.path(), ".manifest.json").len(), 1, "{r:#}");
+}
+
+#[test]
+fn an_old_row_written_into_a_batchs_key_range_after_the_export_stays() {
+    // Old rows at the even ids: batches of 20 keys span 39 ids, so each is
+    // deleted by its key range. Every delete first takes a shared advisory
+    // lock, which the test holds: the run stops at its first batch, after
+    // the export, until the test has written what it writes.
+    let pg = cluster(
+        "CREATE TABLE ledger (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, note text); \
+         INSERT INTO ledger SELECT 2 * i, now() - interval '400 days', 'archived' FROM generate_series(1, 60) i; \
+         CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(7); RETURN OLD; END $$; \
+         CREATE TRIGGER gate BEFORE DELETE ON ledger FOR EACH ROW EXECUTE FUNCTION gate()",
+    );
+    let dest = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new(&format!(
+        "[database]\nurl = {:?}\ntimeout = \"60s\"\n\n[db]\nlock_timeout = \"60s\"\n\n\
+         [[db.archive]]\ntable = \"ledger\"\ncolumn = \"created_at\"\nretention = \"365 days\"\n\
+         destination = {:?}\nbatch_size = 20\n",
+        app_url(&pg),
+        dest.path().display().to_string()
+    ));
+    let mut holder = pg.session(APP, "holder");
+    holder.send("SELECT pg_advisory_lock(7);");
+    let advisory = |granted: bool| {
+        format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 7 AND granted = {granted})"
+        )
+    };
+    pg.wait_until(
+        APP,
+        &advisory(true),
+        Duration::from_secs(10),
+        "the gate held",
+    );
+    let child = sb
+        .cmd(&["--json", "db", "archive"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    pg.wait_until(
+        APP,
+        &advisory(false),
+        Duration::from_secs(30),
+        "the first batch waiting at the gate",
+    );
+    // Exported, not yet deleted: a new row with an old date inside the
+    // second batch's key range (42..80), and an archived row of the third
+    // whose date moves to today.
+    pg.psql(
+        APP,
+        "INSERT INTO ledger VALUES (51, now() - interval '500 days', 'late'); \
+         UPDATE ledger SET created_at = now() WHERE id = 100",
+    );
+    holder.send("SELECT pg_advisory_unlock(7);");
+    let out = child.wait_with_output().unwrap();
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}\n{}", stderr(&out));
+    let r = rule(&doc);
+    assert_eq!(r["archive"]["rows"], 60, "{r:#}");
+    assert_eq!(
+        pg.psql(
+            APP,
+            "SELECT string_agg(id || ':' || note, ',' ORDER BY id) FROM ledger"
+        ),
+        "51:late,100:archived",
+        "the row not in the archive and the row whose date moved stay"
+    );
+    assert_eq!(r["deleted"], 59, "{r:#}");
+    // The second batch's range held the late row: rolled back, then by its keys.
+    assert_eq!(r["batches_by_keys"], 1, "{r:#}");
+    let m = message(&doc, "delete public.ledger");
+    assert!(
+        m.contains("59 of 60 archived rows")
+            && m.contains("1 batch deleted key by key")
+            && m.contains("1 archived row not deleted"),
+        "{m}"
+    );
 }

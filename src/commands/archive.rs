@@ -4,6 +4,7 @@
 //! `db::archive`; this file picks the rules and assembles the report.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use serde_json::json;
@@ -111,9 +112,17 @@ pub fn run(cfg: &Config, args: &DbArchiveArgs) -> Result<Report> {
             "deleted": f.delete.as_ref().map(|d| d.rows),
             "deleted_total": f.delete.as_ref().map(|d| d.total),
             "skipped_batches": f.delete.as_ref().map(|d| json!(d.skipped)),
+            "batches_by_keys": f.delete.as_ref().map(|d| d.by_keys),
             "size_before": f.size_before,
             "size_after": f.size_after,
             "error": f.failed,
+            // Where the run's time went, phase by phase (null: not run).
+            "phases_ms": {
+                "export": f.archive.as_ref().filter(|a| !a.resumed).map(|a| millis(a.export)),
+                "verify": f.archive.as_ref().map(|a| millis(a.verify)),
+                "delete": f.delete.as_ref().map(|d| millis(d.took)),
+                "vacuum": f.vacuum.as_ref().and_then(|v| v.as_ref().ok()).map(|d| millis(*d)),
+            },
         }));
         for c in judge::judge(&f) {
             report.push(c);
@@ -121,6 +130,10 @@ pub fn run(cfg: &Config, args: &DbArchiveArgs) -> Result<Report> {
     }
     report.data(json!({"rules": data}));
     Ok(report.finish())
+}
+
+fn millis(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 fn one_rule(
@@ -169,6 +182,7 @@ fn one_rule(
                 rows: m.rows,
                 bytes: m.bytes,
                 resumed: true,
+                ..ArchiveFacts::default()
             });
             (file, m, progress)
         }
@@ -178,6 +192,7 @@ fn one_rule(
                 let _ = std::fs::remove_file(archive::progress_path(&file));
                 let _ = std::fs::remove_file(archive::manifest_path(&file));
             }
+            let t0 = Instant::now();
             match work::export(&mut s.client, &plan, stamp) {
                 Ok(None) => return Ok(()),
                 Ok(Some(e)) => {
@@ -186,6 +201,8 @@ fn one_rule(
                         rows: e.manifest.rows,
                         bytes: e.manifest.bytes,
                         resumed: false,
+                        export: t0.elapsed(),
+                        verify: Duration::ZERO,
                     });
                     (e.archive, e.manifest, Progress::default())
                 }
@@ -201,12 +218,17 @@ fn one_rule(
         progress.archive = manifest.file.clone();
     }
     // Nothing is deleted that is not in a verified archive.
+    let t0 = Instant::now();
     if let Err(e) = work::verify(&file, &manifest) {
         f.archive = None;
         f.failed = Some(format!("verification failed: {e}"));
         return Ok(());
     }
+    if let Some(a) = f.archive.as_mut() {
+        a.verify = t0.elapsed();
+    }
     let before = progress.deleted;
+    let t0 = Instant::now();
     match work::delete(&mut s.client, &plan, &file, &mut progress) {
         Ok(d) => {
             f.delete = Some(DeleteFacts {
@@ -215,6 +237,8 @@ fn one_rule(
                 batches: d.batches,
                 skipped: d.skipped,
                 longest_batch: d.longest_batch,
+                took: t0.elapsed(),
+                by_keys: d.by_keys,
             })
         }
         Err(e) if e.is::<crate::signals::Interrupted>() => return Err(e),
@@ -223,6 +247,7 @@ fn one_rule(
             f.delete = Some(DeleteFacts {
                 rows: progress.deleted - before,
                 total: progress.deleted,
+                took: t0.elapsed(),
                 ..DeleteFacts::default()
             });
             return Ok(());

@@ -5,6 +5,7 @@
 
 pub mod copyfmt;
 pub mod judge;
+pub mod pipe;
 pub mod restore;
 pub mod work;
 

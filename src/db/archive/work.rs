@@ -11,6 +11,7 @@ use postgres::error::SqlState;
 use sha2::{Digest, Sha256};
 
 use super::copyfmt::{self, Rows};
+use super::pipe;
 use super::{Manifest, Progress, Skipped, Target};
 use crate::signals;
 
@@ -115,14 +116,94 @@ pub fn export(client: &mut postgres::Client, plan: &Plan, stamp: &str) -> Result
         .tempfile_in(plan.dest)
         .map_err(werr)?;
     let file = tmp.as_file().try_clone().map_err(werr)?;
-    let mut gz = flate2::write::GzEncoder::new(
-        Hashing {
-            w: BufWriter::with_capacity(1 << 20, file),
-            hash: Sha256::new(),
-            bytes: 0,
+    // The COPY stream is parsed here while another thread compresses,
+    // hashes and writes it: each is about a core's work.
+    let (mut sender, mut receiving) = pipe::pair();
+    let (read, written) = std::thread::scope(|s| {
+        let writer = s.spawn(move || -> io::Result<(String, u64)> {
+            let mut gz = flate2::write::GzEncoder::new(
+                Hashing {
+                    w: BufWriter::with_capacity(1 << 20, file),
+                    hash: Sha256::new(),
+                    bytes: 0,
+                },
+                flate2::Compression::fast(),
+            );
+            while let Some(chunk) = receiving.next_chunk() {
+                gz.write_all(&chunk)?;
+            }
+            let Hashing { w, hash, bytes } = gz.finish()?;
+            let file = w.into_inner().map_err(|e| e.into_error())?;
+            // Once, at the end: the file gets its name only after this.
+            file.sync_all()?;
+            Ok((hex(&hash.finalize()), bytes))
+        });
+        // The sender is dropped either way, so the writer sees the end.
+        let read = match copy_out(client, plan, &mut sender) {
+            Ok(r) => sender.finish().map(|_| r).map_err(anyhow::Error::from),
+            Err(e) => {
+                drop(sender);
+                Err(e)
+            }
+        };
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the archive's writer panicked")));
+        (read, written)
+    });
+    // The writer's own error (a full disk) is the cause of the reader's.
+    let (sha256, bytes) = written.map_err(werr)?;
+    let (summary, version) = read.map_err(|e| match e.downcast::<io::Error>() {
+        Ok(_) if signals::interrupted() => signals::Interrupted.into(),
+        Ok(e) if e.kind() == io::ErrorKind::InvalidData => anyhow!("export of {}: {e}", t.shown()),
+        Ok(e) => werr(e),
+        Err(e) => e,
+    })?;
+    if summary.rows == 0 {
+        return Ok(None);
+    }
+    let manifest = Manifest {
+        format: super::FORMAT.into(),
+        file: name,
+        schema: t.schema.clone(),
+        table: t.table.clone(),
+        column: t.column.clone(),
+        primary_key: t.key.clone(),
+        columns: t.columns.clone(),
+        cutoff: plan.cutoff.clone(),
+        rows: summary.rows,
+        key_min: summary.key_min,
+        key_max: summary.key_max,
+        sha256,
+        bytes,
+        server_version: version,
+        created_at: jiff::Timestamp::now().to_string(),
+    };
+    super::write_atomic(
+        &super::manifest_path(&archive),
+        &serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
+    )?;
+    super::save_progress(
+        &archive,
+        &Progress {
+            archive: manifest.file.clone(),
+            ..Progress::default()
         },
-        flate2::Compression::fast(),
-    );
+    )?;
+    tmp.persist(&archive)
+        .map_err(|e| anyhow!("{}: cannot write: {}", archive.display(), e.error))?;
+    super::sync_dir(plan.dest);
+    Ok(Some(Exported { archive, manifest }))
+}
+
+/// The old rows in key order, in one read-only snapshot: each byte goes to
+/// `out` as it is parsed. The summary and the server's version.
+fn copy_out(
+    client: &mut postgres::Client,
+    plan: &Plan,
+    out: &mut pipe::Sender,
+) -> Result<(copyfmt::Summary, String)> {
+    let t = plan.target;
     let mut tx = client
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
@@ -153,66 +234,13 @@ pub fn export(client: &mut postgres::Client, plan: &Plan, stamp: &str) -> Result
     let reader = tx
         .copy_out(&sql)
         .map_err(|e| crate::db::read_error(e, "cannot start the COPY"))?;
-    // A stream the parser finds wrong is the server's; any other error is
-    // the archive's disk (full, read-only, gone).
-    let fail = |e: io::Error| -> anyhow::Error {
-        if signals::interrupted() {
-            signals::Interrupted.into()
-        } else if e.kind() == io::ErrorKind::InvalidData {
-            anyhow!("export of {}: {e}", t.shown())
-        } else {
-            werr(e)
-        }
-    };
     let summary = {
-        let tee = Tee {
-            r: reader,
-            w: &mut gz,
-        };
-        let mut rows = Rows::new(tee, t.key_index).map_err(fail)?;
-        copyfmt::summarize(&mut rows).map_err(fail)?
+        let mut rows = Rows::new(Tee { r: reader, w: out }, t.key_index)?;
+        copyfmt::summarize(&mut rows)?
     };
     tx.commit()
         .map_err(|e| crate::db::read_error(e, "cannot end the export"))?;
-    if summary.rows == 0 {
-        return Ok(None);
-    }
-    let hashing = gz.finish().map_err(werr)?;
-    let Hashing { w, hash, bytes } = hashing;
-    let file = w.into_inner().map_err(|e| werr(e.into_error()))?;
-    file.sync_all().map_err(werr)?;
-    let manifest = Manifest {
-        format: super::FORMAT.into(),
-        file: name,
-        schema: t.schema.clone(),
-        table: t.table.clone(),
-        column: t.column.clone(),
-        primary_key: t.key.clone(),
-        columns: t.columns.clone(),
-        cutoff: plan.cutoff.clone(),
-        rows: summary.rows,
-        key_min: summary.key_min,
-        key_max: summary.key_max,
-        sha256: hex(&hash.finalize()),
-        bytes,
-        server_version: version,
-        created_at: jiff::Timestamp::now().to_string(),
-    };
-    super::write_atomic(
-        &super::manifest_path(&archive),
-        &serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
-    )?;
-    super::save_progress(
-        &archive,
-        &Progress {
-            archive: manifest.file.clone(),
-            ..Progress::default()
-        },
-    )?;
-    tmp.persist(&archive)
-        .map_err(|e| anyhow!("{}: cannot write: {}", archive.display(), e.error))?;
-    super::sync_dir(plan.dest);
-    Ok(Some(Exported { archive, manifest }))
+    Ok((summary, version))
 }
 
 /// The SHA-256 and size of a file.
@@ -236,10 +264,53 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Reads the archive back: its checksum, row count and key range must be
-/// the manifest's. `Err` says which differs.
+/// Reads the archive back from disk: its checksum, row count and key range
+/// must be the manifest's. `Err` says which differs. The file is read
+/// once: hashed here while another thread inflates and parses it.
 pub fn verify(archive: &Path, m: &Manifest) -> Result<(), String> {
-    let (sha, bytes) = file_sha256(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let key = m
+        .columns
+        .iter()
+        .position(|c| c.name == m.primary_key)
+        .ok_or("the manifest's primary key is not among its columns")?;
+    let shown = |e: io::Error| format!("{}: {e}", archive.display());
+    let mut f = File::open(archive).map_err(shown)?;
+    let (mut sender, receiving) = pipe::pair();
+    let (hashed, parsed) = std::thread::scope(|s| {
+        let parser = s.spawn(move || {
+            let gz = flate2::read::GzDecoder::new(receiving);
+            Rows::new(BufReader::with_capacity(1 << 16, gz), key)
+                .and_then(|mut r| copyfmt::summarize(&mut r))
+        });
+        let hashed = (|| -> io::Result<(String, u64)> {
+            let mut h = Sha256::new();
+            let mut buf = vec![0u8; pipe::CHUNK];
+            let mut n = 0u64;
+            let mut parsing = true;
+            loop {
+                let k = f.read(&mut buf)?;
+                if k == 0 {
+                    break;
+                }
+                h.update(&buf[..k]);
+                n += k as u64;
+                // A parser that stopped has its own error; the hash goes on
+                // to say whether the file is the manifest's at all.
+                parsing = parsing && sender.write_all(&buf[..k]).is_ok();
+            }
+            Ok((hex(&h.finalize()), n))
+        })();
+        if hashed.is_ok() {
+            let _ = sender.finish();
+        } else {
+            drop(sender);
+        }
+        let parsed = parser
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the archive's reader panicked")));
+        (hashed, parsed)
+    });
+    let (sha, bytes) = hashed.map_err(shown)?;
     if sha != m.sha256 || bytes != m.bytes {
         return Err(format!(
             "{}: SHA-256 {sha} ({bytes} bytes) is not the manifest's {} ({} bytes)",
@@ -248,14 +319,7 @@ pub fn verify(archive: &Path, m: &Manifest) -> Result<(), String> {
             m.bytes
         ));
     }
-    let key = m
-        .columns
-        .iter()
-        .position(|c| c.name == m.primary_key)
-        .ok_or("the manifest's primary key is not among its columns")?;
-    let s = open_rows(archive, key)
-        .and_then(|mut r| copyfmt::summarize(&mut r))
-        .map_err(|e| format!("{}: {e}", archive.display()))?;
+    let s = parsed.map_err(shown)?;
     if s.rows != m.rows || s.key_min != m.key_min || s.key_max != m.key_max {
         return Err(format!(
             "{}: {} rows, keys {:?}..{:?}; the manifest says {} rows, {:?}..{:?}",
@@ -285,11 +349,40 @@ pub struct Deleted {
     pub skipped: Vec<Skipped>,
     /// The longest a batch held its locks.
     pub longest_batch: Duration,
+    /// Batches whose key range held an old row not in the archive: rolled
+    /// back and deleted key by key instead.
+    pub by_keys: u64,
 }
 
 enum Batch {
     Done(u64),
+    /// The range held a row that is not one of the batch's keys: nothing
+    /// was committed.
+    Stray,
     Skipped(String),
+}
+
+/// How a batch finds its rows.
+#[derive(Clone, Copy)]
+enum Find {
+    /// The batch's keys are every integer from its first to its last: the
+    /// range holds no other key, so no check is needed (returning the
+    /// keys would cost about as much as the delete).
+    Whole(i64, i64),
+    /// One index range scan over the batch's first to last key, checked
+    /// against the keys before the commit.
+    Range(i64, i64),
+    /// An index descent per key: exact by construction, slower.
+    Keys,
+}
+
+/// A batch whose keys fill at least half of their range is deleted by the
+/// range: the scan then reads few rows that are not the batch's.
+fn dense(keys: &[i64]) -> bool {
+    match (keys.first(), keys.last()) {
+        (Some(&a), Some(&b)) => (b as i128 - a as i128 + 1) <= 2 * keys.len() as i128,
+        _ => false,
+    }
 }
 
 /// Deletes the archived keys in batches, each its own transaction, and
@@ -297,6 +390,14 @@ enum Batch {
 /// archive's, never the date predicate alone: a row written meanwhile with
 /// an old date is not in the archive and stays. Rows whose date changed
 /// since the export stay too.
+///
+/// A batch whose keys are every integer of their range is deleted by the
+/// range and the date predicate: the range holds no other key. Another
+/// dense batch is deleted the same way, with the deleted keys returned and
+/// checked against the batch's archived keys before the commit: one that is
+/// not (a row written into the range since the export) rolls the batch
+/// back, and it is deleted key by key. So no key outside the archive is
+/// ever committed as deleted.
 pub fn delete(
     client: &mut postgres::Client,
     plan: &Plan,
@@ -307,12 +408,25 @@ pub fn delete(
     let mut rows =
         open_rows(archive, t.key_index).map_err(|e| anyhow!("{}: {e}", archive.display()))?;
     let mut out = Deleted::default();
-    let sql = format!(
-        "DELETE FROM {} WHERE {} = ANY($1::int8[]) AND {}",
-        t.qualified(),
-        super::ident(&t.key),
-        plan.old_rows()
-    );
+    let key = super::ident(&t.key);
+    let sql = Sql {
+        keys: format!(
+            "DELETE FROM {} WHERE {key} = ANY($1::int8[]) AND {}",
+            t.qualified(),
+            plan.old_rows()
+        ),
+        whole: format!(
+            "DELETE FROM {} WHERE {key} BETWEEN $1::int8 AND $2::int8 AND {}",
+            t.qualified(),
+            plan.old_rows()
+        ),
+        range: format!(
+            "WITH d AS (DELETE FROM {} WHERE {key} BETWEEN $1::int8 AND $2::int8 AND {} \
+             RETURNING {key}) SELECT coalesce(array_agg({key}::int8), '{{}}') FROM d",
+            t.qualified(),
+            plan.old_rows()
+        ),
+    };
     let retry: Vec<Skipped> = std::mem::take(&mut progress.skipped);
     let mut keys: Vec<i64> = Vec::with_capacity(plan.batch as usize);
     loop {
@@ -335,12 +449,25 @@ pub fn delete(
         }
         signals::check()?;
         let t0 = Instant::now();
-        match delete_batch(client, &sql, plan, &keys)? {
+        let find = if last as i128 - first as i128 + 1 == keys.len() as i128 {
+            Find::Whole(first, last)
+        } else if dense(&keys) {
+            Find::Range(first, last)
+        } else {
+            Find::Keys
+        };
+        let mut done = delete_batch(client, &sql, plan, &keys, find)?;
+        if matches!(done, Batch::Stray) {
+            out.by_keys += 1;
+            done = delete_batch(client, &sql, plan, &keys, Find::Keys)?;
+        }
+        match done {
             Batch::Done(n) => {
                 progress.deleted += n;
                 out.rows += n;
             }
             Batch::Skipped(why) => out.skipped.push(super::Skipped { first, last, why }),
+            Batch::Stray => unreachable!("a batch by keys has no stray row"),
         }
         out.longest_batch = out.longest_batch.max(t0.elapsed());
         out.batches += 1;
@@ -354,27 +481,46 @@ pub fn delete(
     Ok(out)
 }
 
+struct Sql {
+    keys: String,
+    whole: String,
+    range: String,
+}
+
 fn delete_batch(
     client: &mut postgres::Client,
-    sql: &str,
+    sql: &Sql,
     plan: &Plan,
     keys: &[i64],
+    find: Find,
 ) -> Result<Batch> {
     let mut tries = 0;
     loop {
         tries += 1;
-        let r = (|| -> Result<u64, postgres::Error> {
+        let r = (|| -> Result<Batch, postgres::Error> {
             let mut tx = client.transaction()?;
             tx.batch_execute(&format!(
                 "SET LOCAL lock_timeout = {}",
                 plan.lock_timeout.as_millis().max(1)
             ))?;
-            let n = tx.execute(sql, &[&keys])?;
+            let n = match find {
+                Find::Keys => tx.execute(&sql.keys, &[&keys])?,
+                Find::Whole(first, last) => tx.execute(&sql.whole, &[&first, &last])?,
+                Find::Range(first, last) => {
+                    let gone: Vec<i64> = tx.query_one(&sql.range, &[&first, &last])?.get(0);
+                    // The keys are the archive's, strictly ascending.
+                    if gone.iter().any(|k| keys.binary_search(k).is_err()) {
+                        tx.rollback()?;
+                        return Ok(Batch::Stray);
+                    }
+                    gone.len() as u64
+                }
+            };
             tx.commit()?;
-            Ok(n)
+            Ok(Batch::Done(n))
         })();
         match r {
-            Ok(n) => return Ok(Batch::Done(n)),
+            Ok(b) => return Ok(b),
             Err(_) if signals::interrupted() => return Err(signals::Interrupted.into()),
             Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
                 if tries >= LOCK_TRIES {
@@ -402,5 +548,21 @@ fn delete_batch(
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dense;
+
+    #[test]
+    fn a_batch_goes_by_its_range_only_when_its_keys_fill_half_of_it() {
+        assert!(dense(&[1, 2, 3, 4]));
+        assert!(dense(&[10, 12, 14, 16, 17])); // 5 keys in 8
+        assert!(!dense(&[1, 100]));
+        assert!(!dense(&[]));
+        // No overflow at the ends of bigint.
+        assert!(!dense(&[i64::MIN, i64::MAX]));
+        assert!(dense(&[i64::MAX]));
     }
 }
