@@ -42,8 +42,12 @@ pub fn restore(
         ))
         .into());
     }
-    let (sha, bytes) =
-        super::work::file_sha256(archive).map_err(|e| anyhow!("{}: {e}", archive.display()))?;
+    // The same streaming SHA-256 as `backup verify`'s checksums; its progress
+    // callback counts the bytes the manifest also records.
+    let bytes = std::cell::Cell::new(0u64);
+    let sha = crate::backup::checksum::sha256_file(archive, &|n| bytes.set(bytes.get() + n))
+        .map_err(|e| anyhow!("{}: {e}", archive.display()))?;
+    let bytes = bytes.get();
     if sha != m.sha256 || bytes != m.bytes {
         return Err(Refused(format!(
             "{}: checksum mismatch: SHA-256 {sha} ({bytes} bytes), the manifest says {} ({} bytes); nothing loaded",

@@ -243,23 +243,6 @@ fn copy_out(
     Ok((summary, version))
 }
 
-/// The SHA-256 and size of a file.
-pub fn file_sha256(path: &Path) -> io::Result<(String, u64)> {
-    let mut f = BufReader::new(File::open(path)?);
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((hex(&h.finalize()), n))
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
