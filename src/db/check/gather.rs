@@ -95,6 +95,10 @@ pub fn gather(cfg: &Config, s: &mut Connection, local_server: bool) -> Result<Fa
         (rd.one("replication", sql::standbys)?, None)
     };
     let ranges = rd.one("sequences", sequences::Ranges::read)?;
+    let wal_space = match (&server.data_directory, local_server) {
+        (Some(dir), true) => space(&Path::new(dir).join("pg_wal")),
+        _ => None,
+    };
     let mut facts = thread::scope(|sc| -> Result<Facts> {
         let t_seq = Instant::now();
         let helper = match &ranges {
@@ -147,7 +151,7 @@ pub fn gather(cfg: &Config, s: &mut Connection, local_server: bool) -> Result<Fa
             archiver,
             ready,
             slots,
-            wal_space: None,
+            wal_space,
             standbys,
             recovery,
             transactions,
@@ -160,10 +164,6 @@ pub fn gather(cfg: &Config, s: &mut Connection, local_server: bool) -> Result<Fa
             took: Vec::new(),
         })
     })?;
-    facts.wal_space = match (&facts.server.data_directory, local_server) {
-        (Some(dir), true) => space(&Path::new(dir).join("pg_wal")),
-        _ => None,
-    };
     facts.took = rd.took;
     Ok(facts)
 }
