@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
@@ -388,9 +389,8 @@ pub fn delete(
     progress: &mut Progress,
 ) -> Result<Deleted> {
     let t = plan.target;
-    let mut rows =
+    let rows =
         open_rows(archive, t.key_index).map_err(|e| anyhow!("{}: {e}", archive.display()))?;
-    let mut out = Deleted::default();
     let key = super::ident(&t.key);
     let sql = Sql {
         keys: format!(
@@ -411,18 +411,57 @@ pub fn delete(
         ),
     };
     let retry: Vec<Skipped> = std::mem::take(&mut progress.skipped);
-    let mut keys: Vec<i64> = Vec::with_capacity(plan.batch as usize);
+    let batch = plan.batch.max(1) as usize;
+    // Inflating the archive costs about a third of the batches' own time:
+    // it runs on its own thread, a batch ahead, while the server deletes.
+    let (tx, batches) = sync_channel::<io::Result<Vec<i64>>>(1);
+    std::thread::scope(|s| {
+        s.spawn(move || send_batches(rows, batch, tx));
+        delete_batches(client, plan, &sql, batches, &retry, progress, archive)
+    })
+}
+
+/// The archive's keys in batches of `batch`, in order, then an empty batch
+/// (the end) or an error. Stops early when the receiver is gone (the delete
+/// failed or was interrupted).
+fn send_batches<R: Read>(mut rows: Rows<R>, batch: usize, tx: SyncSender<io::Result<Vec<i64>>>) {
     loop {
-        keys.clear();
-        while (keys.len() as u64) < plan.batch {
-            match rows
-                .next_key()
-                .map_err(|e| anyhow!("{}: {e}", archive.display()))?
-            {
-                Some(k) => keys.push(k),
-                None => break,
+        let mut keys = Vec::with_capacity(batch);
+        let read = loop {
+            match rows.next_key() {
+                Ok(Some(k)) => {
+                    keys.push(k);
+                    if keys.len() == batch {
+                        break Ok(keys);
+                    }
+                }
+                Ok(None) => break Ok(keys),
+                Err(e) => break Err(e),
             }
+        };
+        let end = read.as_ref().map_or(true, |k| k.is_empty());
+        if tx.send(read).is_err() || end {
+            return;
         }
+    }
+}
+
+/// The batches `keys` hands over, each deleted and recorded in turn.
+fn delete_batches(
+    client: &mut postgres::Client,
+    plan: &Plan,
+    sql: &Sql,
+    keys: Receiver<io::Result<Vec<i64>>>,
+    retry: &[Skipped],
+    progress: &mut Progress,
+    archive: &Path,
+) -> Result<Deleted> {
+    let mut out = Deleted::default();
+    loop {
+        let keys = keys
+            .recv()
+            .map_err(|_| anyhow!("{}: the key reader stopped", archive.display()))?
+            .map_err(|e| anyhow!("{}: {e}", archive.display()))?;
         let (Some(&first), Some(&last)) = (keys.first(), keys.last()) else {
             break;
         };
@@ -439,10 +478,10 @@ pub fn delete(
         } else {
             Find::Keys
         };
-        let mut done = delete_batch(client, &sql, plan, &keys, find)?;
+        let mut done = delete_batch(client, sql, plan, &keys, find)?;
         if matches!(done, Batch::Stray) {
             out.by_keys += 1;
-            done = delete_batch(client, &sql, plan, &keys, Find::Keys)?;
+            done = delete_batch(client, sql, plan, &keys, Find::Keys)?;
         }
         match done {
             Batch::Done(n) => {
@@ -536,7 +575,59 @@ fn delete_batch(
 
 #[cfg(test)]
 mod tests {
-    use super::dense;
+    use super::{Rows, dense, send_batches};
+    use crate::db::archive::copyfmt::encode;
+    use std::sync::mpsc::sync_channel;
+
+    fn batches(data: &[u8], batch: usize) -> Vec<Result<Vec<i64>, String>> {
+        let (tx, rx) = sync_channel(1);
+        let rows = Rows::new(data, 0).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(move || send_batches(rows, batch, tx));
+            rx.iter().map(|b| b.map_err(|e| e.to_string())).collect()
+        })
+    }
+
+    #[test]
+    fn keys_arrive_in_batches_then_an_empty_one() {
+        let data = encode(&[(1, b"a"), (2, b""), (4, b"b"), (7, b"c"), (9, b"")]);
+        assert_eq!(
+            batches(&data, 2),
+            vec![Ok(vec![1, 2]), Ok(vec![4, 7]), Ok(vec![9]), Ok(vec![])]
+        );
+        // A last batch that is full is followed by the empty one too.
+        assert_eq!(
+            batches(&data[..], 5),
+            vec![Ok(vec![1, 2, 4, 7, 9]), Ok(vec![])]
+        );
+    }
+
+    #[test]
+    fn a_truncated_archive_ends_the_batches_with_its_error() {
+        let data = encode(&[(1, b"a"), (2, b"b"), (3, b"c")]);
+        let got = batches(&data[..data.len() - 4], 2);
+        assert_eq!(got[0], Ok(vec![1, 2]));
+        assert!(
+            got[1].as_ref().is_err_and(|e| e.contains("truncated")),
+            "{got:?}"
+        );
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn the_reader_stops_when_the_delete_is_gone() {
+        let rows: Vec<(i64, &[u8])> = (0..1000).map(|k| (k, &b"x"[..])).collect();
+        let data = encode(&rows);
+        let (tx, rx) = sync_channel(1);
+        let rows = Rows::new(&data[..], 0).unwrap();
+        std::thread::scope(|s| {
+            let reader = s.spawn(move || send_batches(rows, 10, tx));
+            assert_eq!(rx.recv().unwrap().unwrap(), (0..10).collect::<Vec<i64>>());
+            drop(rx);
+            // Joins: a reader blocked on a full channel would hang here.
+            reader.join().unwrap();
+        });
+    }
 
     #[test]
     fn a_batch_goes_by_its_range_only_when_its_keys_fill_half_of_it() {
