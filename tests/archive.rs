@@ -569,3 +569,49 @@ fn an_old_row_written_into_a_batchs_key_range_after_the_export_stays() {
         "{m}"
     );
 }
+
+#[test]
+fn a_table_named_on_the_command_line_goes_in_batches_of_the_default_size() {
+    // No [[db.archive]] rule: --table, --column, --older-than and --to say
+    // it all, and the batch size is the default, 25,000 rows: the 20,000
+    // old rows go in one transaction.
+    let pg = cluster(
+        "CREATE TABLE payment_logs (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, note text); \
+         INSERT INTO payment_logs SELECT i, now() - interval '400 days' - i * interval '1 minute', md5(i::text) \
+           FROM generate_series(1, 20000) i; \
+         INSERT INTO payment_logs SELECT 20000 + i, now() - i * interval '1 hour', 'recent' \
+           FROM generate_series(1, 100) i",
+    );
+    let dest = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new(&format!(
+        "[database]\nurl = {:?}\ntimeout = \"5s\"\n",
+        app_url(&pg)
+    ));
+    let out = sb.run(&[
+        "--json",
+        "db",
+        "archive",
+        "--table",
+        "payment_logs",
+        "--column",
+        "created_at",
+        "--older-than",
+        "365d",
+        "--to",
+        dest.path().to_str().unwrap(),
+    ]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}\n{}", stderr(&out));
+    let r = rule(&doc);
+    assert_eq!(r["archive"]["rows"], 20000, "{r:#}");
+    assert_eq!(r["deleted"], 20000, "{r:#}");
+    let m = message(&doc, "delete public.payment_logs");
+    assert!(m.contains("deleted in 1 batch ("), "{m}");
+    assert_eq!(
+        pg.psql(
+            APP,
+            "SELECT count(*) || ' ' || min(id) || ' ' || bool_and(note = 'recent') FROM payment_logs"
+        ),
+        "100 20001 true"
+    );
+}

@@ -50,7 +50,9 @@ fn rules(cfg: &Config, args: &DbArchiveArgs) -> Result<Vec<ArchiveRule>, UsageEr
             (None, Some(b)) => b.destination.clone(),
             (None, None) => return Err(need("--to")),
         },
-        batch_size: base.as_ref().map_or(10_000, |b| b.batch_size),
+        batch_size: base
+            .as_ref()
+            .map_or(ArchiveRule::DEFAULT_BATCH_SIZE, |b| b.batch_size),
     };
     if crate::pg::parse_table_name(&rule.table).is_none() {
         return Err(UsageError(format!("--table {table:?} is not a table name")));
