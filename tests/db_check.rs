@@ -336,7 +336,8 @@ fn db_check_finds_each_outage_risk_on_a_live_cluster() {
 /// memory") and the check came back UNKNOWN, while the application's own
 /// transactions risked the same error. Here the table is small (10 locks a
 /// connection, about 420 in all) and 1,200 sequences are read whole: every
-/// one counted, and the one near its end, among the last made, named.
+/// one counted, and the one near its end, among the last made, named with
+/// its schema and its column's.
 #[test]
 fn db_check_reads_more_sequences_than_the_lock_table_holds() {
     let pg = Pg::start_with(PgOptions {
@@ -352,9 +353,14 @@ fn db_check_reads_more_sequences_than_the_lock_table_holds() {
         "DO $$ BEGIN FOR i IN 1..1199 LOOP \
            EXECUTE format('CREATE SEQUENCE s%s', i); COMMIT; END LOOP; END $$",
     );
+    // The one near its end is in a schema of its own (a sequence owned by a
+    // column is in its table's), a bigint one feeding a smallint column.
     pg.psql(
         "postgres",
-        "CREATE TABLE tickets(id smallserial PRIMARY KEY); SELECT setval('tickets_id_seq', 31500)",
+        "CREATE SCHEMA support; CREATE SEQUENCE support.ticket_no; \
+         CREATE TABLE support.tickets(id smallint PRIMARY KEY DEFAULT nextval('support.ticket_no')); \
+         ALTER SEQUENCE support.ticket_no OWNED BY support.tickets.id; \
+         SELECT setval('support.ticket_no', 31500)",
     );
     let one_statement = pg.try_psql(
         "postgres",
@@ -374,7 +380,8 @@ fn db_check_reads_more_sequences_than_the_lock_table_holds() {
     assert_eq!(st, "critical", "{msg}");
     assert_eq!(
         msg,
-        "public.tickets_id_seq at 96.1% of its smallint range (public.tickets.id) (1267 left)"
+        "support.ticket_no at 96.1% of the range of smallint column support.tickets.id \
+         (a bigint sequence) (1267 left)"
     );
     let listed = doc["data"]["sequences"]["sequences"].as_array().unwrap();
     assert_eq!(listed[0]["last_value"], 31500, "{doc:#}");
