@@ -5,12 +5,13 @@
 //! column's end, not its own: the limit is the narrower of the two.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use postgres::Client;
 use serde_json::{Value, json};
 
 use crate::report::{Check, Metric};
+use crate::signals;
 use crate::units::count;
 
 /// One sequence, and the column it feeds when it is a `serial` or an
@@ -49,6 +50,11 @@ const CHUNK: usize = 250;
 pub struct Ranges {
     list: Vec<(u32, u32)>,
     next: AtomicUsize,
+    count: usize,
+    /// Set when one session's pass ends early (an error, an interrupt), so
+    /// that the other stops after its current range instead of reading the
+    /// rest for nothing.
+    stop: AtomicBool,
     /// Schema names by oid, read once: joining `pg_namespace` twice into
     /// every range read cost about a tenth of it (an index probe a row in
     /// the generic plan, and a larger join to plan).
@@ -70,17 +76,29 @@ impl Ranges {
         Ok(Ranges {
             list: split(&oids),
             next: AtomicUsize::new(0),
+            count: oids.len(),
+            stop: AtomicBool::new(false),
             schemas,
         })
     }
 
-    pub fn len(&self) -> usize {
-        self.list.len()
+    /// Whether a second session pays for itself: its connection and warm-up
+    /// cost about as much as reading one full range.
+    pub fn worth_sharing(&self) -> bool {
+        self.count > CHUNK
     }
 
-    /// Reads ranges not yet taken by another session until none is left.
-    /// Sequences made after `read` between two ranges are not seen; those
-    /// dropped meanwhile are left out.
+    /// Stops every session's `drain` after its current range.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Reads ranges not yet taken by another session until none is left, or
+    /// until `stop` or an interrupt (the cancel watcher cancels only the
+    /// statement running then); the caller checks `signals` before judging
+    /// what came back. Sequences made after `read` are seen only when their
+    /// oid falls inside a range (a new oid is past every range until oids
+    /// wrap around); those dropped meanwhile are left out.
     pub fn drain(&self, c: &mut Client) -> Result<Vec<Sequence>, postgres::Error> {
         let mut out = Vec::new();
         // Prepared and planned once. A prepared statement is planned again
@@ -88,7 +106,10 @@ impl Ranges {
         // each in the server log at 2,000 sequences, as long as a range's
         // reads); the generic plan is the same index range scans.
         let mut st = None;
-        while let Some(&(lo, hi)) = self.list.get(self.next.fetch_add(1, Ordering::Relaxed)) {
+        while !self.stop.load(Ordering::Relaxed) && !signals::interrupted() {
+            let Some(&(lo, hi)) = self.list.get(self.next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
             let st = match &st {
                 Some(st) => st,
                 None => {
@@ -98,12 +119,16 @@ impl Ranges {
             };
             out.extend(self.read_range(c, st, lo, hi)?);
         }
+        // The setting would reach every later query of the session.
+        if st.is_some() {
+            c.batch_execute("RESET plan_cache_mode")?;
+        }
         Ok(out)
     }
 }
 
 /// The oid ranges, largest first: a quarter of what is left, at most
-/// `CHUNK` and at least `LAST`, so that the two sessions finish together
+/// `CHUNK` and at least `LAST` (the very last one holds what remains), so that the two sessions finish together
 /// (with even ranges of 250, one session was idle for most of a range's 13
 /// to 24 ms at 2,000 sequences) at the cost of a few more statements.
 fn split(oids: &[u32]) -> Vec<(u32, u32)> {
@@ -151,16 +176,18 @@ const RANGE_SQL: &str = "SELECT s.relnamespace, s.relname::text, format_type(q.s
           WHERE q.seqrelid BETWEEN $1 AND $2 AND s.relpersistence <> 't'";
 
 impl Ranges {
-    /// A schema's name; one created since `read` is asked for.
-    fn schema(&self, c: &mut Client, oid: u32) -> Result<String, postgres::Error> {
+    /// A schema's name; one created since `read` is asked for, and `None`
+    /// when it has been dropped since the range was read (its sequences
+    /// with it).
+    fn schema(&self, c: &mut Client, oid: u32) -> Result<Option<String>, postgres::Error> {
         match self.schemas.get(&oid) {
-            Some(name) => Ok(name.clone()),
+            Some(name) => Ok(Some(name.clone())),
             None => Ok(c
                 .query_opt(
                     "SELECT nspname::text FROM pg_namespace WHERE oid = $1",
                     &[&oid],
                 )?
-                .map_or_else(|| oid.to_string(), |r| r.get(0))),
+                .map(|r| r.get(0))),
         }
     }
 
@@ -178,16 +205,19 @@ impl Ranges {
         let rows = c.query(st, &[&lo, &hi])?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            let column = match (r.get::<_, Option<u32>>(8), r.get::<_, Option<String>>(9)) {
-                (Some(ns), Some(table)) => Some(format!(
-                    "{}.{table}.{}",
-                    self.schema(c, ns)?,
-                    r.get::<_, String>(10)
-                )),
+            let Some(schema) = self.schema(c, r.get(0))? else {
+                continue;
+            };
+            let owner: (Option<u32>, Option<String>, Option<String>) =
+                (r.get(8), r.get(9), r.get(10));
+            let column = match owner {
+                (Some(ns), Some(table), Some(attname)) => self
+                    .schema(c, ns)?
+                    .map(|ns| format!("{ns}.{table}.{attname}")),
                 _ => None,
             };
             out.push(Sequence {
-                schema: self.schema(c, r.get(0))?,
+                schema,
                 name: r.get(1),
                 data_type: r.get(2),
                 min_value: r.get(3),

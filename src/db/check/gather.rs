@@ -1,5 +1,6 @@
-//! The one read-only pass of `db check`: every read of `sql` on one session,
-//! each under the statement timeout. A read the role may not make, or that
+//! The one read-only pass of `db check`: every read of `sql`, each under the
+//! statement timeout, on one session, with a second one sharing the sequence
+//! reads when there are many. A read the role may not make, or that
 //! fails, is kept as its reason, so that its check says so and the others
 //! still run; only an interrupt ends the pass.
 
@@ -76,8 +77,8 @@ impl Facts {
 }
 
 /// The server's own row is needed by every check: its failure ends the pass.
-/// The sequences are listed first: when they are more than one range, a
-/// second session, opened at once beside this one, starts on their reads
+/// The sequences are listed first: when they are more than one full range,
+/// a second session, opened at once beside this one, starts on their reads
 /// (most of the pass's cost) while this one makes the other reads and then
 /// joins it; when it cannot connect, this session reads every sequence
 /// itself.
@@ -87,13 +88,17 @@ pub fn gather(cfg: &Config, s: &mut Connection, local_server: bool) -> Result<Fa
     let listed = t_seq.elapsed();
     thread::scope(|sc| -> Result<Facts> {
         let helper = match &ranges {
-            Ok(r) if r.len() > 1 => Some(sc.spawn(move || {
+            Ok(r) if r.worth_sharing() => Some(sc.spawn(move || {
                 let mut second = Connection::open(cfg, "bbp-maint db check").ok()?;
                 let r = r.drain(&mut second.client);
                 Some((r, t_seq.elapsed()))
             })),
             _ => None,
         };
+        // Any early return below (a failed server read, an interrupt) ends
+        // the pass; the scope still waits for the second session, which this
+        // stops after its current range.
+        let _stop = StopOnReturn(ranges.as_ref().ok());
         let t = Instant::now();
         let server =
             sql::server(&mut s.client).map_err(|e| db::read_error(e, "server settings"))?;
@@ -139,6 +144,8 @@ pub fn gather(cfg: &Config, s: &mut Connection, local_server: bool) -> Result<Fa
                 t_seq.elapsed(),
             )),
         };
+        // A drain stopped by an interrupt returns what it read so far.
+        signals::check()?;
         // The longer of the two sessions' reads (from the list on), not their sum.
         let spent = theirs.as_ref().map_or(Duration::ZERO, |(_, d)| *d);
         rd.took
@@ -169,6 +176,16 @@ pub fn gather(cfg: &Config, s: &mut Connection, local_server: bool) -> Result<Fa
             took: rd.took,
         })
     })
+}
+
+struct StopOnReturn<'a>(Option<&'a Ranges>);
+
+impl Drop for StopOnReturn<'_> {
+    fn drop(&mut self) {
+        if let Some(r) = self.0 {
+            r.stop();
+        }
+    }
 }
 
 /// The first session's reads, each timed under the check it serves.
