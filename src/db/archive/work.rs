@@ -446,6 +446,17 @@ fn send_batches<R: Read>(mut rows: Rows<R>, batch: usize, tx: SyncSender<io::Res
     }
 }
 
+/// What a rerun must still try again, recorded after the batch ending at
+/// `reached`: the batches skipped in this run, and those an earlier run
+/// skipped that this one has not reached yet. Recording only this run's
+/// forgot the rest when it was interrupted between two retries, and their
+/// archived rows then stayed in the table for good.
+fn to_retry(earlier: &[Skipped], reached: i64, now: &[Skipped]) -> Vec<Skipped> {
+    let mut out = now.to_vec();
+    out.extend(earlier.iter().filter(|s| s.first > reached).cloned());
+    out
+}
+
 /// The batches `keys` hands over, each deleted and recorded in turn.
 fn delete_batches(
     client: &mut postgres::Client,
@@ -494,7 +505,7 @@ fn delete_batches(
         out.longest_batch = out.longest_batch.max(t0.elapsed());
         out.batches += 1;
         progress.last_key = Some(progress.last_key.map_or(last, |k| k.max(last)));
-        progress.skipped = out.skipped.clone();
+        progress.skipped = to_retry(retry, last, &out.skipped);
         super::save_progress(archive, progress)?;
     }
     progress.skipped = out.skipped.clone();
@@ -575,7 +586,28 @@ fn delete_batch(
 
 #[cfg(test)]
 mod tests {
-    use super::{Rows, dense, send_batches};
+    use super::{Rows, Skipped, dense, send_batches, to_retry};
+
+    #[test]
+    fn an_earlier_runs_skipped_batches_stay_recorded_until_they_are_reached() {
+        let skipped = |first, last, why: &str| Skipped {
+            first,
+            last,
+            why: why.into(),
+        };
+        let earlier = [skipped(1, 10, "locked"), skipped(51, 60, "locked")];
+        // The first is retried and skipped again; the second is not reached yet.
+        let now = [skipped(1, 10, "locked again")];
+        let r = to_retry(&earlier, 10, &now);
+        assert_eq!(
+            r,
+            [skipped(1, 10, "locked again"), skipped(51, 60, "locked")]
+        );
+        // The first is retried and deleted: only the second is left.
+        assert_eq!(to_retry(&earlier, 10, &[]), [skipped(51, 60, "locked")]);
+        // Both reached: only what this run skipped.
+        assert_eq!(to_retry(&earlier, 60, &now), now);
+    }
     use crate::db::archive::copyfmt::encode;
     use std::sync::mpsc::sync_channel;
 
