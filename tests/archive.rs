@@ -264,7 +264,7 @@ fn sigterm_during_the_delete_then_a_rerun_loses_nothing_and_archives_nothing_twi
     assert!(r["phases_ms"]["export"].is_null(), "{r:#}");
     assert!(r["phases_ms"]["verify"].as_f64().unwrap() > 0.0, "{r:#}");
     assert!(r["phases_ms"]["delete"].as_f64().unwrap() > 0.0, "{r:#}");
-    assert_eq!(files(dest.path(), ".copy.gz").len(), 1, "exported once");
+    assert_eq!(files(dest.path(), ".copy.zst").len(), 1, "exported once");
     // The rows written meanwhile with old dates were not in the archive: they stay.
     assert_eq!(
         count(&pg, "SELECT count(*) FROM payment_logs WHERE amount = -1"),
@@ -338,7 +338,7 @@ fn a_referencing_foreign_key_stops_its_batch_with_a_warning_naming_it() {
     let doc = json(&out);
     assert_eq!(code(&out), 0, "{doc:#}");
     assert_eq!(rule(&doc)["deleted_total"], 50);
-    assert_eq!(files(dest.path(), ".copy.gz").len(), 1);
+    assert_eq!(files(dest.path(), ".copy.zst").len(), 1);
     assert_eq!(count(&pg, "SELECT count(*) FROM cases"), 0);
 }
 

@@ -387,7 +387,7 @@ pub enum DbArchiveCommand {
     /// Load an archive back, into its table or a side table, after checking its checksum
     #[command(after_long_help = include_str!("../help/db-archive-restore.txt"))]
     Restore {
-        /// The archive (.copy.gz; its .manifest.json beside it)
+        /// The archive (.copy.zst, or an earlier version's .copy.gz; its .manifest.json beside it)
         file: PathBuf,
         /// Load into this table instead (created from the manifest's columns when missing)
         #[arg(long, value_name = "TABLE")]

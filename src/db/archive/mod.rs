@@ -9,7 +9,7 @@ pub mod pipe;
 pub mod restore;
 pub mod work;
 
-use std::io::Write;
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
@@ -70,7 +70,42 @@ pub struct Manifest {
     pub created_at: String,
 }
 
-pub const FORMAT: &str = "pgcopy-binary+gzip";
+/// The COPY binary stream, zstd-compressed at level 1. Against gzip's
+/// fastest level on the same stream (the bench's 500,000 rows, 39 MB) zstd
+/// took a fifth of the CPU and wrote a smaller file (12 MB against 16 MB),
+/// and the export shares two cores with the server's COPY.
+pub const FORMAT: &str = "pgcopy-binary+zstd";
+/// What earlier versions wrote: still restored.
+pub const FORMAT_GZIP: &str = "pgcopy-binary+gzip";
+pub const SUFFIX: &str = ".copy.zst";
+const SUFFIX_GZIP: &str = ".copy.gz";
+pub const LEVEL: i32 = 1;
+
+/// The COPY stream inside an archive, told apart by its first bytes (zstd's
+/// frame magic, or gzip's for an earlier version's archive), so a reader
+/// needs neither the name nor the manifest to read it.
+pub fn decompress<'a, R: Read + Send + 'a>(mut r: R) -> io::Result<Box<dyn Read + Send + 'a>> {
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    // Short reads (a pipe) until four bytes or the end.
+    while n < head.len() {
+        match r.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let whole = BufReader::with_capacity(1 << 16, io::Cursor::new(head[..n].to_vec()).chain(r));
+    match &head[..n] {
+        [0x28, 0xb5, 0x2f, 0xfd] => Ok(Box::new(zstd::stream::read::Decoder::with_buffer(whole)?)),
+        [0x1f, 0x8b, ..] => Ok(Box::new(flate2::read::GzDecoder::new(whole))),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a zstd or gzip stream (by its first bytes)",
+        )),
+    }
+}
 
 /// The record of an archive's deletion, rewritten after every batch: what
 /// an interrupted run resumes from.
@@ -106,7 +141,10 @@ fn sibling(archive: &Path, suffix: &str) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let stem = name.strip_suffix(".copy.gz").unwrap_or(&name);
+    let stem = name
+        .strip_suffix(SUFFIX)
+        .or_else(|| name.strip_suffix(SUFFIX_GZIP))
+        .unwrap_or(&name);
     archive.with_file_name(format!("{stem}{suffix}"))
 }
 
@@ -239,4 +277,58 @@ pub fn resolve(client: &mut postgres::Client, table: &str, column: &str) -> Resu
         key_index,
         columns,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out one byte per read, as a slow pipe may.
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn inflated(bytes: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        decompress(Trickle(bytes))?.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn reads_zstd_and_an_earlier_versions_gzip_by_their_first_bytes() {
+        let data: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_be_bytes())
+            .collect();
+        let z = zstd::stream::encode_all(&data[..], LEVEL).unwrap();
+        assert_eq!(inflated(&z).unwrap(), data);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        assert_eq!(inflated(&gz.finish().unwrap()).unwrap(), data);
+    }
+
+    #[test]
+    fn refuses_what_is_neither() {
+        for bytes in [&b""[..], b"\x28\xb5", b"PGCOPY\n\xff", b"\x1f"] {
+            let e = inflated(bytes).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{bytes:?}");
+        }
+        // A zstd frame cut short is an error, not a short stream.
+        let z = zstd::stream::encode_all(&[7u8; 4096][..], LEVEL).unwrap();
+        assert!(inflated(&z[..z.len() - 3]).is_err());
+    }
+
+    #[test]
+    fn sidecars_sit_beside_either_suffix() {
+        for name in ["public.t-1.copy.zst", "public.t-1.copy.gz"] {
+            let p = Path::new("/a").join(name);
+            assert_eq!(manifest_path(&p), Path::new("/a/public.t-1.manifest.json"));
+            assert_eq!(progress_path(&p), Path::new("/a/public.t-1.progress.json"));
+        }
+    }
 }

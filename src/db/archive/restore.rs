@@ -33,12 +33,13 @@ pub fn restore(
     into: Option<&str>,
 ) -> Result<Restored> {
     let m = super::read_manifest(archive).map_err(|e| Refused(format!("{e:#}")))?;
-    if m.format != super::FORMAT {
+    if m.format != super::FORMAT && m.format != super::FORMAT_GZIP {
         return Err(Refused(format!(
-            "{}: format {:?} is not {}",
+            "{}: format {:?} is neither {} nor {}",
             archive.display(),
             m.format,
-            super::FORMAT
+            super::FORMAT,
+            super::FORMAT_GZIP
         ))
         .into());
     }
@@ -108,8 +109,8 @@ pub fn restore(
             )
         })?;
     let f = std::fs::File::open(archive).map_err(|e| anyhow!("{}: {e}", archive.display()))?;
-    let mut gz = flate2::read::GzDecoder::new(std::io::BufReader::new(f));
-    let copied = std::io::copy(&mut gz, &mut w);
+    let copied = super::decompress(std::io::BufReader::new(f))
+        .and_then(|mut r| std::io::copy(&mut r, &mut w));
     crate::signals::check()?;
     copied.map_err(|e| anyhow!("{}: {e}", archive.display()))?;
     w.flush().ok();

@@ -109,7 +109,7 @@ pub fn export(client: &mut postgres::Client, plan: &Plan, stamp: &str) -> Result
     let t = plan.target;
     std::fs::create_dir_all(plan.dest)
         .map_err(|e| anyhow!("{}: cannot create: {e}", plan.dest.display()))?;
-    let name = format!("{}.{}-{stamp}.copy.gz", t.schema, t.table);
+    let name = format!("{}.{}-{stamp}{}", t.schema, t.table, super::SUFFIX);
     let archive = plan.dest.join(&name);
     let werr = |e: io::Error| anyhow!("cannot write the archive in {}: {e}", plan.dest.display());
     let tmp = tempfile::Builder::new()
@@ -122,18 +122,18 @@ pub fn export(client: &mut postgres::Client, plan: &Plan, stamp: &str) -> Result
     let (mut sender, mut receiving) = pipe::pair();
     let (read, written) = std::thread::scope(|s| {
         let writer = s.spawn(move || -> io::Result<(String, u64)> {
-            let mut gz = flate2::write::GzEncoder::new(
+            let mut z = zstd::stream::write::Encoder::new(
                 Hashing {
                     w: BufWriter::with_capacity(1 << 20, file),
                     hash: Sha256::new(),
                     bytes: 0,
                 },
-                flate2::Compression::fast(),
-            );
+                super::LEVEL,
+            )?;
             while let Some(chunk) = receiving.next_chunk() {
-                gz.write_all(&chunk)?;
+                z.write_all(&chunk)?;
             }
-            let Hashing { w, hash, bytes } = gz.finish()?;
+            let Hashing { w, hash, bytes } = z.finish()?;
             let file = w.into_inner().map_err(|e| e.into_error())?;
             // Once, at the end: the file gets its name only after this.
             file.sync_all()?;
@@ -262,9 +262,11 @@ pub fn verify(archive: &Path, m: &Manifest) -> Result<(), String> {
     let (mut sender, receiving) = pipe::pair();
     let (hashed, parsed) = std::thread::scope(|s| {
         let parser = s.spawn(move || {
-            let gz = flate2::read::GzDecoder::new(receiving);
-            Rows::new(BufReader::with_capacity(1 << 16, gz), key)
-                .and_then(|mut r| copyfmt::summarize(&mut r))
+            Rows::new(
+                BufReader::with_capacity(1 << 16, super::decompress(receiving)?),
+                key,
+            )
+            .and_then(|mut r| copyfmt::summarize(&mut r))
         });
         let hashed = (|| -> io::Result<(String, u64)> {
             let mut h = Sha256::new();
@@ -321,7 +323,7 @@ pub fn verify(archive: &Path, m: &Manifest) -> Result<(), String> {
 
 pub fn open_rows(archive: &Path, key: usize) -> io::Result<Rows<impl Read>> {
     let f = BufReader::with_capacity(1 << 20, File::open(archive)?);
-    Rows::new(BufReader::new(flate2::read::GzDecoder::new(f)), key)
+    Rows::new(BufReader::new(super::decompress(f)?), key)
 }
 
 #[derive(Debug, Default)]
