@@ -263,7 +263,7 @@ pub fn verify(archive: &Path, m: &Manifest) -> Result<(), String> {
     let (hashed, parsed) = std::thread::scope(|s| {
         let parser = s.spawn(move || {
             Rows::new(
-                BufReader::with_capacity(1 << 16, super::decompress(receiving)?),
+                BufReader::with_capacity(1 << 16, super::decompress(BufReader::new(receiving))?),
                 key,
             )
             .and_then(|mut r| copyfmt::summarize(&mut r))
