@@ -356,6 +356,17 @@ fn sigterm_during_the_delete_then_a_rerun_loses_nothing_and_archives_nothing_twi
     );
 }
 
+/// The run after one that skipped the batch of keys 21..30 of the 50
+/// `cases`: it deletes that batch from the same archive, exporting nothing.
+fn finishes_the_skipped_batch(pg: &Pg, sb: &Sandbox, dest: &Path) {
+    let out = sb.run(&["--json", "db", "archive"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}");
+    assert_eq!(rule(&doc)["deleted_total"], 50);
+    assert_eq!(files(dest, ".copy.zst").len(), 1);
+    assert_eq!(count(pg, "SELECT count(*) FROM cases"), 0);
+}
+
 #[test]
 fn a_referencing_foreign_key_stops_its_batch_with_a_warning_naming_it() {
     let pg = cluster(
@@ -387,12 +398,53 @@ fn a_referencing_foreign_key_stops_its_batch_with_a_warning_naming_it() {
 
     // Once the note is gone, the next run finishes the batch, exporting nothing again.
     pg.psql(APP, "DELETE FROM notes");
+    finishes_the_skipped_batch(&pg, &sb, dest.path());
+}
+
+#[test]
+fn a_locked_batch_is_retried_then_skipped_with_a_warning_and_finished_by_the_next_run() {
+    let pg = cluster(
+        "CREATE TABLE cases (id bigint PRIMARY KEY, created_at timestamptz NOT NULL); \
+         INSERT INTO cases SELECT i, now() - interval '500 days' + i * interval '1 minute' FROM generate_series(1, 50) i",
+    );
+    let dest = tempfile::tempdir().unwrap();
+    let sb = sandbox(&pg, "cases", dest.path(), 10);
+    // The application holds one row of the third batch for the whole run:
+    // each of that batch's tries waits the sandbox's lock_timeout (1 s).
+    let mut holder = postgres::Client::connect(&app_url(&pg), postgres::NoTls).unwrap();
+    holder
+        .batch_execute("BEGIN; SELECT * FROM cases WHERE id = 25 FOR UPDATE")
+        .unwrap();
+    let t0 = Instant::now();
     let out = sb.run(&["--json", "db", "archive"]);
+    let took = t0.elapsed();
     let doc = json(&out);
-    assert_eq!(code(&out), 0, "{doc:#}");
-    assert_eq!(rule(&doc)["deleted_total"], 50);
-    assert_eq!(files(dest.path(), ".copy.zst").len(), 1);
-    assert_eq!(count(&pg, "SELECT count(*) FROM cases"), 0);
+    assert_eq!(code(&out), 1, "{doc:#}");
+    let d = check(&doc, "delete public.cases");
+    assert_eq!(d["status"], "warning");
+    let m = d["message"].as_str().unwrap();
+    assert!(m.contains("keys 21..30") && m.contains("locked"), "{m}");
+    assert!(m.contains("3 tries"), "{m}");
+    // Three tries of a second each, with the pauses between them.
+    assert!(took >= Duration::from_secs(3), "{took:?}");
+    assert_eq!(rule(&doc)["deleted"], 40, "the other batches went");
+    assert_eq!(
+        rule(&doc)["skipped_batches"][0]["first"],
+        21,
+        "{:#}",
+        rule(&doc)
+    );
+    holder.batch_execute("COMMIT").unwrap();
+    assert_eq!(
+        pg.psql(
+            APP,
+            "SELECT string_agg(id::text, ',' ORDER BY id) FROM cases"
+        ),
+        "21,22,23,24,25,26,27,28,29,30"
+    );
+
+    // Once the row is free, the next run finishes the batch, exporting nothing again.
+    finishes_the_skipped_batch(&pg, &sb, dest.path());
 }
 
 /// A small tmpfs, unmounted when dropped.

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::cli::{DbArchiveArgs, DbArchiveCommand, UsageError};
 use crate::config::{ArchiveRule, Config, Dur};
 use crate::db::archive::judge::{self, ArchiveFacts, DeleteFacts, Facts};
-use crate::db::archive::{self, Progress, restore, work};
+use crate::db::archive::{self, Progress, delete, restore, work};
 use crate::db::{self, StatementOutcome};
 use crate::report::{Check, Report, ReportBuilder, Status};
 
@@ -231,7 +231,7 @@ fn one_rule(
     }
     let before = progress.deleted;
     let t0 = Instant::now();
-    match work::delete(&mut s.client, &plan, &file, &mut progress) {
+    match delete::run(&mut s.client, &plan, &file, &mut progress) {
         Ok(d) => {
             f.delete = Some(DeleteFacts {
                 rows: d.rows,

@@ -4,6 +4,7 @@
 //! `delete` (batches, progress record); judge: `judge` (pure).
 
 pub mod copyfmt;
+pub mod delete;
 pub mod judge;
 pub mod pipe;
 pub mod restore;
