@@ -205,6 +205,14 @@ fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+fn spawn_archive(sb: &Sandbox) -> std::process::Child {
+    sb.cmd(&["--json", "db", "archive"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn progress(dest: &Path) -> Option<Value> {
     let p = files(dest, ".progress.json").into_iter().next()?;
     serde_json::from_slice(&std::fs::read(p).ok()?).ok()
@@ -230,12 +238,7 @@ fn sigterm_during_the_delete_then_a_rerun_loses_nothing_and_archives_nothing_twi
     let dest = tempfile::tempdir().unwrap();
     let sb = sandbox(&pg, "payment_logs", dest.path(), 20);
 
-    let mut child = sb
-        .cmd(&["--json", "db", "archive"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_archive(&sb);
     // The export is whole once the progress record exists; then rows with
     // old dates are written while the delete runs.
     wait_for(Duration::from_secs(30), "the export", || {
@@ -354,6 +357,64 @@ fn sigterm_during_the_delete_then_a_rerun_loses_nothing_and_archives_nothing_twi
         ),
         0
     );
+}
+
+#[test]
+fn sigterm_during_the_export_cancels_the_copy_and_deletes_nothing() {
+    // 600,000 old rows, 37 MB of COPY data: far more than the socket
+    // buffers hold, so a stopped client holds the server's COPY in its middle.
+    let pg = cluster(
+        "CREATE TABLE audit_events (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, action text); \
+         INSERT INTO audit_events SELECT i, now() - interval '400 days' - i * interval '1 second', md5(i::text) \
+           FROM generate_series(1, 600000) i",
+    );
+    let before = rows_hash(&pg, "audit_events", "true");
+    let dest = tempfile::tempdir().unwrap();
+    let sb = sandbox(&pg, "audit_events", dest.path(), 50_000);
+    // Polled on one session, opened first: a psql per poll would miss a
+    // COPY of a fraction of a second.
+    let mut watch = postgres::Client::connect(&app_url(&pg), postgres::NoTls).unwrap();
+    let mut copies = || -> i64 {
+        watch
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                  WHERE query LIKE 'COPY (SELECT%' AND state = 'active'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let mut child = spawn_archive(&sb);
+    wait_for(Duration::from_secs(30), "the COPY", || copies() == 1);
+    // Stopped, the client reads nothing more: the COPY cannot end before
+    // the signal is handled.
+    kill(&child, "-STOP");
+    kill(&child, "-TERM");
+    kill(&child, "-CONT");
+    let status = exit_within(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130));
+    wait_for(
+        Duration::from_secs(5),
+        "the COPY to end on the server",
+        || copies() == 0,
+    );
+    assert_eq!(
+        rows_hash(&pg, "audit_events", "true"),
+        before,
+        "nothing deleted"
+    );
+    assert_eq!(
+        files(dest.path(), "").len(),
+        0,
+        "no archive, record or partial file left"
+    );
+
+    // The next run exports and deletes them all.
+    let out = sb.run(&["--json", "db", "archive"]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 0, "{doc:#}");
+    assert_eq!(rule(&doc)["deleted_total"], 600_000);
+    assert_eq!(count(&pg, "SELECT count(*) FROM audit_events"), 0);
 }
 
 /// The run after one that skipped the batch of keys 21..30 of the 50

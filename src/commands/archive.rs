@@ -161,6 +161,8 @@ fn one_rule(
         batch: rule.batch_size,
         lock_timeout: s.lock_timeout(),
         statement_timeout: cfg.timeout(cfg.db.maintenance_timeout),
+        db: &cfg.database,
+        connect_timeout: cfg.timeout(cfg.database_checks.timeout),
     };
     if dry_run {
         f.dry_run = Some(work::count_old(&mut s.client, &plan)?);

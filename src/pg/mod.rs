@@ -2,6 +2,7 @@
 //! TLS per `sslmode`, and a connect that cannot hang.
 
 pub mod conninfo;
+pub mod copy;
 pub mod scratch;
 
 use std::error::Error as _;
@@ -44,7 +45,83 @@ pub struct Session<'a> {
 /// server that accepts and never answers would hold the startup handshake for
 /// ever, so the connect runs on its own thread and is abandoned at the deadline.
 pub fn connect(p: &ConnParams, session: &Session) -> Result<postgres::Client> {
-    let mut cfg = postgres::Config::new();
+    let cfg = postgres::Config::from(config(p, session));
+    let tls = tls_connector(p)?;
+    let (tx, rx) = mpsc::channel();
+    thread::Builder::new()
+        .name("pg-connect".into())
+        .spawn(move || {
+            let r = match tls {
+                Some(tls) => cfg.connect(tls),
+                None => cfg.connect(postgres::NoTls),
+            };
+            let _ = tx.send(r);
+        })
+        .context("cannot start a thread")?;
+    match rx.recv_timeout(session.timeout) {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(connect_failed(&e, p)),
+        Err(_) => Err(silent(p, session)),
+    }
+}
+
+fn connect_failed(e: &postgres::Error, p: &ConnParams) -> anyhow::Error {
+    anyhow::Error::new(Unreachable(describe(e, p)))
+        .context(format!("cannot connect to {}", p.target()))
+}
+
+fn silent(p: &ConnParams, session: &Session) -> anyhow::Error {
+    Unreachable(format!(
+        "{}: no answer within {} (the server accepted the connection but never completed the startup)",
+        p.target(),
+        crate::units::duration(session.timeout)
+    ))
+    .into()
+}
+
+/// The same session as `connect`, for tokio-postgres on `rt`, whose task
+/// drives the connection: for the few reads that the blocking client makes
+/// too dear (see `copy`).
+pub fn connect_async(
+    p: &ConnParams,
+    session: &Session,
+    rt: &tokio::runtime::Runtime,
+) -> Result<tokio_postgres::Client> {
+    let cfg = config(p, session);
+    let tls = tls_connector(p)?;
+    let r = rt.block_on(async {
+        let connecting = async {
+            match tls {
+                Some(tls) => cfg.connect(tls).await.map(|(c, conn)| {
+                    tokio::spawn(conn);
+                    c
+                }),
+                None => cfg.connect(tokio_postgres::NoTls).await.map(|(c, conn)| {
+                    tokio::spawn(conn);
+                    c
+                }),
+            }
+        };
+        tokio::time::timeout(session.timeout, connecting).await
+    });
+    match r {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(connect_failed(&e, p)),
+        Err(_) => Err(silent(p, session)),
+    }
+}
+
+/// Cancels whatever an async session runs (see `cancel`).
+pub async fn cancel_async(token: &tokio_postgres::CancelToken, p: &ConnParams) -> Result<()> {
+    match tls_connector(p)? {
+        Some(tls) => token.cancel_query(tls).await?,
+        None => token.cancel_query(tokio_postgres::NoTls).await?,
+    }
+    Ok(())
+}
+
+fn config(p: &ConnParams, session: &Session) -> tokio_postgres::Config {
+    let mut cfg = tokio_postgres::Config::new();
     if p.is_socket() {
         cfg.host_path(&p.host);
     } else {
@@ -58,39 +135,16 @@ pub fn connect(p: &ConnParams, session: &Session) -> Result<postgres::Client> {
         .keepalives(true)
         .keepalives_idle(Duration::from_secs(30));
     let ms = session.timeout.as_millis().max(1);
-    cfg.options(&format!("-c statement_timeout={ms} -c lock_timeout={ms}"));
+    cfg.options(format!("-c statement_timeout={ms} -c lock_timeout={ms}"));
     if let Some(pw) = &p.password {
         cfg.password(pw);
     }
-    let tls = tls_connector(p)?;
     cfg.ssl_mode(match p.sslmode {
         SslMode::Disable => PgSslMode::Disable,
         SslMode::Allow | SslMode::Prefer => PgSslMode::Prefer,
         SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
     });
-
-    let (tx, rx) = mpsc::channel();
-    let target = p.target();
-    thread::Builder::new()
-        .name("pg-connect".into())
-        .spawn(move || {
-            let r = match tls {
-                Some(tls) => cfg.connect(tls),
-                None => cfg.connect(postgres::NoTls),
-            };
-            let _ = tx.send(r);
-        })
-        .context("cannot start a thread")?;
-    match rx.recv_timeout(session.timeout) {
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(anyhow::Error::new(Unreachable(describe(&e, p))))
-            .with_context(|| format!("cannot connect to {target}")),
-        Err(_) => Err(Unreachable(format!(
-            "{target}: no answer within {} (the server accepted the connection but never completed the startup)",
-            crate::units::duration(session.timeout)
-        ))
-        .into()),
-    }
+    cfg
 }
 
 /// The database could not be connected to: down, unreachable, silent, or

@@ -6,7 +6,7 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
 use sha2::{Digest, Sha256};
 
 use super::copyfmt::{self, Rows};
@@ -23,6 +23,9 @@ pub struct Plan<'a> {
     pub lock_timeout: Duration,
     /// For the COPY out, which reads every old row.
     pub statement_timeout: Duration,
+    /// The COPY out runs on a session of its own (`pg::copy`).
+    pub db: &'a crate::pg::ConnParams,
+    pub connect_timeout: Duration,
 }
 
 impl Plan<'_> {
@@ -192,26 +195,16 @@ pub fn export(client: &mut postgres::Client, plan: &Plan, stamp: &str) -> Result
     Ok(Some(Exported { archive, manifest }))
 }
 
-/// The old rows in key order, in one read-only snapshot: each byte goes to
-/// `out` as it is parsed. The summary and the server's version.
+/// The old rows in key order, in the one snapshot of a single COPY
+/// statement: each byte goes to `out` as it is parsed. The summary and the
+/// server's version.
 fn copy_out(
     client: &mut postgres::Client,
     plan: &Plan,
     out: &mut pipe::Sender,
 ) -> Result<(copyfmt::Summary, String)> {
     let t = plan.target;
-    let mut tx = client
-        .build_transaction()
-        .isolation_level(postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .map_err(|e| crate::db::read_error(e, "cannot start the export"))?;
-    tx.batch_execute(&format!(
-        "SET LOCAL statement_timeout = {}",
-        plan.statement_timeout.as_millis().max(1)
-    ))
-    .map_err(|e| crate::db::read_error(e, "cannot set the export's timeout"))?;
-    let version: String = tx
+    let version: String = client
         .query_one("SHOW server_version", &[])
         .map(|r| r.get(0))
         .map_err(|e| crate::db::read_error(e, "cannot read the server version"))?;
@@ -227,15 +220,22 @@ fn copy_out(
         plan.old_rows(),
         super::ident(&t.key)
     );
-    let reader = tx
-        .copy_out(&sql)
-        .map_err(|e| crate::db::read_error(e, "cannot start the COPY"))?;
+    let setup = format!(
+        "SET statement_timeout = {}; SET lock_timeout = {}; SET jit = off; \
+         SET default_transaction_read_only = on",
+        plan.statement_timeout.as_millis().max(1),
+        plan.lock_timeout.as_millis().max(1)
+    );
+    let session = crate::pg::Session {
+        application_name: "bbp-maint db archive",
+        timeout: plan.connect_timeout,
+    };
+    let reader = crate::pg::copy::copy_out(plan.db, &session, &setup, &sql)
+        .context("cannot start the COPY")?;
     let summary = {
         let mut rows = Rows::new(Tee { r: reader, w: out }, t.key_index)?;
         copyfmt::summarize(&mut rows)?
     };
-    tx.commit()
-        .map_err(|e| crate::db::read_error(e, "cannot end the export"))?;
     Ok((summary, version))
 }
 
