@@ -63,10 +63,17 @@ impl Connection {
             .context("cannot set the session's timeouts")?;
         // The catalogue queries cost enough at 20,000 tables to cross the JIT
         // thresholds, and compiling them took longer (3.4 s) than running them.
+        // A job's session may sit idle for as long as its client-side work
+        // takes (an archive's export runs on a session of its own, its
+        // read-back on none): a server's idle_session_timeout (14+) would
+        // close it under the job.
         client
-            .batch_execute("SET jit = off")
+            .batch_execute(
+                "SET jit = off; SELECT set_config('idle_session_timeout', '0', false) \
+                  WHERE current_setting('server_version_num')::int >= 140000",
+            )
             .map_err(|e| anyhow::anyhow!(pg::describe(&e, &cfg.database)))
-            .context("cannot turn JIT off for the session")?;
+            .context("cannot set the session's jit and idle_session_timeout")?;
         let watcher = spawn_watcher(client.cancel_token(), cfg.database.clone())?;
         Ok(Connection {
             client,

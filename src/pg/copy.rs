@@ -27,12 +27,11 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// One COPY out on a session of its own, which ends with the reader.
 pub struct CopyReader {
-    // Declared before `rt`: dropped first, while the runtime still runs
-    // the connection's task.
-    stream: Pin<Box<CopyOutStream>>,
-    client: tokio_postgres::Client,
-    rt: tokio::runtime::Runtime,
+    /// `None` once torn down (see `Drop`).
+    live: Option<Live>,
     params: ConnParams,
+    /// Bounds the cancel request and the goodbye, as it bounds the connect.
+    timeout: Duration,
     buf: Vec<u8>,
     pos: usize,
     done: bool,
@@ -40,25 +39,59 @@ pub struct CopyReader {
     cancelled: bool,
 }
 
+struct Live {
+    stream: Pin<Box<CopyOutStream>>,
+    client: tokio_postgres::Client,
+    /// The connection's task: polled to its end on drop, so that the
+    /// server gets a Terminate instead of a dropped socket.
+    task: tokio::task::JoinHandle<()>,
+    rt: tokio::runtime::Runtime,
+}
+
 /// Opens a session as `connect` does, runs `setup` (its settings) and then
-/// the COPY statement `sql`.
+/// the COPY statement `sql`. An interrupt while the server has not started
+/// it (a lock, planning) cancels it as one during the rows does.
 pub fn copy_out(p: &ConnParams, session: &Session, setup: &str, sql: &str) -> Result<CopyReader> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the COPY's runtime")?;
-    let client = super::connect_async(p, session, &rt)?;
-    let stream = rt
-        .block_on(async {
-            client.batch_execute(setup).await?;
-            client.copy_out(sql).await
-        })
-        .map_err(|e| anyhow::anyhow!(super::describe(&e, p)))?;
+    let (client, task) = match super::connect_async(p, session, &rt) {
+        Ok(c) => c,
+        Err(e) => {
+            // A host-name lookup still running on the blocking pool is left
+            // behind, as the blocking connect's thread is.
+            rt.shutdown_background();
+            return Err(e);
+        }
+    };
+    let started = rt.block_on(watched(&client, p, session.timeout, async {
+        client.batch_execute(setup).await?;
+        client.copy_out(sql).await
+    }));
+    let stream = match started {
+        Ok(Ok(stream)) => stream,
+        failed => {
+            let e = match failed {
+                Ok(Err(e)) => anyhow::anyhow!(super::describe(&e, p)),
+                _ => anyhow::Error::new(cancelled()),
+            };
+            drop(client);
+            // The timer is made inside the runtime, which it needs.
+            let _ = rt.block_on(async { tokio::time::timeout(session.timeout, task).await });
+            rt.shutdown_background();
+            return Err(e);
+        }
+    };
     Ok(CopyReader {
-        stream: Box::pin(stream),
-        client,
-        rt,
+        live: Some(Live {
+            stream: Box::pin(stream),
+            client,
+            task,
+            rt,
+        }),
         params: p.clone(),
+        timeout: session.timeout,
         buf: Vec::with_capacity(GATHER + (1 << 12)),
         pos: 0,
         done: false,
@@ -66,44 +99,88 @@ pub fn copy_out(p: &ConnParams, session: &Session, setup: &str, sql: &str) -> Re
     })
 }
 
+/// `fut`, with the signal flag looked at every `POLL` while it waits: on an
+/// interrupt the session's statement is cancelled on the server (within
+/// `timeout`) and `Err` comes back.
+async fn watched<T>(
+    client: &tokio_postgres::Client,
+    p: &ConnParams,
+    timeout: Duration,
+    fut: impl std::future::Future<Output = T>,
+) -> io::Result<T> {
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if signals::interrupted() {
+            let token = client.cancel_token();
+            let _ = tokio::time::timeout(timeout, super::cancel_async(&token, p)).await;
+            return Err(cancelled());
+        }
+        if let Ok(v) = tokio::time::timeout(POLL, fut.as_mut()).await {
+            return Ok(v);
+        }
+    }
+}
+
 impl CopyReader {
     /// Refills `buf` with what the server has sent, at least one message
     /// unless the COPY has ended. An interrupt cancels the statement on
-    /// the server and ends the stream with `Interrupted`.
+    /// the server and ends the stream with an error.
     fn gather(&mut self) -> io::Result<()> {
-        if self.cancelled {
+        let Some(live) = self.live.as_mut().filter(|_| !self.cancelled) else {
             return Err(cancelled());
-        }
+        };
         self.buf.clear();
         self.pos = 0;
-        let (stream, buf, client, params) =
-            (&mut self.stream, &mut self.buf, &self.client, &self.params);
-        self.rt
-            .block_on(async {
-                loop {
-                    if signals::interrupted() {
-                        let _ = super::cancel_async(&client.cancel_token(), params).await;
-                        return Err(cancelled());
-                    }
-                    let next = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx));
-                    match tokio::time::timeout(POLL, next).await {
-                        Ok(Some(Ok(bytes))) => {
-                            buf.extend_from_slice(&bytes);
-                            if buf.len() >= GATHER {
-                                return Ok(false);
-                            }
+        let buf = &mut self.buf;
+        let Live {
+            stream, client, rt, ..
+        } = live;
+        let gathered = rt.block_on(watched(client, &self.params, self.timeout, async {
+            loop {
+                let next = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx));
+                match next.await {
+                    Some(Ok(bytes)) => {
+                        buf.extend_from_slice(&bytes);
+                        if buf.len() >= GATHER {
+                            return Ok(false);
                         }
-                        Ok(Some(Err(e))) => return Err(io::Error::other(e)),
-                        Ok(None) => return Ok(true),
-                        // The server is silent (a lock, a slow plan): the bytes
-                        // so far are handed on, and the signal looked at again.
-                        Err(_) if !buf.is_empty() => return Ok(false),
-                        Err(_) => {}
                     }
+                    Some(Err(e)) => return Err(io::Error::other(e)),
+                    None => return Ok(true),
                 }
-            })
-            .map(|ended| self.done = ended)
-            .inspect_err(|_| self.cancelled = signals::interrupted())
+            }
+        }));
+        match gathered {
+            Ok(Ok(ended)) => {
+                self.done = ended;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(e) => {
+                self.cancelled = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for CopyReader {
+    fn drop(&mut self) {
+        if let Some(Live {
+            stream,
+            client,
+            task,
+            rt,
+        }) = self.live.take()
+        {
+            // The client's end closes the connection's task, which then
+            // says goodbye to the server.
+            drop(stream);
+            drop(client);
+            let t = self.timeout;
+            let _ = rt.block_on(async { tokio::time::timeout(t, task).await });
+            rt.shutdown_background();
+        }
     }
 }
 

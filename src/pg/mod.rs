@@ -79,27 +79,27 @@ fn silent(p: &ConnParams, session: &Session) -> anyhow::Error {
     .into()
 }
 
-/// The same session as `connect`, for tokio-postgres on `rt`, whose task
-/// drives the connection: for the few reads that the blocking client makes
-/// too dear (see `copy`).
+/// The same session as `connect`, for tokio-postgres on `rt`, with the
+/// task on `rt` that drives the connection: for the few reads that the
+/// blocking client makes too dear (see `copy`).
 pub fn connect_async(
     p: &ConnParams,
     session: &Session,
     rt: &tokio::runtime::Runtime,
-) -> Result<tokio_postgres::Client> {
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
     let cfg = config(p, session);
     let tls = tls_connector(p)?;
     let r = rt.block_on(async {
         let connecting = async {
             match tls {
-                Some(tls) => cfg.connect(tls).await.map(|(c, conn)| {
-                    tokio::spawn(conn);
-                    c
-                }),
-                None => cfg.connect(tokio_postgres::NoTls).await.map(|(c, conn)| {
-                    tokio::spawn(conn);
-                    c
-                }),
+                Some(tls) => cfg
+                    .connect(tls)
+                    .await
+                    .map(|(c, conn)| (c, tokio::spawn(async move { drop(conn.await) }))),
+                None => cfg
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map(|(c, conn)| (c, tokio::spawn(async move { drop(conn.await) }))),
             }
         };
         tokio::time::timeout(session.timeout, connecting).await

@@ -94,9 +94,9 @@ pub fn run(
     client
         .batch_execute(&format!(
             "SET lock_timeout = {}",
-            plan.lock_timeout.as_millis().max(1)
+            plan.lock_timeout.as_millis().clamp(1, i32::MAX as u128)
         ))
-        .map_err(|e| anyhow!("delete from {}: {}", t.shown(), crate::db::error_text(&e)))?;
+        .map_err(|e| crate::db::read_error(e, &format!("delete from {}", t.shown())))?;
     let mut sql = Sql {
         text: [
             format!(

@@ -223,8 +223,10 @@ fn copy_out(
     let setup = format!(
         "SET statement_timeout = {}; SET lock_timeout = {}; SET jit = off; \
          SET default_transaction_read_only = on",
-        plan.statement_timeout.as_millis().max(1),
-        plan.lock_timeout.as_millis().max(1)
+        plan.statement_timeout
+            .as_millis()
+            .clamp(1, i32::MAX as u128),
+        plan.lock_timeout.as_millis().clamp(1, i32::MAX as u128)
     );
     let session = crate::pg::Session {
         application_name: "bbp-maint db archive",
