@@ -149,15 +149,7 @@ fn a_million_rows_over_two_years_archived_deleted_and_restored_equal() {
     assert_eq!(manifest["rows"], archived);
     assert_eq!(manifest["primary_key"], "id");
 
-    let out = sb.run(&[
-        "--json",
-        "db",
-        "archive",
-        "restore",
-        archive.to_str().unwrap(),
-        "--into",
-        "restored",
-    ]);
+    let out = restore(&sb, archive.to_str().unwrap(), "restored");
     assert_eq!(code(&out), 0, "{}", stdout(&out));
     assert_eq!(
         rows_hash(&pg, "restored", &settled),
@@ -174,15 +166,7 @@ fn a_million_rows_over_two_years_archived_deleted_and_restored_equal() {
     std::fs::write(&copy, bytes).unwrap();
     let m = PathBuf::from(r["archive"]["manifest"].as_str().unwrap());
     std::fs::copy(&m, bad.path().join(m.file_name().unwrap())).unwrap();
-    let out = sb.run(&[
-        "--json",
-        "db",
-        "archive",
-        "restore",
-        copy.to_str().unwrap(),
-        "--into",
-        "restored_bad",
-    ]);
+    let out = restore(&sb, copy.to_str().unwrap(), "restored_bad");
     let doc = json(&out);
     assert_eq!(code(&out), 2, "{doc:#}");
     let msg = check(&doc, "restore")["message"].as_str().unwrap();
@@ -203,6 +187,12 @@ fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
         assert!(t0.elapsed() < limit, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+fn restore(sb: &Sandbox, archive: &str, into: &str) -> std::process::Output {
+    sb.run(&[
+        "--json", "db", "archive", "restore", archive, "--into", into,
+    ])
 }
 
 fn spawn_archive(sb: &Sandbox) -> std::process::Child {
@@ -333,15 +323,7 @@ fn sigterm_during_the_delete_then_a_rerun_loses_nothing_and_archives_nothing_twi
         serde_json::to_vec(&m).unwrap(),
     )
     .unwrap();
-    let out = sb.run(&[
-        "--json",
-        "db",
-        "archive",
-        "restore",
-        gz.to_str().unwrap(),
-        "--into",
-        "back_gz",
-    ]);
+    let out = restore(&sb, gz.to_str().unwrap(), "back_gz");
     assert_eq!(code(&out), 0, "{}", stdout(&out));
     assert_eq!(rows_hash(&pg, "back_gz", old_rows), before);
 
@@ -397,6 +379,13 @@ fn sigterm_during_the_export_cancels_the_copy_and_deletes_nothing() {
         Duration::from_secs(5),
         "the COPY to end on the server",
         || copies() == 0,
+    );
+    // Ended by a cancel request, not only by the client's socket closing
+    // (which a backend blocked on its send would notice much later).
+    let log = std::fs::read_to_string(pg.dir.path().join("log")).unwrap();
+    assert!(
+        log.contains("canceling statement due to user request"),
+        "the server's log shows no cancelled COPY:\n{log}"
     );
     assert_eq!(
         rows_hash(&pg, "audit_events", "true"),

@@ -58,22 +58,10 @@ impl Connection {
         let read_timeout = cfg.timeout(db.statement_timeout);
         let maintenance_timeout = cfg.timeout(db.maintenance_timeout);
         let lock_timeout = cfg.timeout(db.lock_timeout);
-        set_timeouts(&mut client, read_timeout, lock_timeout)
-            .map_err(|e| anyhow::anyhow!(pg::describe(&e, &cfg.database)))
-            .context("cannot set the session's timeouts")?;
-        // The catalogue queries cost enough at 20,000 tables to cross the JIT
-        // thresholds, and compiling them took longer (3.4 s) than running them.
-        // A job's session may sit idle for as long as its client-side work
-        // takes (an archive's export runs on a session of its own, its
-        // read-back on none): a server's idle_session_timeout (14+) would
-        // close it under the job.
         client
-            .batch_execute(
-                "SET jit = off; SELECT set_config('idle_session_timeout', '0', false) \
-                  WHERE current_setting('server_version_num')::int >= 140000",
-            )
+            .batch_execute(&session_sql(read_timeout, lock_timeout))
             .map_err(|e| anyhow::anyhow!(pg::describe(&e, &cfg.database)))
-            .context("cannot set the session's jit and idle_session_timeout")?;
+            .context("cannot set up the session (timeouts, jit, idle_session_timeout)")?;
         let watcher = spawn_watcher(client.cancel_token(), cfg.database.clone())?;
         Ok(Connection {
             client,
@@ -201,11 +189,30 @@ fn set_timeouts(
     statement: Duration,
     lock: Duration,
 ) -> Result<(), postgres::Error> {
-    client.batch_execute(&format!(
+    client.batch_execute(&timeouts_sql(statement, lock))
+}
+
+fn timeouts_sql(statement: Duration, lock: Duration) -> String {
+    format!(
         "SET statement_timeout = {}; SET lock_timeout = {}",
         statement.as_millis().clamp(1, i32::MAX as u128),
         lock.as_millis().clamp(1, i32::MAX as u128)
-    ))
+    )
+}
+
+/// What every job's session is set to when it opens, in one round trip:
+/// its timeouts; JIT off (the catalogue queries cost enough at 20,000
+/// tables to cross the JIT thresholds, and compiling them took longer,
+/// 3.4 s, than running them); and no `idle_session_timeout` (PostgreSQL
+/// 14+), since a session may sit idle for as long as its client-side work
+/// takes (an archive's export runs on a session of its own, its read-back
+/// on none).
+pub fn session_sql(statement: Duration, lock: Duration) -> String {
+    format!(
+        "{}; SET jit = off; SELECT set_config('idle_session_timeout', '0', false) \
+          WHERE current_setting('server_version_num')::int >= 140000",
+        timeouts_sql(statement, lock)
+    )
 }
 
 /// Polls the signal flag; on SIGINT or SIGTERM sends the server a cancel

@@ -113,7 +113,7 @@ impl Ranges {
             let st = match &st {
                 Some(st) => st,
                 None => {
-                    c.batch_execute(PLAN_SETTINGS)?;
+                    c.batch_execute(&plan_settings(true))?;
                     st.insert(c.prepare(RANGE_SQL)?)
                 }
             };
@@ -121,7 +121,7 @@ impl Ranges {
         }
         // The settings would reach every later query of the session.
         if st.is_some() {
-            c.batch_execute(PLAN_RESET)?;
+            c.batch_execute(&plan_settings(false))?;
         }
         Ok(out)
     }
@@ -164,13 +164,27 @@ pub fn sort(seqs: &mut [Sequence]) {
 /// for any range of parameters), the planner hashed the range against a
 /// sequential scan of all of `pg_sequence`, 20,000 rows read for each range
 /// of 250 (`EXPLAIN (ANALYZE, BUFFERS)`). At 20,000 sequences, the 80 ranges
-/// on one psql session took 580-640 ms that way and 470-485 ms this way, and
-/// `db check` went from 352 to 332 ms (medians of 11 runs, interleaved).
-const PLAN_SETTINGS: &str = "SET plan_cache_mode = force_generic_plan; \
-     SET enable_hashjoin = off; SET enable_mergejoin = off; \
-     SET enable_seqscan = off; SET enable_bitmapscan = off";
-const PLAN_RESET: &str = "RESET plan_cache_mode; RESET enable_hashjoin; \
-     RESET enable_mergejoin; RESET enable_seqscan; RESET enable_bitmapscan";
+/// on one psql session took 629-695 ms that way (3 runs) and 465-518 ms
+/// this way (7 runs, median 475), and `db check` went from 352 to 332 ms
+/// (medians of 8 interleaved runs each, 128 MB of shared buffers).
+const PLAN_SETTINGS: [(&str, &str); 5] = [
+    ("plan_cache_mode", "force_generic_plan"),
+    ("enable_hashjoin", "off"),
+    ("enable_mergejoin", "off"),
+    ("enable_seqscan", "off"),
+    ("enable_bitmapscan", "off"),
+];
+
+/// `SET`s `PLAN_SETTINGS`, or `RESET`s them.
+fn plan_settings(set: bool) -> String {
+    PLAN_SETTINGS
+        .iter()
+        .map(|(name, value)| match set {
+            true => format!("SET {name} = {value}; "),
+            false => format!("RESET {name}; "),
+        })
+        .collect()
+}
 
 const RANGE_SQL: &str = "SELECT s.relnamespace, s.relname::text, format_type(q.seqtypid, NULL), \
                 q.seqmin, q.seqmax, q.seqincrement, \

@@ -27,7 +27,7 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// One COPY out on a session of its own, which ends with the reader.
 pub struct CopyReader {
-    /// `None` once torn down (see `Drop`).
+    /// `None` once cancelled: every later read fails the same way.
     live: Option<Live>,
     params: ConnParams,
     /// Bounds the cancel request and the goodbye, as it bounds the connect.
@@ -35,8 +35,6 @@ pub struct CopyReader {
     buf: Vec<u8>,
     pos: usize,
     done: bool,
-    /// Interrupted and cancelled: every later read fails the same way.
-    cancelled: bool,
 }
 
 struct Live {
@@ -59,8 +57,7 @@ pub fn copy_out(p: &ConnParams, session: &Session, setup: &str, sql: &str) -> Re
     let (client, task) = match super::connect_async(p, session, &rt) {
         Ok(c) => c,
         Err(e) => {
-            // A host-name lookup still running on the blocking pool is left
-            // behind, as the blocking connect's thread is.
+            // See `goodbye`.
             rt.shutdown_background();
             return Err(e);
         }
@@ -77,9 +74,7 @@ pub fn copy_out(p: &ConnParams, session: &Session, setup: &str, sql: &str) -> Re
                 _ => anyhow::Error::new(cancelled()),
             };
             drop(client);
-            // The timer is made inside the runtime, which it needs.
-            let _ = rt.block_on(async { tokio::time::timeout(session.timeout, task).await });
-            rt.shutdown_background();
+            goodbye(rt, task, session.timeout);
             return Err(e);
         }
     };
@@ -95,7 +90,6 @@ pub fn copy_out(p: &ConnParams, session: &Session, setup: &str, sql: &str) -> Re
         buf: Vec::with_capacity(GATHER + (1 << 12)),
         pos: 0,
         done: false,
-        cancelled: false,
     })
 }
 
@@ -126,7 +120,7 @@ impl CopyReader {
     /// unless the COPY has ended. An interrupt cancels the statement on
     /// the server and ends the stream with an error.
     fn gather(&mut self) -> io::Result<()> {
-        let Some(live) = self.live.as_mut().filter(|_| !self.cancelled) else {
+        let Some(live) = self.live.as_mut() else {
             return Err(cancelled());
         };
         self.buf.clear();
@@ -157,29 +151,45 @@ impl CopyReader {
             }
             Ok(Err(e)) => Err(e),
             Err(e) => {
-                self.cancelled = true;
+                if let Some(live) = self.live.take() {
+                    live.close(self.timeout);
+                }
                 Err(e)
             }
         }
     }
 }
 
-impl Drop for CopyReader {
-    fn drop(&mut self) {
-        if let Some(Live {
+impl Live {
+    fn close(self, timeout: Duration) {
+        let Live {
             stream,
             client,
             task,
             rt,
-        }) = self.live.take()
-        {
-            // The client's end closes the connection's task, which then
-            // says goodbye to the server.
-            drop(stream);
-            drop(client);
-            let t = self.timeout;
-            let _ = rt.block_on(async { tokio::time::timeout(t, task).await });
-            rt.shutdown_background();
+        } = self;
+        // The client's end ends the connection's task, which then says
+        // goodbye to the server.
+        drop(stream);
+        drop(client);
+        goodbye(rt, task, timeout);
+    }
+}
+
+/// Waits (within `timeout`) for the connection's task, whose client is
+/// gone, to send the server its Terminate, then leaves the runtime to end in
+/// the background: a host-name lookup still running on its blocking pool
+/// is left behind, as the blocking connect's thread is.
+fn goodbye(rt: tokio::runtime::Runtime, task: tokio::task::JoinHandle<()>, timeout: Duration) {
+    // The timer is made inside the runtime, which it needs.
+    let _ = rt.block_on(async { tokio::time::timeout(timeout, task).await });
+    rt.shutdown_background();
+}
+
+impl Drop for CopyReader {
+    fn drop(&mut self) {
+        if let Some(live) = self.live.take() {
+            live.close(self.timeout);
         }
     }
 }

@@ -90,16 +90,11 @@ pub fn connect_async(
     let cfg = config(p, session);
     let tls = tls_connector(p)?;
     let r = rt.block_on(async {
+        // The two arms differ in the connection's type, not in what is done.
         let connecting = async {
             match tls {
-                Some(tls) => cfg
-                    .connect(tls)
-                    .await
-                    .map(|(c, conn)| (c, tokio::spawn(async move { drop(conn.await) }))),
-                None => cfg
-                    .connect(tokio_postgres::NoTls)
-                    .await
-                    .map(|(c, conn)| (c, tokio::spawn(async move { drop(conn.await) }))),
+                Some(tls) => cfg.connect(tls).await.map(driven),
+                None => cfg.connect(tokio_postgres::NoTls).await.map(driven),
             }
         };
         tokio::time::timeout(session.timeout, connecting).await
@@ -109,6 +104,17 @@ pub fn connect_async(
         Ok(Err(e)) => Err(connect_failed(&e, p)),
         Err(_) => Err(silent(p, session)),
     }
+}
+
+/// The client, and the connection's task spawned on the current runtime.
+fn driven<S, T>(
+    (client, conn): (tokio_postgres::Client, tokio_postgres::Connection<S, T>),
+) -> (tokio_postgres::Client, tokio::task::JoinHandle<()>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    (client, tokio::spawn(async move { drop(conn.await) }))
 }
 
 /// Cancels whatever an async session runs (see `cancel`).

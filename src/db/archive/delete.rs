@@ -85,18 +85,13 @@ pub fn run(
     let rows =
         open_rows(archive, t.key_index).map_err(|e| anyhow!("{}: {e}", archive.display()))?;
     let key = super::ident(&t.key);
-    // Each batch is then one round trip to the server, its statement
-    // prepared once: a statement outside a transaction block is its own
-    // transaction (the range kind excepted, which may have to roll back).
-    // BEGIN, SET LOCAL, a parse and COMMIT around each batch took 4 to 5 ms
-    // of each batch's 12 to 14 in the server's log, most of it the client
-    // waiting for its turn at the two cores.
-    client
-        .batch_execute(&format!(
-            "SET lock_timeout = {}",
-            plan.lock_timeout.as_millis().clamp(1, i32::MAX as u128)
-        ))
-        .map_err(|e| crate::db::read_error(e, &format!("delete from {}", t.shown())))?;
+    // Each batch is one round trip to the server, its statement prepared
+    // once: a statement outside a transaction block is its own transaction
+    // (the range kind excepted, which may have to roll back), under the
+    // session's own lock_timeout, which is `plan.lock_timeout`. BEGIN, SET
+    // LOCAL, a parse and COMMIT around each batch took 4 to 5 ms of each
+    // batch's 12 to 14 in the server's log, most of it the client waiting
+    // for its turn at the two cores.
     let mut sql = Sql {
         text: [
             format!(

@@ -20,6 +20,8 @@ pub struct Plan<'a> {
     pub cutoff: String,
     pub dest: &'a Path,
     pub batch: u64,
+    /// The main session's own (`Connection::lock_timeout`): the delete's
+    /// batches run under it as they are.
     pub lock_timeout: Duration,
     /// For the COPY out, which reads every old row.
     pub statement_timeout: Duration,
@@ -221,12 +223,8 @@ fn copy_out(
         super::ident(&t.key)
     );
     let setup = format!(
-        "SET statement_timeout = {}; SET lock_timeout = {}; SET jit = off; \
-         SET default_transaction_read_only = on",
-        plan.statement_timeout
-            .as_millis()
-            .clamp(1, i32::MAX as u128),
-        plan.lock_timeout.as_millis().clamp(1, i32::MAX as u128)
+        "{}; SET default_transaction_read_only = on",
+        crate::db::session_sql(plan.statement_timeout, plan.lock_timeout)
     );
     let session = crate::pg::Session {
         application_name: "bbp-maint db archive",
