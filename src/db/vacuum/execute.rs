@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
+use postgres::error::SqlState;
 
 use super::Step;
 use crate::db::{self, Connection, StatementOutcome};
@@ -85,19 +86,36 @@ fn drop_leftover_ccnew(s: &mut Connection, step: &Step) {
         let waited = s
             .client
             .batch_execute("SET lock_timeout = '5min'")
-            .and_then(|_| s.client.batch_execute(&sql));
+            .and_then(|_| drop_retrying_a_stray_cancel(s, &sql));
         let _ = s.client.batch_execute(&format!(
             "SET lock_timeout = '{}ms'",
             s.lock_timeout().as_millis().max(1)
         ));
-        if waited.is_ok() {
-            eprintln!(
+        match waited {
+            Ok(()) => eprintln!(
                 "bbp-maint: dropped the invalid index {schema}.{idx} left by the failed REINDEX"
-            );
-        } else {
-            eprintln!(
-                "bbp-maint: warning: the failed REINDEX left the invalid index {schema}.{idx}; drop it with DROP INDEX CONCURRENTLY"
-            );
+            ),
+            Err(e) => eprintln!(
+                "bbp-maint: warning: the failed REINDEX left the invalid index {schema}.{idx} ({}); drop it with DROP INDEX CONCURRENTLY",
+                db::error_text(&e)
+            ),
+        }
+    }
+}
+
+/// The postmaster delivers a cancel request as two SIGINTs, one to the
+/// backend and one to its process group (`signal_child` in postmaster.c).
+/// On a busy host the second can arrive after the cancelled REINDEX has
+/// ended, and cancel the statement after it: this drop. A cancel stops one
+/// statement, so the drop is tried again; an operator who means to stop the
+/// cleanup signals us a second time, which exits at once.
+fn drop_retrying_a_stray_cancel(s: &mut Connection, sql: &str) -> Result<(), postgres::Error> {
+    const TRIES: usize = 2;
+    let mut tried = 1;
+    loop {
+        match s.client.batch_execute(sql) {
+            Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) && tried < TRIES => tried += 1,
+            done => return done,
         }
     }
 }
