@@ -338,12 +338,17 @@ fn db_check_finds_each_outage_risk_on_a_live_cluster() {
 /// connection, about 420 in all) and 1,200 sequences are read whole: every
 /// one counted, and the one near its end, among the last made, named with
 /// its schema and its column's.
+///
+/// The cluster's buffer pool (4 MB) holds a few hundred of them: each pass
+/// starts from the end of the oid order that the one before finished on,
+/// which the server still has in its buffers, instead of evicting it first.
 #[test]
 fn db_check_reads_more_sequences_than_the_lock_table_holds() {
     let pg = Pg::start_with(PgOptions {
         settings: vec![
             "max_locks_per_transaction=10".into(),
             "max_connections=20".into(),
+            "shared_buffers=4MB".into(),
         ],
         ..Default::default()
     });
@@ -411,5 +416,44 @@ fn db_check_reads_more_sequences_than_the_lock_table_holds() {
     assert_eq!(
         doc["data"]["sequences"]["sequences"][0]["last_value"], 31500,
         "{doc:#}"
+    );
+
+    // Which end each pass starts from: the first range it reads, from the
+    // server's log of the statements' parameters.
+    pg.psql("postgres", "ALTER ROLE postgres SET log_statement = 'all'");
+    let oids: Vec<u64> = pg
+        .psql("postgres", "SELECT seqrelid FROM pg_sequence ORDER BY 1")
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let middle = oids[oids.len() / 2];
+    let log = pg.dir.path().join("log");
+    let mut starts = Vec::new();
+    for _ in 0..4 {
+        let before = std::fs::read_to_string(&log).unwrap().len();
+        let (code, doc) = db_check(&sb, &[]);
+        assert_eq!(code, 2, "{doc:#}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        let mut lines = text[before..].lines();
+        let first = loop {
+            let line = lines.next().expect("no range read in the server's log");
+            if line.contains("FROM pg_sequence q") {
+                let detail = lines.next().unwrap();
+                let lo: u64 = detail
+                    .split("$1 = '")
+                    .nth(1)
+                    .and_then(|v| v.split('\'').next())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("no parameters: {detail}"));
+                break lo;
+            }
+        };
+        starts.push(if first < middle { "low" } else { "high" });
+    }
+    // Each pass starts where the one before it ended (in the oid order
+    // every pass would start low).
+    assert!(
+        starts.windows(2).all(|w| w[0] != w[1]),
+        "passes started at the {starts:?} ends"
     );
 }

@@ -12,7 +12,7 @@ use anyhow::Result;
 
 use super::sql::{self, Server};
 use crate::config::Config;
-use crate::db::sequences::{self, Ranges, Sequence};
+use crate::db::sequences::{Ranges, Sequence};
 use crate::db::{self, Connection};
 use crate::signals;
 
@@ -58,6 +58,7 @@ pub struct Facts {
     pub transactions: Read<Vec<sql::Transaction>>,
     pub prepared: Read<Vec<sql::Prepared>>,
     pub invalid_indexes: Read<Vec<sql::InvalidIndex>>,
+    /// In no particular order: two sessions share the reads.
     pub sequences: Read<Vec<Sequence>>,
     pub checksum_failures: Read<Vec<sql::ChecksumFailures>>,
     pub temp_files: Read<Vec<sql::TempFiles>>,
@@ -154,7 +155,6 @@ pub fn gather(cfg: &Config, s: &mut Connection, local_server: bool) -> Result<Fa
             (Err(e), _) | (Ok(_), Some((Err(e), _))) => Err(e),
             (Ok(mut all), theirs) => {
                 all.extend(theirs.and_then(|(r, _)| r.ok()).into_iter().flatten());
-                sequences::sort(&mut all);
                 Ok(all)
             }
         };
