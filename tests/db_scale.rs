@@ -119,7 +119,10 @@ fn estimates(doc: &serde_json::Value, check_name: &str) -> Vec<serde_json::Value
 
 #[test]
 fn three_thousand_tables_are_all_listed_with_their_sizes_and_estimates() {
-    let pg = Pg::start();
+    let pg = Pg::start_with(PgOptions {
+        settings: vec!["log_connections=on".into()],
+        ..Default::default()
+    });
     build(&pg);
     let tables = TENANTS * TABLES_PER_TENANT;
     let config = |user: &str, password: &str| {
@@ -132,7 +135,19 @@ fn three_thousand_tables_are_all_listed_with_their_sizes_and_estimates() {
     // Every table in the lists (top), and small relations judged.
     let sb = Sandbox::new(&config("postgres", PG_PASSWORD));
     pg.psql(APP, "SELECT pg_stat_statements_reset()");
+    // Each connection in the server's log (log_connections), by the name
+    // the session gives itself.
+    let log = pg.dir.path().join("log");
+    let sessions = || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .matches("application_name=bbp-maint db analyze")
+            .count()
+    };
+    let before = sessions();
     let out = sb.run(&["db", "analyze", "--no-analyze", "--json"]);
+    // Its own session and a second one sharing the reads.
+    assert_eq!(sessions() - before, 2, "sessions of one db analyze");
     let doc = json(&out);
     assert!(code(&out) <= 2, "{doc:#}\n{}", stderr(&out));
     let data = &doc["data"];
@@ -207,7 +222,10 @@ fn three_thousand_tables_are_all_listed_with_their_sizes_and_estimates() {
 
     // A role that may read the tables but not pg_statistic gets its column
     // statistics through pg_stats: the same estimates, relation by relation.
-    let mut grants = String::from("CREATE ROLE reader LOGIN PASSWORD 'reader-pw';");
+    // It may open one session, so the reads that two sessions shared above
+    // are all made on one here.
+    let mut grants =
+        String::from("CREATE ROLE reader LOGIN PASSWORD 'reader-pw' CONNECTION LIMIT 1;");
     for s in 1..=TENANTS {
         grants.push_str(&format!(
             " GRANT USAGE ON SCHEMA tenant_{s} TO reader; GRANT SELECT ON ALL TABLES IN SCHEMA tenant_{s} TO reader;"
@@ -225,6 +243,7 @@ fn three_thousand_tables_are_all_listed_with_their_sizes_and_estimates() {
         );
         assert_eq!(estimates(&read, name), estimates(&doc, name), "{name}");
     }
+    assert_sizes(&read, &catalog, "catalogue, one session");
 
     // A catalogue query over thousands of relations is costed high enough
     // for the JIT, which compiled for longer than the query ran.

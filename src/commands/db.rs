@@ -41,13 +41,18 @@ pub fn analyze(cfg: &Config, args: &DbAnalyzeArgs) -> Result<Report> {
     data.insert("server_version".into(), json!(server.version));
     data.insert("stats_days".into(), json!(round1(server.stats_days)));
 
-    let t = Instant::now();
-    let (mut tables, mut size_source) =
-        db::sized_tables(&mut s.client, server.version_num, args.exact)
-            .map_err(|e| db::read_error(e, "table statistics"))?;
-    let tables_took = t.elapsed();
+    // The tables as they are before the ANALYZE, to choose what it runs on
+    // and to find the ones named (a name that is not there is a usage
+    // error, before any work).
+    let before = if args.no_analyze && args.table.is_empty() {
+        vec![]
+    } else {
+        db::sized_tables(&mut s.client, server.version_num, false)
+            .map_err(|e| db::read_error(e, "table statistics"))?
+            .0
+    };
     let named = if !args.table.is_empty() {
-        Some(select(&tables, &args.table, &server.database).map_err(UsageError)?)
+        Some(select(&before, &args.table, &server.database).map_err(UsageError)?)
     } else {
         None
     };
@@ -59,31 +64,26 @@ pub fn analyze(cfg: &Config, args: &DbAnalyzeArgs) -> Result<Report> {
         let targets = match (&named, cfg.db.analyze_tables.is_empty()) {
             (Some(set), _) => set.clone(),
             (None, false) => {
-                select(&tables, &cfg.db.analyze_tables, &server.database).map_err(|problem| {
+                select(&before, &cfg.db.analyze_tables, &server.database).map_err(|problem| {
                     ConfigError::new(config_source(cfg), "db.analyze_tables", problem)
                 })?
             }
-            (None, true) => tables.iter().map(|t| t.oid).collect(),
+            (None, true) => before.iter().map(|t| t.oid).collect(),
         };
-        let (check, d) = db::run_analyze(&mut s, &tables, &targets)?;
+        let (check, d) = db::run_analyze(&mut s, &before, &targets)?;
         report.push(check);
         data.insert("analyze".into(), d);
-        // ANALYZE changed the statistics the checks read.
-        (tables, size_source) = db::sized_tables(&mut s.client, server.version_num, args.exact)
-            .map_err(|e| db::read_error(e, "table statistics"))?;
-    }
-    if let Some(set) = &named {
-        tables.retain(|t| set.contains(&t.oid));
     }
     signals::check()?;
 
-    let t = Instant::now();
-    let mut indexes = db::sized_indexes(&mut s.client, args.exact)
-        .map_err(|e| db::read_error(e, "index statistics"))?;
+    // Read after the ANALYZE, which changed the statistics they estimate from.
+    let reads = db::read(cfg, &mut s, &server, args.exact)?;
+    let (mut tables, size_source, tables_took) = reads.tables;
+    let (mut indexes, indexes_took) = reads.indexes;
     if let Some(set) = &named {
+        tables.retain(|t| set.contains(&t.oid));
         indexes.retain(|i| set.contains(&i.table_oid));
     }
-    let indexes_took = t.elapsed();
 
     let d = &cfg.db;
     data.insert(
@@ -108,7 +108,7 @@ pub fn analyze(cfg: &Config, args: &DbAnalyzeArgs) -> Result<Report> {
 
     // Bloat: estimated, or measured with --exact where pgstattuple is installed.
     let (table_bloat, index_bloat, method, took) =
-        db::bloat(&mut s, &server, &tables, &indexes, args.exact)?;
+        db::bloat(&mut s, &server, &tables, &indexes, reads.estimates)?;
     // Looked up by oid through a map: a linear search per row was quadratic
     // (40,000 indexes, 1.6e9 comparisons).
     let table_by_oid: HashMap<u32, &db::Table> = tables.iter().map(|t| (t.oid, t)).collect();

@@ -4,6 +4,8 @@
 //! slowest statements from pg_stat_statements. The judging is `analyze`'s.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -101,51 +103,189 @@ pub fn sized_indexes(c: &mut postgres::Client, exact: bool) -> Result<Vec<Index>
 
 pub type BloatSet = (Vec<Bloat>, Vec<Bloat>, String, Duration);
 
+/// What `db analyze` reads after its ANALYZE, each read with how long it
+/// took.
+pub struct Reads {
+    pub tables: (Vec<Table>, Sizes, Duration),
+    pub indexes: (Vec<Index>, Duration),
+    /// The bloat estimates; `None` with `exact`, measured afterwards
+    /// relation by relation (`bloat`), which needs the lists.
+    pub estimates: Option<(Vec<Bloat>, Vec<Bloat>, Duration)>,
+}
+
+/// From this many relations on (`Server::relations`, about 500 tables with
+/// their indexes and TOAST tables), a second session shares the reads:
+/// each takes them longest first from one list, and the two end together.
+/// At 20,000 tables the four took 360 (index bloat), 300 (table bloat),
+/// 290 (tables) and 230 ms (indexes) one after another; below a few
+/// hundred tables they take less than a connection.
+const SHARE_FROM: f64 = 2_000.0;
+
+#[derive(Clone, Copy)]
+enum Job {
+    IndexBloat,
+    TableBloat,
+    Tables,
+    Indexes,
+}
+
+enum Done {
+    IndexBloat(Vec<Bloat>),
+    TableBloat(Vec<Bloat>),
+    Tables(Vec<Table>, Sizes),
+    Indexes(Vec<Index>),
+}
+
+impl Job {
+    fn what(self) -> &'static str {
+        match self {
+            Job::IndexBloat | Job::TableBloat => "bloat estimates",
+            Job::Tables => "table statistics",
+            Job::Indexes => "index statistics",
+        }
+    }
+
+    fn run(
+        self,
+        c: &mut postgres::Client,
+        version_num: i32,
+        exact: bool,
+    ) -> Result<Done, postgres::Error> {
+        Ok(match self {
+            Job::IndexBloat => Done::IndexBloat(db::index_bloat(c)?),
+            Job::TableBloat => Done::TableBloat(db::table_bloat(c)?),
+            Job::Tables => {
+                let (t, sizes) = sized_tables(c, version_num, exact)?;
+                Done::Tables(t, sizes)
+            }
+            Job::Indexes => Done::Indexes(sized_indexes(c, exact)?),
+        })
+    }
+}
+
+/// The tables, the indexes and (unless `exact`) the bloat estimates, on
+/// `s` and, for a database of `SHARE_FROM` relations or more (or one never
+/// analyzed), a second session beside it; when that one cannot connect,
+/// `s` reads them all.
+pub fn read(
+    cfg: &crate::config::Config,
+    s: &mut Connection,
+    server: &Server,
+    exact: bool,
+) -> Result<Reads> {
+    let version_num = server.version_num;
+    let jobs: &[Job] = if exact {
+        &[Job::Tables, Job::Indexes]
+    } else {
+        &[Job::IndexBloat, Job::TableBloat, Job::Tables, Job::Indexes]
+    };
+    let next = AtomicUsize::new(0);
+    let work = |c: &mut postgres::Client| {
+        let mut out = Vec::new();
+        while let Some(&job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+            if signals::interrupted() {
+                break;
+            }
+            let t = Instant::now();
+            let r = job.run(c, version_num, exact);
+            out.push((job, r, t.elapsed()));
+        }
+        out
+    };
+    let done = thread::scope(|sc| {
+        let helper = (server.relations < 0.0 || server.relations >= SHARE_FROM).then(|| {
+            sc.spawn(|| {
+                let mut second = Connection::open(cfg, "bbp-maint db analyze").ok()?;
+                Some(work(&mut second.client))
+            })
+        });
+        let mut done = work(&mut s.client);
+        if let Some(Ok(Some(theirs))) = helper.map(|h| h.join()) {
+            done.extend(theirs);
+        }
+        done
+    });
+    signals::check()?;
+    let (mut tables, mut indexes, mut tb, mut ib) = (None, None, None, None);
+    for (job, r, took) in done {
+        match r.map_err(|e| db::read_error(e, job.what()))? {
+            Done::IndexBloat(b) => ib = Some((b, took)),
+            Done::TableBloat(b) => tb = Some((b, took)),
+            Done::Tables(t, sizes) => tables = Some((t, sizes, took)),
+            Done::Indexes(i) => indexes = Some((i, took)),
+        }
+    }
+    let lost = || anyhow::anyhow!("the second session reading the catalogue stopped");
+    Ok(Reads {
+        tables: tables.ok_or_else(lost)?,
+        indexes: indexes.ok_or_else(lost)?,
+        estimates: match (exact, tb, ib) {
+            (true, _, _) => None,
+            // Timed as the longer of the two: they ran side by side.
+            (false, Some((t, t_took)), Some((i, i_took))) => Some((t, i, t_took.max(i_took))),
+            _ => return Err(lost()),
+        },
+    })
+}
+
+/// The table and index bloat of `tables` and `indexes`: the `estimates`
+/// read beside the other reads (`read`), or, when there are none (`--exact`),
+/// measured with pgstattuple where it is installed and the role may, else
+/// estimated here.
 pub fn bloat(
     s: &mut Connection,
     server: &Server,
     tables: &[Table],
     indexes: &[Index],
-    exact: bool,
+    estimates: Option<(Vec<Bloat>, Vec<Bloat>, Duration)>,
 ) -> Result<BloatSet> {
     let t0 = Instant::now();
     let keep_t: HashSet<u32> = tables.iter().map(|t| t.oid).collect();
     let keep_i: HashSet<u32> = indexes.iter().filter(|i| i.btree).map(|i| i.oid).collect();
-    if exact {
-        match &server.pgstattuple {
-            Some((schema, _)) => {
-                let tables = tables.iter().map(|t| (t.oid, t.qualified()));
-                let indexes = indexes
-                    .iter()
-                    .filter(|i| i.btree && i.valid)
-                    .map(|i| (i.oid, i.qualified()));
-                // Indexes only once the tables went through.
-                let exact =
-                    match exact_each(s, schema, tables, "pgstattuple", db::exact_table_bloat)? {
+    let (mut tb, mut ib, took) = match estimates {
+        Some(e) => e,
+        None => {
+            match &server.pgstattuple {
+                Some((schema, _)) => {
+                    let tables = tables.iter().map(|t| (t.oid, t.qualified()));
+                    let indexes = indexes
+                        .iter()
+                        .filter(|i| i.btree && i.valid)
+                        .map(|i| (i.oid, i.qualified()));
+                    // Indexes only once the tables went through.
+                    let exact = match exact_each(
+                        s,
+                        schema,
+                        tables,
+                        "pgstattuple",
+                        db::exact_table_bloat,
+                    )? {
                         Ok(tb) => {
                             exact_each(s, schema, indexes, "pgstatindex", db::exact_index_bloat)?
                                 .map(|ib| (tb, ib))
                         }
                         Err(denied) => Err(denied),
                     };
-                match exact {
-                    Ok((tb, ib)) => return Ok((tb, ib, "pgstattuple".into(), t0.elapsed())),
-                    Err(denied) => {
-                        eprintln!("bbp-maint: note: --exact skipped ({denied}); using the estimate")
+                    match exact {
+                        Ok((tb, ib)) => return Ok((tb, ib, "pgstattuple".into(), t0.elapsed())),
+                        Err(denied) => eprintln!(
+                            "bbp-maint: note: --exact skipped ({denied}); using the estimate"
+                        ),
                     }
                 }
+                None => eprintln!(
+                    "bbp-maint: note: --exact needs the pgstattuple extension in {} (CREATE EXTENSION pgstattuple); using the estimate",
+                    server.database
+                ),
             }
-            None => eprintln!(
-                "bbp-maint: note: --exact needs the pgstattuple extension in {} (CREATE EXTENSION pgstattuple); using the estimate",
-                server.database
-            ),
+            let (tb, ib) = db::estimate_bloat(&mut s.client)
+                .map_err(|e| db::read_error(e, "bloat estimates"))?;
+            (tb, ib, t0.elapsed())
         }
-    }
-    let (mut tb, mut ib) =
-        db::estimate_bloat(&mut s.client).map_err(|e| db::read_error(e, "bloat estimates"))?;
+    };
     tb.retain(|b| keep_t.contains(&b.oid));
     ib.retain(|b| keep_i.contains(&b.oid));
-    Ok((tb, ib, "estimate".into(), t0.elapsed()))
+    Ok((tb, ib, "estimate".into(), took))
 }
 
 /// `read` (pgstattuple or pgstatindex) over each relation. A permission

@@ -24,7 +24,7 @@ use crate::pg::{self, ConnParams};
 use crate::signals;
 
 pub use catalog::*;
-pub use gather::{bloat, run_analyze, sized_indexes, sized_tables, slow_queries};
+pub use gather::{bloat, read, run_analyze, sized_tables, slow_queries};
 
 pub use crate::pg::parse_table_name;
 

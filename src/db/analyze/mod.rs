@@ -56,6 +56,7 @@ pub(crate) mod fixtures {
             blks_read: 0,
             pg_stat_statements: None,
             pgstattuple: None,
+            relations: 100.0,
         }
     }
 }
