@@ -428,26 +428,40 @@ fn db_check_reads_more_sequences_than_the_lock_table_holds() {
         .collect();
     let middle = oids[oids.len() / 2];
     let log = pg.dir.path().join("log");
-    let mut starts = Vec::new();
-    for _ in 0..4 {
+    // One pass: the lowest oid of the first range it read, and the server
+    // processes (the log's `[pid]`) that read ranges.
+    let pass = || {
         let before = std::fs::read_to_string(&log).unwrap().len();
         let (code, doc) = db_check(&sb, &[]);
         assert_eq!(code, 2, "{doc:#}");
         let text = std::fs::read_to_string(&log).unwrap();
+        let mut first = None;
+        let mut readers = std::collections::BTreeSet::new();
         let mut lines = text[before..].lines();
-        let first = loop {
-            let line = lines.next().expect("no range read in the server's log");
-            if line.contains("FROM pg_sequence q") {
-                let detail = lines.next().unwrap();
-                let lo: u64 = detail
-                    .split("$1 = '")
-                    .nth(1)
-                    .and_then(|v| v.split('\'').next())
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or_else(|| panic!("no parameters: {detail}"));
-                break lo;
+        while let Some(line) = lines.next() {
+            if !line.contains("FROM pg_sequence q") {
+                continue;
             }
-        };
+            let pid = line.split(" [").nth(1).and_then(|v| v.split(']').next());
+            readers.insert(pid.expect("a pid in the log's prefix").to_string());
+            let detail = lines.next().unwrap();
+            let lo: u64 = detail
+                .split("$1 = '")
+                .nth(1)
+                .and_then(|v| v.split('\'').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no parameters: {detail}"));
+            first.get_or_insert(lo);
+        }
+        (
+            first.expect("no range read in the server's log"),
+            readers.len(),
+        )
+    };
+    let mut starts = Vec::new();
+    for _ in 0..4 {
+        let (first, readers) = pass();
+        assert_eq!(readers, 2, "sessions reading sequences");
         starts.push(if first < middle { "low" } else { "high" });
     }
     // Each pass starts where the one before it ended (in the oid order
@@ -456,4 +470,14 @@ fn db_check_reads_more_sequences_than_the_lock_table_holds() {
         starts.windows(2).all(|w| w[0] != w[1]),
         "passes started at the {starts:?} ends"
     );
+
+    // The application holding all but a few of the server's 20 connections
+    // (3 reserved for superusers): db check reads with one session, not
+    // taking what is left.
+    let held: Vec<postgres::Client> = (0..12)
+        .map(|_| postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap())
+        .collect();
+    let (_, readers) = pass();
+    assert_eq!(readers, 1, "sessions reading sequences beside 12 others");
+    drop(held);
 }

@@ -120,7 +120,7 @@ fn estimates(doc: &serde_json::Value, check_name: &str) -> Vec<serde_json::Value
 #[test]
 fn three_thousand_tables_are_all_listed_with_their_sizes_and_estimates() {
     let pg = Pg::start_with(PgOptions {
-        settings: vec!["log_connections=on".into()],
+        settings: vec!["log_connections=on".into(), "log_statement=all".into()],
         ..Default::default()
     });
     build(&pg);
@@ -135,19 +135,26 @@ fn three_thousand_tables_are_all_listed_with_their_sizes_and_estimates() {
     // Every table in the lists (top), and small relations judged.
     let sb = Sandbox::new(&config("postgres", PG_PASSWORD));
     pg.psql(APP, "SELECT pg_stat_statements_reset()");
-    // Each connection in the server's log (log_connections), by the name
-    // the session gives itself.
+    // From the server's log: the processes (`[pid]`) of the sessions that
+    // connected as db analyze (log_connections), and of those among them
+    // that made one of the shared reads (each begins with this SET LOCAL,
+    // log_statement).
     let log = pg.dir.path().join("log");
-    let sessions = || {
-        std::fs::read_to_string(&log)
-            .unwrap()
-            .matches("application_name=bbp-maint db analyze")
-            .count()
-    };
-    let before = sessions();
+    let before = std::fs::read_to_string(&log).unwrap().len();
     let out = sb.run(&["db", "analyze", "--no-analyze", "--json"]);
-    // Its own session and a second one sharing the reads.
-    assert_eq!(sessions() - before, 2, "sessions of one db analyze");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let pid = |l: &str| l.split(" [").nth(1)?.split(']').next().map(str::to_string);
+    let pids = |marker: &str| -> std::collections::BTreeSet<String> {
+        text[before..]
+            .lines()
+            .filter(|l| l.contains(marker))
+            .filter_map(pid)
+            .collect()
+    };
+    let sessions = pids("application_name=bbp-maint db analyze");
+    let readers = pids("SET LOCAL max_parallel_workers_per_gather");
+    assert_eq!(sessions.len(), 2, "sessions of one db analyze");
+    assert_eq!(readers, sessions, "sessions that made a shared read");
     let doc = json(&out);
     assert!(code(&out) <= 2, "{doc:#}\n{}", stderr(&out));
     let data = &doc["data"];

@@ -4,7 +4,7 @@
 //! slowest statements from pg_stat_statements. The judging is `analyze`'s.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -165,8 +165,8 @@ impl Job {
 
 /// The tables, the indexes and (unless `exact`) the bloat estimates, on
 /// `s` and, for a database of `SHARE_FROM` relations or more (or one never
-/// analyzed), a second session beside it; when that one cannot connect,
-/// `s` reads them all.
+/// analyzed) on a server with room for it, a second session beside it;
+/// when that one cannot connect, `s` reads them all.
 pub fn read(
     cfg: &crate::config::Config,
     s: &mut Connection,
@@ -180,22 +180,32 @@ pub fn read(
         &[Job::IndexBloat, Job::TableBloat, Job::Tables, Job::Indexes]
     };
     let next = AtomicUsize::new(0);
+    // A failed read fails the command: the other session takes no more.
+    let failed = AtomicBool::new(false);
     let work = |c: &mut postgres::Client| {
         let mut out = Vec::new();
         while let Some(&job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-            if signals::interrupted() {
+            if signals::interrupted() || failed.load(Ordering::Relaxed) {
                 break;
             }
             let t = Instant::now();
             let r = job.run(c, version_num, exact);
+            if r.is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
             out.push((job, r, t.elapsed()));
         }
         out
     };
     let done = thread::scope(|sc| {
-        let helper = (server.relations < 0.0 || server.relations >= SHARE_FROM).then(|| {
+        let large = server.relations < 0.0 || server.relations >= SHARE_FROM;
+        let helper = (large && db::room_for_another_session(&mut s.client)).then(|| {
             sc.spawn(|| {
-                let mut second = Connection::open(cfg, "bbp-maint db analyze").ok()?;
+                // Not waited for once every read is taken, or interrupted.
+                let taken = || signals::interrupted() || next.load(Ordering::Relaxed) >= jobs.len();
+                let mut second = Connection::open_until(cfg, "bbp-maint db analyze", &taken)
+                    .ok()
+                    .flatten()?;
                 Some(work(&mut second.client))
             })
         });

@@ -46,14 +46,30 @@ struct Watcher {
 
 impl Connection {
     pub fn open(cfg: &Config, application_name: &str) -> Result<Connection> {
+        Connection::open_until(cfg, application_name, &|| false)?
+            .ok_or_else(|| anyhow::anyhow!("the connection was abandoned"))
+    }
+
+    /// `open`, given up (`Ok(None)`) while connecting as soon as `stop`
+    /// says so (`pg::connect_until`): a second session that the first need
+    /// not wait for once the work is done.
+    pub fn open_until(
+        cfg: &Config,
+        application_name: &str,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<Connection>> {
         let connect_timeout = cfg.timeout(cfg.database_checks.timeout);
-        let mut client = pg::connect(
+        let Some(mut client) = pg::connect_until(
             &cfg.database,
             &pg::Session {
                 application_name,
                 timeout: connect_timeout,
             },
-        )?;
+            stop,
+        )?
+        else {
+            return Ok(None);
+        };
         let db = &cfg.db;
         let read_timeout = cfg.timeout(db.statement_timeout);
         let maintenance_timeout = cfg.timeout(db.maintenance_timeout);
@@ -63,17 +79,30 @@ impl Connection {
             .map_err(|e| anyhow::anyhow!(pg::describe(&e, &cfg.database)))
             .context("cannot set up the session (timeouts, jit, idle_session_timeout)")?;
         let watcher = spawn_watcher(client.cancel_token(), cfg.database.clone())?;
-        Ok(Connection {
+        Ok(Some(Connection {
             client,
             read_timeout,
             maintenance_timeout,
             lock_timeout,
             watcher: Some(watcher),
-        })
+        }))
     }
 
     pub fn lock_timeout(&self) -> Duration {
         self.lock_timeout
+    }
+
+    /// Runs `f` with both the statement and the lock timeout at `bound`,
+    /// then puts the session's own back: for cleanup that must wait longer
+    /// than a read, but not forever.
+    pub fn bounded<T>(
+        &mut self,
+        bound: Duration,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, postgres::Error> {
+        let r = set_timeouts(&mut self.client, bound, bound).and_then(|_| f(&mut self.client));
+        let reset = set_timeouts(&mut self.client, self.read_timeout, self.lock_timeout);
+        r.and_then(|v| reset.map(|_| v))
     }
 
     /// Runs one maintenance statement (ANALYZE, VACUUM, REINDEX) on `rel`
@@ -198,6 +227,24 @@ fn timeouts_sql(statement: Duration, lock: Duration) -> String {
         statement.as_millis().clamp(1, i32::MAX as u128),
         lock.as_millis().clamp(1, i32::MAX as u128)
     )
+}
+
+/// Whether the server has room for one more session of ours beside the
+/// application's: a tenth of `max_connections` (at least 5) left free after
+/// the slots reserved for superusers and for `pg_use_reserved_connections`
+/// (PostgreSQL 16). A second session speeds a read up; it must not take
+/// the last slots from the application. Unknown (an error) is no room.
+pub fn room_for_another_session(c: &mut postgres::Client) -> bool {
+    c.query_one(
+        "SELECT current_setting('max_connections')::int \
+              - current_setting('superuser_reserved_connections')::int \
+              - coalesce(current_setting('reserved_connections', true)::int, 0) \
+              - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') \
+              >= greatest(5, current_setting('max_connections')::int / 10)",
+        &[],
+    )
+    .map(|r| r.get(0))
+    .unwrap_or(false)
 }
 
 /// What every job's session is set to when it opens, in one round trip:

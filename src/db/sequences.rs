@@ -71,7 +71,9 @@ impl Ranges {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let descending = oids.len() > CHUNK && cached_end(c, &oids)? == End::High;
+        // Only a guess at what is faster: a probe that fails (a sequence
+        // dropped meanwhile, one locked) leaves the oid order.
+        let descending = oids.len() > CHUNK && matches!(cached_end(c, &oids), Ok(End::High));
         if descending {
             oids.reverse();
         }
@@ -94,6 +96,12 @@ impl Ranges {
     /// cost about as much as reading one full range.
     pub fn worth_sharing(&self) -> bool {
         self.count > CHUNK
+    }
+
+    /// Whether every range has been taken by a session (or the reads were
+    /// stopped): a session not yet connected has nothing left to do.
+    pub fn all_taken(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.next.load(Ordering::Relaxed) >= self.list.len()
     }
 
     /// Stops every session's `drain` after its current range.
@@ -175,7 +183,8 @@ fn cached_end(c: &mut Client, oids: &[u32]) -> Result<End, postgres::Error> {
             "SELECT o, CASE WHEN has_sequence_privilege(o, 'SELECT,USAGE') \
                             THEN pg_sequence_last_value(o) END, \
                     pg_stat_get_xact_blocks_hit(o) \
-               FROM unnest($1::oid[]) o",
+               FROM unnest($1::oid[]) o JOIN pg_class c ON c.oid = o \
+              WHERE c.relpersistence <> 't'",
             &[&ends],
         )?
         .iter()

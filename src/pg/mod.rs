@@ -8,7 +8,7 @@ pub mod scratch;
 use std::error::Error as _;
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 use std::future::Future;
@@ -45,6 +45,19 @@ pub struct Session<'a> {
 /// server that accepts and never answers would hold the startup handshake for
 /// ever, so the connect runs on its own thread and is abandoned at the deadline.
 pub fn connect(p: &ConnParams, session: &Session) -> Result<postgres::Client> {
+    connect_until(p, session, &|| false)?.ok_or_else(|| anyhow!("the connection was abandoned"))
+}
+
+/// `connect`, given up (`Ok(None)`) as soon as `stop` says so, checked
+/// every 50 ms: for a session that helps another, which need not be waited
+/// for once the work is done or the run interrupted. The attempt goes on
+/// in its own thread and, if it completes, closes the session again.
+pub fn connect_until(
+    p: &ConnParams,
+    session: &Session,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<postgres::Client>> {
+    const POLL: Duration = Duration::from_millis(50);
     let cfg = postgres::Config::from(config(p, session));
     let tls = tls_connector(p)?;
     let (tx, rx) = mpsc::channel();
@@ -58,10 +71,19 @@ pub fn connect(p: &ConnParams, session: &Session) -> Result<postgres::Client> {
             let _ = tx.send(r);
         })
         .context("cannot start a thread")?;
-    match rx.recv_timeout(session.timeout) {
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(connect_failed(&e, p)),
-        Err(_) => Err(silent(p, session)),
+    let deadline = Instant::now() + session.timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left.min(POLL)) {
+            Ok(Ok(client)) => return Ok(Some(client)),
+            Ok(Err(e)) => return Err(connect_failed(&e, p)),
+            Err(mpsc::RecvTimeoutError::Timeout) if left > POLL => {
+                if stop() {
+                    return Ok(None);
+                }
+            }
+            Err(_) => return Err(silent(p, session)),
+        }
     }
 }
 

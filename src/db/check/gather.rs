@@ -81,19 +81,25 @@ impl Facts {
 /// The sequences are listed first: when they are more than one full range,
 /// a second session, opened at once beside this one, starts on their reads
 /// (most of the pass's cost) while this one makes the other reads and then
-/// joins it; when it cannot connect, this session reads every sequence
-/// itself.
+/// joins it; when it cannot connect, or the server has little room for
+/// another session, this session reads every sequence itself.
 pub fn gather(cfg: &Config, s: &mut Connection, local_server: bool) -> Result<Facts> {
     let t_seq = Instant::now();
     let ranges = failed(Ranges::read(&mut s.client))?;
     let listed = t_seq.elapsed();
     thread::scope(|sc| -> Result<Facts> {
         let helper = match &ranges {
-            Ok(r) if r.worth_sharing() => Some(sc.spawn(move || {
-                let mut second = Connection::open(cfg, "bbp-maint db check").ok()?;
-                let r = r.drain(&mut second.client);
-                Some((r, t_seq.elapsed()))
-            })),
+            Ok(r) if r.worth_sharing() && db::room_for_another_session(&mut s.client) => {
+                Some(sc.spawn(move || {
+                    // Not waited for once every range is taken, or interrupted.
+                    let taken = || signals::interrupted() || r.all_taken();
+                    let mut second = Connection::open_until(cfg, "bbp-maint db check", &taken)
+                        .ok()
+                        .flatten()?;
+                    let r = r.drain(&mut second.client);
+                    Some((r, t_seq.elapsed()))
+                }))
+            }
             _ => None,
         };
         // Any early return below (a failed server read, an interrupt) ends

@@ -1,13 +1,14 @@
 //! Running `vacuum`'s plan on the job's connection, one statement at a
 //! time under the lock and maintenance timeouts, with a progress bar.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use postgres::error::SqlState;
 
 use super::Step;
 use crate::db::{self, Connection, StatementOutcome};
+use crate::signals;
 use crate::ui::Ui;
 
 /// Runs each step and says what became of it. A statement whose lock was
@@ -57,7 +58,8 @@ pub fn execute(
 
 /// A REINDEX CONCURRENTLY that failed or was interrupted leaves an invalid
 /// `<index>_ccnew` behind, which every write then maintains for nothing:
-/// drop what we made.
+/// drop what we made. Not through `maintain`, which refuses to start once
+/// interrupted.
 fn drop_leftover_ccnew(s: &mut Connection, step: &Step) {
     let Some(table) = step.table else { return };
     let name = step
@@ -66,58 +68,89 @@ fn drop_leftover_ccnew(s: &mut Connection, step: &Step) {
         .next()
         .unwrap_or_default()
         .to_string();
-    let rows = s.client.query(
+    let pattern = format!("{}\\_ccnew%", name.replace('_', "\\_"));
+    // The postmaster delivers a cancel request as two SIGINTs, one to the
+    // backend and one to its process group (`signal_child` in
+    // postmaster.c). On a busy host the second can arrive after the
+    // cancelled REINDEX has ended and cancel whatever runs next: this
+    // cleanup. So when our own cancel went out (the run was interrupted
+    // before the cleanup began), a cleanup cancelled before its bound is
+    // tried again, a few times. Otherwise a cancel is someone's Ctrl-C or
+    // pg_cancel_backend, and is obeyed; an operator who means to stop the
+    // cleanup of an interrupted run signals us again, which exits at once.
+    let ours = signals::interrupted();
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let t = Instant::now();
+        // DROP INDEX CONCURRENTLY waits for the same old transactions that
+        // may have failed the REINDEX: longer than a read, but a bound.
+        let r = s.bounded(CLEANUP_BOUND, |c| drop_ccnew(c, table, &pattern));
+        match r {
+            Err(e)
+                if ours
+                    && tries < CLEANUP_TRIES
+                    && e.code() == Some(&SqlState::QUERY_CANCELED)
+                    && t.elapsed() < CLEANUP_BOUND => {}
+            Err(e) => {
+                eprintln!(
+                    "bbp-maint: warning: the failed REINDEX may have left an invalid index {name}_ccnew on the table ({}); look for it in pg_index (NOT indisvalid) and drop it with DROP INDEX CONCURRENTLY",
+                    db::error_text(&e)
+                );
+                return;
+            }
+            Ok(dropped) => {
+                for (index, outcome) in dropped {
+                    match outcome {
+                        Ok(()) => eprintln!(
+                            "bbp-maint: dropped the invalid index {index} left by the failed REINDEX"
+                        ),
+                        Err(e) => eprintln!(
+                            "bbp-maint: warning: the failed REINDEX left the invalid index {index} ({e}); drop it with DROP INDEX CONCURRENTLY"
+                        ),
+                    }
+                }
+                return;
+            }
+        }
+    }
+}
+
+const CLEANUP_BOUND: Duration = Duration::from_secs(300);
+const CLEANUP_TRIES: usize = 3;
+
+/// Each invalid copy, and whether its drop failed (the server's message).
+type Dropped = Vec<(String, Result<(), String>)>;
+
+/// Finds the invalid copies of the index (`pattern`) on `table` and drops
+/// each: `Err` when a statement was cancelled (to be tried again) or the
+/// lookup failed; a drop that failed otherwise is that index's outcome.
+fn drop_ccnew(
+    c: &mut postgres::Client,
+    table: u32,
+    pattern: &str,
+) -> Result<Dropped, postgres::Error> {
+    let rows = c.query(
         "SELECT n.nspname::text, c.relname::text FROM pg_index i \
            JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
           WHERE i.indrelid = $1 AND NOT i.indisvalid AND c.relname LIKE $2",
-        &[&table, &format!("{}\\_ccnew%", name.replace('_', "\\_"))],
-    );
-    for r in rows.into_iter().flatten() {
+        &[&table, &pattern],
+    )?;
+    let mut out = Vec::new();
+    for r in rows {
         let (schema, idx): (String, String) = (r.get(0), r.get(1));
         let sql = format!(
             "DROP INDEX CONCURRENTLY IF EXISTS {}.{}",
             db::ident(&schema),
             db::ident(&idx)
         );
-        // Not through `maintain`, which refuses to start once interrupted.
-        // DROP INDEX CONCURRENTLY waits for the same old transactions that
-        // may have failed the REINDEX: give it longer than lock_timeout, but
-        // a bound all the same.
-        let waited = s
-            .client
-            .batch_execute("SET lock_timeout = '5min'")
-            .and_then(|_| drop_retrying_a_stray_cancel(s, &sql));
-        let _ = s.client.batch_execute(&format!(
-            "SET lock_timeout = '{}ms'",
-            s.lock_timeout().as_millis().max(1)
-        ));
-        match waited {
-            Ok(()) => eprintln!(
-                "bbp-maint: dropped the invalid index {schema}.{idx} left by the failed REINDEX"
-            ),
-            Err(e) => eprintln!(
-                "bbp-maint: warning: the failed REINDEX left the invalid index {schema}.{idx} ({}); drop it with DROP INDEX CONCURRENTLY",
-                db::error_text(&e)
-            ),
-        }
+        let outcome = match c.batch_execute(&sql) {
+            Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) => return Err(e),
+            r => r.map_err(|e| db::error_text(&e)),
+        };
+        out.push((format!("{schema}.{idx}"), outcome));
     }
-}
-
-/// The postmaster delivers a cancel request as two SIGINTs, one to the
-/// backend and one to its process group (`signal_child` in postmaster.c).
-/// On a busy host the second can arrive after the cancelled REINDEX has
-/// ended, and cancel the statement after it: this drop. A cancel stops one
-/// statement, so the drop is tried again; an operator who means to stop the
-/// cleanup signals us a second time, which exits at once.
-fn drop_retrying_a_stray_cancel(s: &mut Connection, sql: &str) -> Result<(), postgres::Error> {
-    const TRIES: usize = 2;
-    let mut tried = 1;
-    loop {
-        match s.client.batch_execute(sql) {
-            Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) && tried < TRIES => tried += 1,
-            done => return done,
-        }
-    }
+    Ok(out)
 }
 
 fn progress(len: u64, ui: &Ui) -> indicatif::ProgressBar {
