@@ -481,3 +481,26 @@ fn db_check_reads_more_sequences_than_the_lock_table_holds() {
     assert_eq!(readers, 1, "sessions reading sequences beside 12 others");
     drop(held);
 }
+
+/// SIGINT while the server has accepted the connection and never answers:
+/// the run ends at once with 130, not after the 30 s connect timeout, and
+/// not as a failed connection check.
+#[test]
+fn sigint_while_connecting_exits_130_at_once() {
+    let silent = SilentPort::start();
+    let url = format!("postgres://postgres:x@127.0.0.1:{}/postgres", silent.port);
+    let sb = Sandbox::new(&format!("[database]\nurl = \"{url}\"\ntimeout = \"30s\"\n"));
+    let mut child = sb
+        .cmd(&["--json", "db", "check"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    silent
+        .accepted
+        .recv_timeout(Duration::from_secs(10))
+        .expect("db check never reached the silent server");
+    kill(&child, "-INT");
+    let status = exit_within(&mut child, Duration::from_secs(3));
+    assert_eq!(status.code(), Some(130));
+}

@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use crate::config::Config;
 use crate::db::{self, Connection};
+use crate::signals;
 
 pub struct DbFacts {
     pub database: String,
@@ -27,7 +28,11 @@ pub struct DbFacts {
 pub fn database(cfg: &Config) -> Result<Result<DbFacts, String>> {
     let mut s = match Connection::open(cfg, "bbp-maint capacity") {
         Ok(s) => s,
-        Err(e) => return Ok(Err(format!("{e:#}"))),
+        Err(e) => {
+            // Interrupted while connecting: the run ends, not a check.
+            signals::check()?;
+            return Ok(Err(format!("{e:#}")));
+        }
     };
     let server = db::server(&mut s.client).map_err(|e| db::read_error(e, "server settings"))?;
     let row = s

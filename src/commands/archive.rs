@@ -15,6 +15,7 @@ use crate::db::archive::judge::{self, ArchiveFacts, DeleteFacts, Facts};
 use crate::db::archive::{self, Progress, delete, restore, work};
 use crate::db::{self, StatementOutcome};
 use crate::report::{Check, Report, ReportBuilder, Status};
+use crate::signals;
 
 /// The rules this run applies: the configured ones, or `--table`'s, with
 /// the command line's `--older-than`, `--to` and `--column` over them.
@@ -78,6 +79,8 @@ pub fn run(cfg: &Config, args: &DbArchiveArgs) -> Result<Report> {
     let mut session = match db::Connection::open(cfg, "bbp-maint db archive") {
         Ok(s) => s,
         Err(e) => {
+            // Interrupted while connecting: the run ends, not a check.
+            signals::check()?;
             report.push(Check::new(
                 "connection",
                 Status::Critical,
@@ -287,6 +290,8 @@ fn restore_one(cfg: &Config, file: &PathBuf, into: Option<&str>) -> Result<Repor
     let mut session = match db::Connection::open(cfg, "bbp-maint db archive restore") {
         Ok(s) => s,
         Err(e) => {
+            // Interrupted while connecting: the run ends, not a check.
+            signals::check()?;
             report.push(Check::new("connection", Status::Critical, format!("{e:#}")));
             return Ok(report.finish());
         }

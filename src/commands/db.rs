@@ -28,6 +28,8 @@ pub fn analyze(cfg: &Config, args: &DbAnalyzeArgs) -> Result<Report> {
     let mut s = match Connection::open(cfg, "bbp-maint db analyze") {
         Ok(s) => s,
         Err(e) => {
+            // Interrupted while connecting: the run ends, not a check.
+            signals::check()?;
             report.push(
                 Check::new("connection", Status::Critical, format!("{e:#}"))
                     .with_duration(t0.elapsed()),

@@ -45,9 +45,14 @@ struct Watcher {
 }
 
 impl Connection {
+    /// `Err(signals::Interrupted)` when interrupted (or `run` cancels the
+    /// task) while connecting, at once: a server that accepts and never
+    /// answers would otherwise hold a Ctrl-C for the whole connect timeout.
+    /// A caller that turns a failed connection into a check passes this one
+    /// on instead. Cleanup after an interrupt connects with `pg::connect`.
     pub fn open(cfg: &Config, application_name: &str) -> Result<Connection> {
-        Connection::open_until(cfg, application_name, &|| false)?
-            .ok_or_else(|| anyhow::anyhow!("the connection was abandoned"))
+        Connection::open_until(cfg, application_name, &signals::interrupted)?
+            .ok_or_else(|| anyhow::Error::new(signals::Interrupted))
     }
 
     /// `open`, given up (`Ok(None)`) while connecting as soon as `stop`

@@ -6,15 +6,14 @@ pub mod copy;
 pub mod scratch;
 
 use std::error::Error as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-
 use native_tls::{Certificate, TlsConnector};
 use postgres::config::SslMode as PgSslMode;
 use postgres::tls::{MakeTlsConnect, TlsConnect};
@@ -44,6 +43,8 @@ pub struct Session<'a> {
 /// does. tokio-postgres's `connect_timeout` bounds only the TCP connect; a
 /// server that accepts and never answers would hold the startup handshake for
 /// ever, so the connect runs on its own thread and is abandoned at the deadline.
+/// Not at an interrupt: cleanup after one connects too (a scratch database
+/// to drop); a job's own session gives up at once (`db::Connection::open`).
 pub fn connect(p: &ConnParams, session: &Session) -> Result<postgres::Client> {
     connect_until(p, session, &|| false)?.ok_or_else(|| anyhow!("the connection was abandoned"))
 }
