@@ -5,6 +5,7 @@
 
 pub mod analyze;
 pub mod archive;
+mod bloat_sql;
 pub mod catalog;
 pub mod check;
 mod gather;
@@ -23,6 +24,7 @@ use crate::config::Config;
 use crate::pg::{self, ConnParams};
 use crate::signals;
 
+pub use bloat_sql::*;
 pub use catalog::*;
 pub use gather::{bloat, read, run_analyze, sized_tables, slow_queries};
 
