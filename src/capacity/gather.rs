@@ -8,7 +8,6 @@ use anyhow::Result;
 
 use crate::config::Config;
 use crate::db::{self, Connection};
-use crate::signals;
 
 pub struct DbFacts {
     pub database: String,
@@ -26,11 +25,9 @@ pub struct DbFacts {
 /// `Ok(Err(why))`: the server could not be reached or read (the caller
 /// reports it as CRITICAL); `Err`: the run was interrupted.
 pub fn database(cfg: &Config) -> Result<Result<DbFacts, String>> {
-    let mut s = match Connection::open(cfg, "bbp-maint capacity") {
+    let mut s = match Connection::open(cfg, "bbp-maint capacity")? {
         Ok(s) => s,
         Err(e) => {
-            // Interrupted while connecting: the run ends, not a check.
-            signals::check()?;
             return Ok(Err(format!("{e:#}")));
         }
     };

@@ -15,7 +15,6 @@ use crate::db::archive::judge::{self, ArchiveFacts, DeleteFacts, Facts};
 use crate::db::archive::{self, Progress, delete, restore, work};
 use crate::db::{self, StatementOutcome};
 use crate::report::{Check, Report, ReportBuilder, Status};
-use crate::signals;
 
 /// The rules this run applies: the configured ones, or `--table`'s, with
 /// the command line's `--older-than`, `--to` and `--column` over them.
@@ -76,11 +75,9 @@ pub fn run(cfg: &Config, args: &DbArchiveArgs) -> Result<Report> {
         report.data(json!({"rules": []}));
         return Ok(report.finish());
     }
-    let mut session = match db::Connection::open(cfg, "bbp-maint db archive") {
+    let mut session = match db::Connection::open(cfg, "bbp-maint db archive")? {
         Ok(s) => s,
         Err(e) => {
-            // Interrupted while connecting: the run ends, not a check.
-            signals::check()?;
             report.push(Check::new(
                 "connection",
                 Status::Critical,
@@ -287,11 +284,9 @@ fn restore_one(cfg: &Config, file: &PathBuf, into: Option<&str>) -> Result<Repor
         return Err(UsageError(format!("--into {t:?} is not a table name")).into());
     }
     let mut report = ReportBuilder::new("db-archive-restore");
-    let mut session = match db::Connection::open(cfg, "bbp-maint db archive restore") {
+    let mut session = match db::Connection::open(cfg, "bbp-maint db archive restore")? {
         Ok(s) => s,
         Err(e) => {
-            // Interrupted while connecting: the run ends, not a check.
-            signals::check()?;
             report.push(Check::new("connection", Status::Critical, format!("{e:#}")));
             return Ok(report.finish());
         }

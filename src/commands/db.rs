@@ -25,11 +25,9 @@ use crate::signals;
 pub fn analyze(cfg: &Config, args: &DbAnalyzeArgs) -> Result<Report> {
     let mut report = ReportBuilder::new("db-analyze");
     let t0 = Instant::now();
-    let mut s = match Connection::open(cfg, "bbp-maint db analyze") {
+    let mut s = match Connection::open(cfg, "bbp-maint db analyze")? {
         Ok(s) => s,
         Err(e) => {
-            // Interrupted while connecting: the run ends, not a check.
-            signals::check()?;
             report.push(
                 Check::new("connection", Status::Critical, format!("{e:#}"))
                     .with_duration(t0.elapsed()),

@@ -14,17 +14,14 @@ use crate::config::Config;
 use crate::db::{self, Connection};
 use crate::pg::scratch;
 use crate::report::{Check, Report, ReportBuilder, Status};
-use crate::signals;
 use crate::window;
 
 pub fn run(cfg: &Config, args: &DbCheckArgs) -> Result<Report> {
     let mut report = ReportBuilder::new("db-check");
     let t0 = Instant::now();
-    let mut s = match Connection::open(cfg, "bbp-maint db check") {
+    let mut s = match Connection::open(cfg, "bbp-maint db check")? {
         Ok(s) => s,
         Err(e) => {
-            // Interrupted while connecting: the run ends, not a check.
-            signals::check()?;
             report.push(
                 Check::new("connection", Status::Critical, format!("{e:#}"))
                     .with_duration(t0.elapsed()),

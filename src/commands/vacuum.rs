@@ -14,17 +14,14 @@ use crate::db::analyze::select;
 use crate::db::vacuum::{self, Options};
 use crate::db::{self, Connection};
 use crate::report::{Check, Metric, Report, ReportBuilder, Status};
-use crate::signals;
 use crate::ui::Ui;
 
 pub fn run(cfg: &Config, args: &VacuumArgs, ui: &Ui) -> Result<Report> {
     let mut report = ReportBuilder::new("vacuum");
     let t0 = Instant::now();
-    let mut s = match Connection::open(cfg, "bbp-maint vacuum") {
+    let mut s = match Connection::open(cfg, "bbp-maint vacuum")? {
         Ok(s) => s,
         Err(e) => {
-            // Interrupted while connecting: the run ends, not a check.
-            signals::check()?;
             report.push(
                 Check::new("connection", Status::Critical, format!("{e:#}"))
                     .with_duration(t0.elapsed()),

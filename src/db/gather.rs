@@ -231,8 +231,8 @@ pub fn read(
         indexes: indexes.ok_or_else(lost)?,
         estimates: match (exact, tb, ib) {
             (true, _, _) => None,
-            // Timed as the longer of the two: they ran side by side.
-            (false, Some((t, t_took)), Some((i, i_took))) => Some((t, i, t_took.max(i_took))),
+            // The two reads' own times: on one session or on two.
+            (false, Some((t, t_took)), Some((i, i_took))) => Some((t, i, t_took + i_took)),
             _ => return Err(lost()),
         },
     })

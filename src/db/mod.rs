@@ -47,14 +47,19 @@ struct Watcher {
 }
 
 impl Connection {
-    /// `Err(signals::Interrupted)` when interrupted (or `run` cancels the
-    /// task) while connecting, at once: a server that accepts and never
-    /// answers would otherwise hold a Ctrl-C for the whole connect timeout.
-    /// A caller that turns a failed connection into a check passes this one
-    /// on instead. Cleanup after an interrupt connects with `pg::connect`.
-    pub fn open(cfg: &Config, application_name: &str) -> Result<Connection> {
-        Connection::open_until(cfg, application_name, &signals::interrupted)?
-            .ok_or_else(|| anyhow::Error::new(signals::Interrupted))
+    /// A job's session; `Ok(Err(why))` when the server cannot be reached,
+    /// for the caller to report as a check. `Err(signals::Interrupted)` when
+    /// interrupted (or `run` cancels the task) while connecting, at once: a
+    /// server that accepts and never answers would otherwise hold a Ctrl-C
+    /// for the whole connect timeout, and then fail the run's connection
+    /// check instead of ending it. Cleanup after an interrupt connects with
+    /// `pg::connect`.
+    pub fn open(cfg: &Config, application_name: &str) -> Result<Result<Connection>> {
+        match Connection::open_until(cfg, application_name, &signals::interrupted) {
+            Ok(Some(c)) => Ok(Ok(c)),
+            Ok(None) => Err(signals::Interrupted.into()),
+            Err(why) => Ok(Err(why)),
+        }
     }
 
     /// `open`, given up (`Ok(None)`) while connecting as soon as `stop`

@@ -171,14 +171,17 @@ const PROBE: usize = 8;
 /// neither, keeps the oid order. A wrong guess costs speed, never a value.
 fn cached_end(c: &mut Client, oids: &[u32]) -> Result<End, postgres::Error> {
     let k = PROBE.min(oids.len() / 2);
+    if k == 0 {
+        return Ok(End::Low);
+    }
     let ends: Vec<u32> = oids[..k]
         .iter()
         .chain(&oids[oids.len() - k..])
         .copied()
         .collect();
-    // One statement: the hits counted so far in this transaction, each
-    // sequence's read (in the target list before it) included.
-    let hits: Vec<(u32, i64)> = c
+    // One statement: the sequences whose read (in the target list before
+    // the count) was a hit in this transaction's block counts.
+    let hits: Vec<u32> = c
         .query(
             "SELECT o, CASE WHEN has_sequence_privilege(o, 'SELECT,USAGE') \
                             THEN pg_sequence_last_value(o) END, \
@@ -188,17 +191,16 @@ fn cached_end(c: &mut Client, oids: &[u32]) -> Result<End, postgres::Error> {
             &[&ends],
         )?
         .iter()
-        .map(|r| (r.get(0), r.get(2)))
+        .filter(|r| r.get::<_, i64>(2) > 0)
+        .map(|r| r.get(0))
         .collect();
-    let low = hits
-        .iter()
-        .filter(|(o, h)| *h > 0 && ends[..k].contains(o))
-        .count();
-    let high = hits
-        .iter()
-        .filter(|(o, h)| *h > 0 && ends[k..].contains(o))
-        .count();
-    Ok(if high > low { End::High } else { End::Low })
+    // `oids` are in order: the high end starts at `ends[k]`.
+    let high = hits.iter().filter(|&&o| o >= ends[k]).count();
+    Ok(if high > hits.len() - high {
+        End::High
+    } else {
+        End::Low
+    })
 }
 
 /// The oid ranges, largest first: a quarter of what is left, at most

@@ -10,17 +10,14 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::db::{self, Connection};
 use crate::report::{Check, Status};
-use crate::signals;
 
 /// The checks, and their data. A server that cannot be reached is one
 /// CRITICAL `database` check; an interrupted run is the error.
 pub fn checks(cfg: &Config) -> Result<(Vec<Check>, Value)> {
     let t0 = Instant::now();
-    let mut s = match Connection::open(cfg, "bbp-maint perf") {
+    let mut s = match Connection::open(cfg, "bbp-maint perf")? {
         Ok(s) => s,
         Err(e) => {
-            // Interrupted while connecting: the run ends, not a check.
-            signals::check()?;
             return Ok((
                 vec![
                     Check::new("database", Status::Critical, format!("{e:#}"))
